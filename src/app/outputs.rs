@@ -1,0 +1,31 @@
+//! What a finished (or stopped) search leaves in its run directory: the genotype (JSON and DARTS
+//! notation), DOT drawings of the space and of the derived cells, and the architecture-weight plots.
+
+use crate::error::{KdnasError, Result};
+use crate::export::{DeriveRule, Genotype};
+use crate::search::SearchState;
+use crate::search::checkpoint::write_file_atomically;
+use crate::space::ArchGraph;
+use crate::space::dot::space_to_dot;
+use std::path::Path;
+
+/// Derives the genotype from the last epoch's weights and writes every derived artefact.
+pub fn write_search_outputs(
+    run_dir: &Path,
+    space: &ArchGraph,
+    state: &SearchState,
+    rule: DeriveRule,
+) -> Result<Genotype> {
+    let last = state
+        .history
+        .last()
+        .ok_or_else(|| KdnasError::Usage(format!("{}: the search has not finished an epoch yet", run_dir.display())))?;
+    let genotype = Genotype::derive(space, &last.arch_weights, rule);
+    genotype.save(&run_dir.join("genotype.json"))?;
+    let notation = genotype.darts.clone().unwrap_or_else(|| "(no DARTS notation for this space)".into());
+    write_file_atomically(&run_dir.join("genotype.txt"), format!("{notation}\n").as_bytes())?;
+    write_file_atomically(&run_dir.join("space.dot"), space_to_dot(space).as_bytes())?;
+    write_file_atomically(&run_dir.join("derived.dot"), space_to_dot(&genotype.to_arch_graph()?).as_bytes())?;
+    super::figures::write_search_figures(run_dir, space, state)?;
+    Ok(genotype)
+}

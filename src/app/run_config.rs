@@ -1,0 +1,86 @@
+//! The run configuration file (`kdnas search --config FILE`): which space, data, network and
+//! hyper-parameters. Every field has DARTS's default except the space and the network size.
+
+use crate::data::DataConfig;
+use crate::error::{KdnasError, Result};
+use crate::export::DeriveRule;
+use crate::search::SearchConfig;
+use crate::space::Source;
+use crate::supernet::NetworkConfig;
+use crate::train::TrainConfig;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// A complete run description.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunConfig {
+    /// Search-space file, relative to the config file.
+    pub space: PathBuf,
+    /// Seed of everything random.
+    #[serde(default)]
+    pub seed: u64,
+    /// Image data.
+    #[serde(default)]
+    pub data: DataConfig,
+    /// Search network skeleton.
+    pub network: NetworkConfig,
+    /// Search hyper-parameters.
+    #[serde(default)]
+    pub search: SearchConfig,
+    /// Derivation rule.
+    #[serde(default)]
+    pub derive: DeriveRule,
+    /// Training of the derived network.
+    #[serde(default)]
+    pub train: TrainConfig,
+}
+
+impl RunConfig {
+    /// Parses and validates config text; errors name `path`, the line and the field.
+    pub fn parse(text: &str, path: &Path) -> Result<Self> {
+        let src = Source { path, text };
+        let cfg: RunConfig = toml::from_str(text).map_err(|e| src.toml_error(e))?;
+        cfg.validate().map_err(|e| locate_usage(&src, e))?;
+        Ok(cfg)
+    }
+
+    /// Reads and validates a config file.
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| KdnasError::io(path, e))?;
+        Self::parse(&text, path)
+    }
+
+    /// Checks every section.
+    pub fn validate(&self) -> Result<()> {
+        self.data.validate()?;
+        self.network.validate("network")?;
+        self.search.validate()?;
+        self.train.validate()
+    }
+
+    /// The config as TOML text.
+    pub fn to_toml(&self) -> Result<String> {
+        toml::to_string_pretty(self).map_err(|e| KdnasError::Usage(format!("cannot serialise the config: {e}")))
+    }
+}
+
+/// Turns a `section.field: message` usage error into one that names the line of that field.
+fn locate_usage(src: &Source, err: KdnasError) -> KdnasError {
+    let KdnasError::Usage(message) = &err else { return err };
+    let Some((field, rest)) = message.split_once(": ") else { return err };
+    let Some((section, key)) = field.split_once('.') else { return err };
+    let key = key.split('.').next().unwrap_or(key);
+    let mut in_section = false;
+    let mut offset = 0;
+    for line in src.text.lines() {
+        let trimmed = line.trim();
+        if trimmed.starts_with('[') {
+            in_section = trimmed.trim_matches(|c| c == '[' || c == ']').trim() == section;
+        } else if in_section && trimmed.split('=').next().is_some_and(|k| k.trim() == key) {
+            return src.error(offset..offset, field, rest);
+        }
+        offset += line.len() + 1;
+    }
+    src.error(0..0, field, rest)
+}

@@ -1,0 +1,116 @@
+//! `kdnas search`: prepare a run directory, search, and write the outputs.
+
+use super::outputs::write_search_outputs;
+use super::run_config::RunConfig;
+use crate::error::{KdnasError, Result};
+use crate::export::Genotype;
+use crate::ops::conv2d::OpMode;
+use crate::search::checkpoint::{existing_checkpoint, write_file_atomically};
+use crate::search::{SearchRun, run_search};
+use crate::space::{ArchGraph, load_space, parse_space};
+use crate::supernet::{ArchParams, CellNetwork};
+use crate::tasks::image::ImageSearchTask;
+use burn::tensor::backend::AutodiffBackend;
+use std::path::{Path, PathBuf};
+
+/// Files a run directory holds for resuming: the resolved config and a copy of the space.
+pub const RUN_CONFIG: &str = "config.toml";
+/// Copy of the search space inside a run directory.
+pub const RUN_SPACE: &str = "space.toml";
+
+/// A prepared run: its directory, config and space.
+pub struct PreparedRun {
+    /// Run directory.
+    pub dir: PathBuf,
+    /// Resolved config (space path relative to the run directory).
+    pub config: RunConfig,
+    /// Validated space.
+    pub space: ArchGraph,
+}
+
+/// Creates `out` for a new run of `config` (refusing to overwrite a run that has a checkpoint) and
+/// writes the resolved config and the space into it. `base` resolves relative paths of the config.
+pub fn prepare_new_run(
+    mut config: RunConfig,
+    base: &Path,
+    space_text: &str,
+    space_path: &Path,
+    out: &Path,
+) -> Result<PreparedRun> {
+    if existing_checkpoint(out).is_some() {
+        return Err(KdnasError::Usage(format!(
+            "{} already holds a search; resume it with `kdnas search --resume {}` or choose another --out",
+            out.display(),
+            out.display()
+        )));
+    }
+    let space = parse_space(space_text, space_path)?;
+    std::fs::create_dir_all(out).map_err(|e| KdnasError::io(out, e))?;
+    if let Some(dir) = &config.data.dir {
+        let resolved = base.join(dir);
+        config.data.dir = Some(std::path::absolute(&resolved).unwrap_or(resolved));
+    }
+    config.space = PathBuf::from(RUN_SPACE);
+    write_file_atomically(&out.join(RUN_SPACE), space_text.as_bytes())?;
+    write_file_atomically(&out.join(RUN_CONFIG), config.to_toml()?.as_bytes())?;
+    Ok(PreparedRun { dir: out.to_path_buf(), config, space })
+}
+
+/// Prepares a run from a config file, with optional seed override.
+pub fn prepare_from_file(config_path: &Path, out: &Path, seed: Option<u64>) -> Result<PreparedRun> {
+    let mut config = RunConfig::load(config_path)?;
+    if let Some(seed) = seed {
+        config.seed = seed;
+    }
+    let base = config_path.parent().unwrap_or(Path::new("."));
+    let space_path = base.join(&config.space);
+    let space_text = std::fs::read_to_string(&space_path).map_err(|e| KdnasError::io(&space_path, e))?;
+    prepare_new_run(config, base, &space_text, &space_path, out)
+}
+
+/// Re-opens an existing run directory for resuming.
+pub fn reopen_run(dir: &Path) -> Result<PreparedRun> {
+    let config = RunConfig::load(&dir.join(RUN_CONFIG))?;
+    let space = load_space(&dir.join(RUN_SPACE))?;
+    Ok(PreparedRun { dir: dir.to_path_buf(), config, space })
+}
+
+/// Runs (or resumes) the search of a prepared run and writes genotype, DOT and plots.
+/// `stop_after` stops once that many epochs are finished (the run can be resumed).
+pub fn run_prepared<AB: AutodiffBackend>(
+    run: &PreparedRun,
+    resume: bool,
+    progress: bool,
+    stop_after: Option<usize>,
+    device: &AB::Device,
+) -> Result<Genotype> {
+    let cfg = &run.config;
+    let (train_full, _test) = cfg.data.load(&run.dir)?;
+    let (train, val) = train_full.split_at_fraction(cfg.search.train_fraction);
+    if train.len() < cfg.search.batch_size || val.is_empty() {
+        return Err(KdnasError::Usage(format!(
+            "search.batch_size: {} is larger than the weight-training split ({} images)",
+            cfg.search.batch_size,
+            train.len()
+        )));
+    }
+    AB::seed(device, cfg.seed);
+    let net = CellNetwork::<AB>::new(&run.space, &cfg.network, train.channels, train.classes, OpMode::Search, device)?;
+    let arch = ArchParams::<AB>::new(&run.space, device);
+    let task = ImageSearchTask::<AB> { train, val, augment: cfg.data.augmenter(), device: device.clone() };
+    if progress {
+        eprintln!(
+            "search: space `{}`, {} choices, {} weights, {:?}, {} epochs -> {}",
+            run.space.name,
+            run.space.choice_count(),
+            crate::supernet::trainable_params(&net),
+            cfg.search.mode,
+            cfg.search.epochs,
+            run.dir.display()
+        );
+    }
+    let search_run =
+        SearchRun { config: &cfg.search, seed: cfg.seed, run_dir: &run.dir, resume, progress, stop_after, device };
+    let outcome = run_search(&task, net, arch, &search_run)?;
+    write_search_outputs(&run.dir, &run.space, &outcome.state, cfg.derive)
+}

@@ -1,0 +1,19 @@
+//! kdnas: differentiable architecture search and distillation on burn.
+//!
+//! A search problem is a petgraph of mixed choices ([`space::ArchGraph`]), trained by one bi-level loop
+//! ([`search`]), then frozen into a plain network ([`export`]) for a final training stage.
+
+pub mod app;
+pub mod data;
+pub mod error;
+pub mod export;
+pub mod metrics;
+pub mod ops;
+pub mod plot;
+pub mod search;
+pub mod space;
+pub mod supernet;
+pub mod tasks;
+pub mod train;
+
+pub use error::{KdnasError, Result};

@@ -1,0 +1,335 @@
+//! The `kdnas` command line: a thin front end over the library.
+
+use anyhow::{Context, Result, bail};
+use burn::backend::Autodiff;
+use burn::tensor::backend::AutodiffBackend;
+use clap::{Parser, Subcommand, ValueEnum};
+use kdnas::app::bench::{BenchArgs, bench_darts};
+use kdnas::app::inspect_cmd::inspect_report;
+use kdnas::app::outputs::write_search_outputs;
+use kdnas::app::quickstart::quickstart;
+use kdnas::app::search_cmd::{prepare_from_file, reopen_run, run_prepared};
+use kdnas::app::train_cmd::{TrainArgs, train_command};
+use kdnas::export::DeriveRule;
+use kdnas::search::SearchMode;
+use kdnas::search::checkpoint::existing_checkpoint;
+use kdnas::space::load_space;
+use kdnas::supernet::NetworkConfig;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(
+    name = "kdnas",
+    version,
+    about = "Differentiable architecture search and distillation (DARTS supernets on petgraph, burn)"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Search an architecture: bi-level optimisation of a supernet, then derive the genotype.
+    Search {
+        /// Run config (TOML); not needed with --resume.
+        #[arg(long, required_unless_present = "resume")]
+        config: Option<PathBuf>,
+        /// Resume the run in this directory from its last checkpoint.
+        #[arg(long, conflicts_with = "config")]
+        resume: Option<PathBuf>,
+        /// Run directory (default: runs/<config name>).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Override the config's seed.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Stop after this many finished epochs (checkpointed); continue later with --resume.
+        #[arg(long)]
+        stop_after: Option<usize>,
+        /// cpu, or cuda[:N] (needs a binary built with --features cuda).
+        #[arg(long, default_value = "cpu")]
+        device: String,
+    },
+    /// Derive the genotype, DOT and plots of a run directory from its last checkpoint.
+    Derive {
+        /// Run directory.
+        run_dir: PathBuf,
+        /// Derivation rule (default: the run config's).
+        #[arg(long, value_enum)]
+        rule: Option<RuleArg>,
+    },
+    /// Train the derived network of a genotype from scratch and report its test accuracy.
+    Train {
+        /// genotype.json from a search.
+        #[arg(long)]
+        genotype: PathBuf,
+        /// Run config with data/network/train sections (default: config.toml beside the genotype).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Output directory (default: a `train` folder beside the genotype).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Override train.epochs.
+        #[arg(long)]
+        epochs: Option<usize>,
+        /// Override the seed.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// cpu, or cuda[:N].
+        #[arg(long, default_value = "cpu")]
+        device: String,
+    },
+    /// Summarise a search-space file and write its DOT drawing.
+    Inspect {
+        /// Search-space TOML.
+        space: PathBuf,
+        /// Node channels for parameter counts.
+        #[arg(long, default_value_t = 16)]
+        channels: usize,
+        /// Cells of the search network.
+        #[arg(long, default_value_t = 8)]
+        layers: usize,
+        /// Input image channels.
+        #[arg(long, default_value_t = 3)]
+        in_channels: usize,
+        /// Classes.
+        #[arg(long, default_value_t = 10)]
+        classes: usize,
+        /// Where to write the DOT file (default: <space name>.dot in the current directory).
+        #[arg(long)]
+        dot: Option<PathBuf>,
+    },
+    /// Small complete run on the bundled Fashion-MNIST subset: search, derive, train (a few minutes on 2 cores).
+    Quickstart {
+        /// Output directory (its `search` and `train` folders are replaced).
+        #[arg(long, default_value = "results/quickstart")]
+        out: PathBuf,
+        /// cpu, or cuda[:N].
+        #[arg(long, default_value = "cpu")]
+        device: String,
+    },
+    /// Benchmarks.
+    Bench {
+        #[command(subcommand)]
+        which: BenchCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// One DARTS search step at DARTS's shapes (compare with bench/torch_reference/darts.py).
+    Darts {
+        /// first, second or both.
+        #[arg(long, value_enum, default_value = "both")]
+        order: OrderArg,
+        #[arg(long, default_value_t = 64)]
+        batch: usize,
+        #[arg(long, default_value_t = 16)]
+        channels: usize,
+        #[arg(long, default_value_t = 8)]
+        layers: usize,
+        #[arg(long, default_value_t = 32)]
+        image: usize,
+        #[arg(long, default_value_t = 1)]
+        warmup: usize,
+        #[arg(long, default_value_t = 5)]
+        iters: usize,
+        /// cpu, or cuda[:N].
+        #[arg(long, default_value = "cpu")]
+        device: String,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum RuleArg {
+    Darts,
+    Argmax,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum OrderArg {
+    First,
+    Second,
+    Both,
+}
+
+/// Which backend and device a command runs on.
+enum DeviceChoice {
+    Cpu,
+    Cuda(usize),
+}
+
+fn parse_device(text: &str) -> Result<DeviceChoice> {
+    match text {
+        "cpu" => Ok(DeviceChoice::Cpu),
+        "cuda" => Ok(DeviceChoice::Cuda(0)),
+        other => match other.strip_prefix("cuda:").map(str::parse::<usize>) {
+            Some(Ok(i)) => Ok(DeviceChoice::Cuda(i)),
+            _ => bail!("--device `{other}`: expected `cpu`, `cuda` or `cuda:N`"),
+        },
+    }
+}
+
+/// A command that runs on any autodiff backend.
+trait OnBackend {
+    type Output;
+    fn run<AB: AutodiffBackend>(self, device: &AB::Device) -> Result<Self::Output>;
+}
+
+fn with_device<C: OnBackend>(device: &str, command: C) -> Result<C::Output> {
+    match parse_device(device)? {
+        DeviceChoice::Cpu => command.run::<Autodiff<burn::backend::Flex>>(&Default::default()),
+        DeviceChoice::Cuda(index) => cuda(index, command),
+    }
+}
+
+#[cfg(feature = "cuda")]
+fn cuda<C: OnBackend>(index: usize, command: C) -> Result<C::Output> {
+    command.run::<Autodiff<burn::backend::Cuda>>(&burn::backend::cuda::CudaDevice::new(index))
+}
+
+#[cfg(not(feature = "cuda"))]
+fn cuda<C: OnBackend>(index: usize, _command: C) -> Result<C::Output> {
+    bail!(
+        "--device cuda:{index}: this kdnas binary was built without CUDA; rebuild with `cargo build --release --features cuda`"
+    )
+}
+
+struct SearchJob {
+    config: Option<PathBuf>,
+    resume: Option<PathBuf>,
+    out: Option<PathBuf>,
+    seed: Option<u64>,
+    stop_after: Option<usize>,
+}
+
+impl OnBackend for SearchJob {
+    type Output = ();
+    fn run<AB: AutodiffBackend>(self, device: &AB::Device) -> Result<()> {
+        let progress = std::io::stderr().is_terminal();
+        let (run, resume) = match (&self.resume, &self.config) {
+            (Some(dir), _) => (reopen_run(dir)?, true),
+            (None, Some(config)) => {
+                let stem = config.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "run".into());
+                let out = self.out.clone().unwrap_or_else(|| PathBuf::from("runs").join(stem));
+                (prepare_from_file(config, &out, self.seed)?, false)
+            }
+            (None, None) => bail!("give --config FILE or --resume RUN_DIR"),
+        };
+        let genotype = run_prepared::<AB>(&run, resume, progress, self.stop_after, device)?;
+        println!("run directory: {}", run.dir.display());
+        println!("genotype: {}", genotype.darts.as_deref().unwrap_or("(see genotype.json)"));
+        Ok(())
+    }
+}
+
+struct TrainJob(TrainArgs);
+
+impl OnBackend for TrainJob {
+    type Output = ();
+    fn run<AB: AutodiffBackend>(self, device: &AB::Device) -> Result<()> {
+        let summary = train_command::<AB>(&self.0, device)?;
+        println!(
+            "derived network: {} parameters, test accuracy {:.2}% after {} epochs",
+            summary.params,
+            100.0 * summary.test_acc,
+            summary.epochs
+        );
+        println!("results: {}", self.0.out.display());
+        Ok(())
+    }
+}
+
+struct QuickstartJob(PathBuf);
+
+impl OnBackend for QuickstartJob {
+    type Output = ();
+    fn run<AB: AutodiffBackend>(self, device: &AB::Device) -> Result<()> {
+        let summary = quickstart::<AB>(&self.0, true, device)?;
+        println!("genotype: {}", summary.genotype.as_deref().unwrap_or("-"));
+        println!(
+            "derived network: {} parameters, test accuracy {:.2}% ({} epochs)",
+            summary.params,
+            100.0 * summary.test_acc,
+            summary.epochs
+        );
+        println!("results: {}", self.0.display());
+        Ok(())
+    }
+}
+
+struct BenchJob(BenchArgs);
+
+impl OnBackend for BenchJob {
+    type Output = ();
+    fn run<AB: AutodiffBackend>(self, device: &AB::Device) -> Result<()> {
+        for line in bench_darts::<AB>(&self.0, device)? {
+            println!("{line}");
+        }
+        Ok(())
+    }
+}
+
+fn main() {
+    if let Err(err) = run(Cli::parse()) {
+        eprintln!("error: {err:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Search { config, resume, out, seed, stop_after, device } => {
+            with_device(&device, SearchJob { config, resume, out, seed, stop_after })
+        }
+        Command::Derive { run_dir, rule } => {
+            let run = reopen_run(&run_dir)?;
+            let rule = match rule {
+                Some(RuleArg::Darts) => DeriveRule::Darts,
+                Some(RuleArg::Argmax) => DeriveRule::Argmax,
+                None => run.config.derive,
+            };
+            let checkpoint =
+                existing_checkpoint(&run_dir).with_context(|| format!("{}: no checkpoint yet", run_dir.display()))?;
+            let state_path = checkpoint.join("state.json");
+            let text = std::fs::read(&state_path).with_context(|| format!("reading {}", state_path.display()))?;
+            let state = serde_json::from_slice(&text).with_context(|| format!("parsing {}", state_path.display()))?;
+            let genotype = write_search_outputs(&run_dir, &run.space, &state, rule)?;
+            println!("genotype: {}", genotype.darts.as_deref().unwrap_or("(see genotype.json)"));
+            Ok(())
+        }
+        Command::Train { genotype, config, out, epochs, seed, device } => {
+            let out =
+                out.unwrap_or_else(|| genotype.parent().map_or_else(|| PathBuf::from("train"), |p| p.join("train")));
+            let progress = std::io::stderr().is_terminal();
+            with_device(&device, TrainJob(TrainArgs { genotype, config, out, epochs, seed, progress }))
+        }
+        Command::Inspect { space, channels, layers, in_channels, classes, dot } => {
+            let arch = load_space(&space)?;
+            let network = NetworkConfig { channels, layers, stem_multiplier: 3, reduction_layers: None };
+            print!(
+                "{}",
+                inspect_report::<burn::backend::Flex>(&arch, &network, in_channels, classes, &Default::default())?
+            );
+            let dot = dot.unwrap_or_else(|| PathBuf::from(format!("{}.dot", arch.name)));
+            std::fs::write(&dot, kdnas::space::dot::space_to_dot(&arch))
+                .with_context(|| format!("writing {}", dot.display()))?;
+            println!("DOT written to {}", dot.display());
+            Ok(())
+        }
+        Command::Quickstart { out, device } => with_device(&device, QuickstartJob(out)),
+        Command::Bench {
+            which: BenchCommand::Darts { order, batch, channels, layers, image, warmup, iters, device },
+        } => {
+            let modes = match order {
+                OrderArg::First => vec![SearchMode::FirstOrder],
+                OrderArg::Second => vec![SearchMode::SecondOrder],
+                OrderArg::Both => vec![SearchMode::FirstOrder, SearchMode::SecondOrder],
+            };
+            let args = BenchArgs { batch, channels, layers, image, warmup, iters, modes, device_label: device.clone() };
+            with_device(&device, BenchJob(args))
+        }
+    }
+}

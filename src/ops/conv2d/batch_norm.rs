@@ -1,0 +1,76 @@
+//! BatchNorm for `[batch, channels, h, w]` features computed on a `[batch*channels, h*w]` view.
+//! On flex a `[1, C, 1, 1]` broadcast costs ~100x a same-shape op; per-row broadcasts are fast.
+
+use crate::ops::init::constant;
+use burn::module::{Module, Param, RunningState};
+use burn::tensor::{Tensor, backend::Backend};
+
+/// BatchNorm2d with optional affine parameters and PyTorch's running-statistics rule.
+#[derive(Module, Debug)]
+pub struct BatchNorm2d<B: Backend> {
+    /// Scale, when affine.
+    pub gamma: Option<Param<Tensor<B, 1>>>,
+    /// Shift, when affine.
+    pub beta: Option<Param<Tensor<B, 1>>>,
+    /// Running mean, used in evaluation.
+    pub running_mean: RunningState<Tensor<B, 1>>,
+    /// Running (unbiased) variance, used in evaluation.
+    pub running_var: RunningState<Tensor<B, 1>>,
+    /// Running-statistics momentum (PyTorch 0.1).
+    pub momentum: f64,
+    /// Variance epsilon (PyTorch 1e-5).
+    pub epsilon: f64,
+}
+
+impl<B: Backend> BatchNorm2d<B> {
+    /// A new BatchNorm over `channels` (scale 1, shift 0 when `affine`).
+    pub fn new(channels: usize, affine: bool, device: &B::Device) -> Self {
+        Self {
+            gamma: affine.then(|| constant([channels], 1.0, device)),
+            beta: affine.then(|| constant([channels], 0.0, device)),
+            running_mean: RunningState::new(Tensor::zeros([channels], device)),
+            running_var: RunningState::new(Tensor::ones([channels], device)),
+            momentum: 0.1,
+            epsilon: 1e-5,
+        }
+    }
+
+    /// Normalises with batch statistics on an autodiff backend (training), running statistics otherwise.
+    pub fn forward(&self, x: Tensor<B, 4>) -> Tensor<B, 4> {
+        let [n, c, h, w] = x.dims();
+        let rows = x.reshape([n * c, h * w]); // [n*c, hw]
+        let (mean, var) = if B::ad_enabled(&rows.device()) {
+            self.batch_stats(rows.clone(), n, c)
+        } else {
+            (self.running_mean.value(), self.running_var.value())
+        };
+        let inv_std = var.add_scalar(self.epsilon).sqrt().recip(); // [c]
+        let scale = match &self.gamma {
+            Some(g) => g.val() * inv_std,
+            None => inv_std,
+        };
+        let shift = match &self.beta {
+            Some(b) => b.val() - mean * scale.clone(),
+            None => mean.neg() * scale.clone(),
+        };
+        let per_row = |t: Tensor<B, 1>| t.reshape([1, c]).expand([n, c]).reshape([n * c, 1]); // [n*c, 1]
+        (rows * per_row(scale) + per_row(shift)).reshape([n, c, h, w])
+    }
+
+    /// Batch mean and biased variance per channel (two-pass), updating the running statistics.
+    fn batch_stats(&self, rows: Tensor<B, 2>, n: usize, c: usize) -> (Tensor<B, 1>, Tensor<B, 1>) {
+        let hw = rows.dims()[1];
+        let row_mean = rows.clone().mean_dim(1); // [n*c, 1]
+        let mean = row_mean.clone().reshape([n, c]).mean_dim(0).reshape([c]);
+        let mean_rows = mean.clone().reshape([1, c]).expand([n, c]).reshape([n * c, 1]);
+        let var = (rows - mean_rows).square().mean_dim(1).reshape([n, c]).mean_dim(0).reshape([c]);
+        let count = (n * hw) as f64;
+        let unbiased = var.clone().detach().mul_scalar(count / (count - 1.0).max(1.0));
+        let m = self.momentum;
+        let running_mean = self.running_mean.value_sync().mul_scalar(1.0 - m) + mean.clone().detach().mul_scalar(m);
+        let running_var = self.running_var.value_sync().mul_scalar(1.0 - m) + unbiased.mul_scalar(m);
+        self.running_mean.update(running_mean);
+        self.running_var.update(running_var);
+        (mean, var)
+    }
+}

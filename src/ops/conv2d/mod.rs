@@ -1,0 +1,76 @@
+//! The 2-D op catalogue of DARTS (operations.py) as burn modules.
+
+pub mod batch_norm;
+pub mod conv;
+pub mod pool;
+pub mod reduce;
+pub mod sep_conv;
+
+use crate::error::{KdnasError, Result};
+use burn::module::Module;
+use burn::tensor::{Tensor, backend::Backend};
+use pool::{Pool, PoolKind};
+use reduce::FactorizedReduce;
+use sep_conv::{DilConv, SepConv};
+use std::marker::PhantomData;
+
+/// Where an op is used: the search network (non-affine BN, BN after pools) or a derived network.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpMode {
+    /// Inside a mixed op during search.
+    Search,
+    /// In a derived (discrete) network.
+    Derived,
+}
+
+impl OpMode {
+    /// Whether BatchNorms have scale and shift.
+    pub fn affine(self) -> bool {
+        self == OpMode::Derived
+    }
+}
+
+/// One instantiated 2-D op (every catalogue op except `none`, which is never built).
+#[derive(Module, Debug)]
+pub enum Op2d<B: Backend> {
+    /// skip_connect with stride 1.
+    Identity(PhantomData<B>),
+    /// skip_connect with stride 2.
+    Reduce(FactorizedReduce<B>),
+    /// max_pool_3x3 / avg_pool_3x3.
+    Pool(Pool<B>),
+    /// sep_conv_3x3 / sep_conv_5x5.
+    Sep(SepConv<B>),
+    /// dil_conv_3x3 / dil_conv_5x5.
+    Dil(DilConv<B>),
+}
+
+impl<B: Backend> Op2d<B> {
+    /// Builds catalogue op `name` over `channels` with `stride`.
+    pub fn new(name: &str, channels: usize, stride: usize, mode: OpMode, device: &B::Device) -> Result<Self> {
+        let affine = mode.affine();
+        let pool_bn = mode == OpMode::Search;
+        Ok(match name {
+            "skip_connect" if stride == 1 => Op2d::Identity(PhantomData),
+            "skip_connect" => Op2d::Reduce(FactorizedReduce::new(channels, channels, affine, device)),
+            "max_pool_3x3" => Op2d::Pool(Pool::new(PoolKind::Max, channels, stride, pool_bn, device)),
+            "avg_pool_3x3" => Op2d::Pool(Pool::new(PoolKind::Avg, channels, stride, pool_bn, device)),
+            "sep_conv_3x3" => Op2d::Sep(SepConv::new(channels, 3, stride, affine, device)),
+            "sep_conv_5x5" => Op2d::Sep(SepConv::new(channels, 5, stride, affine, device)),
+            "dil_conv_3x3" => Op2d::Dil(DilConv::new(channels, 3, stride, 2, affine, device)),
+            "dil_conv_5x5" => Op2d::Dil(DilConv::new(channels, 5, stride, 2, affine, device)),
+            other => return Err(KdnasError::Usage(format!("op `{other}` cannot be built in the conv2d catalogue"))),
+        })
+    }
+
+    /// `[n, c, h, w] -> [n, c, h/stride, w/stride]`.
+    pub fn forward(&self, x: Tensor<B, 4>) -> Tensor<B, 4> {
+        match self {
+            Op2d::Identity(_) => x,
+            Op2d::Reduce(op) => op.forward(x),
+            Op2d::Pool(op) => op.forward(x),
+            Op2d::Sep(op) => op.forward(x),
+            Op2d::Dil(op) => op.forward(x),
+        }
+    }
+}

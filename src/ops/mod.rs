@@ -1,0 +1,4 @@
+//! Candidate-op implementations, one sub-module per catalogue.
+
+pub mod conv2d;
+pub mod init;

@@ -1,0 +1,354 @@
+//! Heatmap of one [`WeightTable`]: a coloured, annotated cell per (choice, candidate), the
+//! row-wise argmax framed, and a colour bar.
+
+use std::path::{Path, PathBuf};
+
+use plotters::coord::Shift;
+use plotters::prelude::{DrawingArea, DrawingBackend, Rectangle, Text};
+use plotters::style::text_anchor::{HPos, VPos};
+use plotters::style::{BLACK, Color, FontTransform, RGBColor};
+
+use super::color::{self, GRID, MISSING};
+use super::render::{self, DrawResult, Figure};
+use super::table::WeightTable;
+use super::text;
+use crate::error::Result;
+
+/// Margin around the figure.
+const PAD: i32 = 16;
+/// Height of one cell.
+const CELL_H: i32 = 30;
+/// Narrowest cell; wide enough for an annotation like `-0.42`.
+const MIN_CELL_W: i32 = 62;
+/// Widest cell; longer column labels are turned vertical instead.
+const MAX_CELL_W: i32 = 130;
+/// Width of the colour bar.
+const BAR_W: i32 = 18;
+/// Shortest colour bar, so few-row tables still get a usable scale.
+const MIN_BAR_H: i32 = 150;
+/// Thickness of the frame around a row's largest weight.
+const FRAME: i32 = 3;
+/// Colour of that frame.
+const FRAME_COLOUR: RGBColor = RGBColor(230, 20, 60);
+/// Most rows or columns drawn; larger tables could not be read as one image anyway.
+const MAX_CELLS_PER_AXIS: usize = 4096;
+/// Explanation printed under the grid.
+const NOTE: &str = "red frame: largest weight in the row;  grey: not a candidate";
+
+/// Draws `table` as a heatmap to `<stem>.png` and `<stem>.svg` and returns both paths.
+///
+/// Cells are coloured with viridis from `min(0, smallest value)` to the largest value,
+/// annotated with the value to two decimals; the first largest value of each row is
+/// framed. Non-finite cells (`NaN` marks a missing candidate) are drawn grey without
+/// text. The image grows with the number of rows and columns.
+///
+/// # Errors
+/// [`KdnasError::Plot`](crate::error::KdnasError::Plot) when the labels do not match the
+/// shape of `values`, the table is empty or too large to draw, or rendering fails;
+/// [`KdnasError::Io`](crate::error::KdnasError::Io) when the parent directory cannot be created.
+pub fn heatmap(table: &WeightTable, stem: &Path) -> Result<Vec<PathBuf>> {
+    if let Some(message) = table.shape_mismatch() {
+        return Err(render::plot_error(stem, message));
+    }
+    let (rows, cols) = table.values.dim();
+    if rows.max(cols) > MAX_CELLS_PER_AXIS {
+        let message = format!(
+            "weight table `{}` has shape [{rows}, {cols}]; at most {MAX_CELLS_PER_AXIS} rows and columns can be drawn",
+            table.title
+        );
+        return Err(render::plot_error(stem, message));
+    }
+    render::render(&Heatmap::new(table), stem)
+}
+
+/// Pixel geometry of a heatmap, derived from its labels.
+struct Layout {
+    /// Canvas size.
+    size: (u32, u32),
+    /// Cell width.
+    cell_w: i32,
+    /// Top-left corner of the grid.
+    grid: (i32, i32),
+    /// Whether column labels are drawn vertically.
+    vertical_cols: bool,
+    /// Top-left corner of the colour bar.
+    bar: (i32, i32),
+    /// Height of the colour bar.
+    bar_h: i32,
+    /// Top-left corner of the explanatory note.
+    note: (i32, i32),
+}
+
+/// A heatmap ready to draw.
+struct Heatmap<'a> {
+    /// The data.
+    table: &'a WeightTable,
+    /// Where everything goes.
+    layout: Layout,
+    /// Values mapped to the two ends of the colormap.
+    range: (f64, f64),
+}
+
+impl<'a> Heatmap<'a> {
+    /// Lays out `table`, whose shape has been checked.
+    fn new(table: &'a WeightTable) -> Self {
+        let range = colour_range(table);
+        let (rows, cols) = table.values.dim();
+        let (title_w, title_h) = text::size_of(&table.title, text::TITLE);
+        let label_h = text::size_of("Ag", text::LABEL).1 as i32;
+        let row_w = text::max_width(&table.row_labels, text::LABEL) as i32;
+        let col_w = text::max_width(&table.col_labels, text::LABEL) as i32;
+
+        let vertical_cols = col_w + 12 > MAX_CELL_W;
+        let (cell_w, header_h) =
+            if vertical_cols { (MIN_CELL_W, col_w + 10) } else { ((col_w + 12).max(MIN_CELL_W), label_h + 10) };
+        let grid = (PAD + row_w + 10, PAD + title_h as i32 + 16 + header_h);
+        let (grid_w, grid_h) = (cell_w * cols as i32, CELL_H * rows as i32);
+
+        let bar = (grid.0 + grid_w + 28, grid.1);
+        let bar_h = grid_h.max(MIN_BAR_H);
+        let tick_w = tick_values(range).iter().map(|v| text::size_of(&format!("{v:.2}"), text::SMALL).0).max();
+        let caption_w = text::size_of("weight", text::SMALL).0 as i32;
+        let bar_right = bar.0 + (BAR_W + 8 + tick_w.unwrap_or(0) as i32).max(caption_w);
+
+        let note_h = text::size_of(NOTE, text::SMALL).1 as i32;
+        let note = (grid.0, grid.1 + grid_h.max(bar_h) + 12);
+        let note_right = note.0 + text::size_of(NOTE, text::SMALL).0 as i32;
+        let width = (bar_right + PAD).max(title_w as i32 + 2 * PAD).max(note_right + PAD);
+        let height = note.1 + note_h + PAD;
+        let layout = Layout { size: (width as u32, height as u32), cell_w, grid, vertical_cols, bar, bar_h, note };
+        Heatmap { table, layout, range }
+    }
+
+    /// Position of `value` in the colour range, in `[0, 1]`.
+    fn fraction(&self, value: f64) -> f64 {
+        let (lo, hi) = self.range;
+        (value - lo) / (hi - lo)
+    }
+
+    /// Draws the coloured, annotated cells and frames each row's argmax.
+    fn draw_cells<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult<DB> {
+        let Layout { cell_w, grid, .. } = self.layout;
+        for (r, row) in self.table.values.rows().into_iter().enumerate() {
+            let argmax = row_argmax(row.iter().copied());
+            for (c, &value) in row.iter().enumerate() {
+                let x0 = grid.0 + c as i32 * cell_w;
+                let y0 = grid.1 + r as i32 * CELL_H;
+                let value = f64::from(value);
+                let fill = if value.is_finite() { color::viridis(self.fraction(value)) } else { MISSING };
+                root.draw(&Rectangle::new([(x0 + 1, y0 + 1), (x0 + cell_w - 1, y0 + CELL_H - 1)], fill.filled()))?;
+                if !value.is_finite() {
+                    continue;
+                }
+                let centre = (x0 + cell_w / 2, y0 + CELL_H / 2);
+                let style = text::style(text::SMALL, &color::text_on(fill), HPos::Center, VPos::Center);
+                root.draw(&Text::new(format!("{value:.2}"), centre, style))?;
+                if argmax == Some(c) {
+                    frame(root, (x0 + 1, y0 + 1), (x0 + cell_w - 1, y0 + CELL_H - 1))?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Draws the title, row and column labels and the note explaining the marks.
+    fn draw_labels<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult<DB> {
+        let Layout { size, cell_w, grid, vertical_cols, .. } = self.layout;
+        let title = text::style(text::TITLE, &BLACK, HPos::Center, VPos::Top);
+        root.draw(&Text::new(self.table.title.clone(), (size.0 as i32 / 2, PAD), title))?;
+        for (r, label) in self.table.row_labels.iter().enumerate() {
+            let at = (grid.0 - 8, grid.1 + r as i32 * CELL_H + CELL_H / 2);
+            root.draw(&Text::new(label.clone(), at, text::style(text::LABEL, &BLACK, HPos::Right, VPos::Center)))?;
+        }
+        for (c, label) in self.table.col_labels.iter().enumerate() {
+            let at = (grid.0 + c as i32 * cell_w + cell_w / 2, grid.1 - 6);
+            let style = if vertical_cols {
+                text::style(text::LABEL, &BLACK, HPos::Left, VPos::Center).transform(FontTransform::Rotate270)
+            } else {
+                text::style(text::LABEL, &BLACK, HPos::Center, VPos::Bottom)
+            };
+            root.draw(&Text::new(label.clone(), at, style))?;
+        }
+        let note = text::style(text::SMALL, &BLACK, HPos::Left, VPos::Top);
+        root.draw(&Text::new(NOTE, self.layout.note, note))?;
+        Ok(())
+    }
+
+    /// Draws the colour bar with its ticks and caption.
+    fn draw_colour_bar<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult<DB> {
+        let Layout { bar: (x, y), bar_h, .. } = self.layout;
+        const BAND: i32 = 2;
+        for top in (0..bar_h).step_by(BAND as usize) {
+            let t = 1.0 - f64::from(top) / f64::from((bar_h - 1).max(1));
+            let band = [(x, y + top), (x + BAR_W, (y + top + BAND).min(y + bar_h))];
+            root.draw(&Rectangle::new(band, color::viridis(t).filled()))?;
+        }
+        root.draw(&Rectangle::new([(x, y), (x + BAR_W, y + bar_h)], GRID))?;
+        for value in tick_values(self.range) {
+            let ty = y + bar_h - (self.fraction(value) * f64::from(bar_h)).round() as i32;
+            root.draw(&Rectangle::new([(x + BAR_W, ty), (x + BAR_W + 4, ty + 1)], BLACK.filled()))?;
+            let style = text::style(text::SMALL, &BLACK, HPos::Left, VPos::Center);
+            root.draw(&Text::new(format!("{value:.2}"), (x + BAR_W + 8, ty), style))?;
+        }
+        let caption = text::style(text::SMALL, &BLACK, HPos::Left, VPos::Bottom);
+        root.draw(&Text::new("weight", (x, y - 8), caption))?;
+        Ok(())
+    }
+}
+
+impl Figure for Heatmap<'_> {
+    fn size(&self) -> (u32, u32) {
+        self.layout.size
+    }
+
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult<DB> {
+        self.draw_cells(root)?;
+        self.draw_labels(root)?;
+        self.draw_colour_bar(root)
+    }
+}
+
+/// Draws a [`FRAME`]-thick border just inside the rectangle from `a` to `b`.
+fn frame<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, a: (i32, i32), b: (i32, i32)) -> DrawResult<DB> {
+    let style = FRAME_COLOUR.filled();
+    root.draw(&Rectangle::new([a, (b.0, a.1 + FRAME)], style))?;
+    root.draw(&Rectangle::new([(a.0, b.1 - FRAME), b], style))?;
+    root.draw(&Rectangle::new([a, (a.0 + FRAME, b.1)], style))?;
+    root.draw(&Rectangle::new([(b.0 - FRAME, a.1), b], style))?;
+    Ok(())
+}
+
+/// Index of the first largest finite value, or `None` when there is none.
+fn row_argmax(values: impl Iterator<Item = f32>) -> Option<usize> {
+    values
+        .enumerate()
+        .filter(|(_, v)| v.is_finite())
+        .fold(None, |best: Option<(usize, f32)>, (i, v)| match best {
+            Some((_, b)) if b >= v => best,
+            _ => Some((i, v)),
+        })
+        .map(|(i, _)| i)
+}
+
+/// The colour scale: from `min(0, smallest)` to the largest finite value (`0..1` without any).
+fn colour_range(table: &WeightTable) -> (f64, f64) {
+    let finite = || table.values.iter().copied().filter(|v| v.is_finite()).map(f64::from);
+    let lo = finite().fold(0.0, f64::min);
+    let hi = finite().fold(f64::NEG_INFINITY, f64::max);
+    if hi - lo > 1e-9 { (lo, hi) } else { (lo, lo + 1.0) }
+}
+
+/// Five evenly spaced values across `range`, ends included.
+fn tick_values((lo, hi): (f64, f64)) -> Vec<f64> {
+    (0..5).map(|k| lo + (hi - lo) * f64::from(k) / 4.0).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plot::testdir::TestDir;
+    use ndarray::Array2;
+
+    /// A 14 x 8 table whose last row has only 7 candidates.
+    fn darts_like() -> WeightTable {
+        let mut values = Array2::from_shape_fn((14, 8), |(r, c)| ((r * 8 + c) % 13) as f32 / 30.0);
+        values[[0, 3]] = 0.42;
+        values[[13, 7]] = f32::NAN;
+        WeightTable {
+            title: "Heatmap test table".into(),
+            row_labels: (0..14).map(|r| format!("n{} <- in{}", r / 3, r % 3)).collect(),
+            col_labels: [
+                "none",
+                "max_pool_3x3",
+                "avg_pool_3x3",
+                "skip_connect",
+                "sep_conv_3x3",
+                "sep_conv_5x5",
+                "dil_conv_3x3",
+                "dil_conv_5x5",
+            ]
+            .map(String::from)
+            .to_vec(),
+            values,
+        }
+    }
+
+    #[test]
+    fn writes_png_and_svg() {
+        let dir = TestDir::new("heatmap");
+        let stem = dir.join("nested").join("alpha");
+        let paths = heatmap(&darts_like(), &stem).expect("heatmap renders");
+        assert_eq!(paths.len(), 2);
+        let png = std::fs::read(&paths[0]).expect("png written");
+        assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"));
+        let svg = std::fs::read_to_string(&paths[1]).expect("svg written");
+        assert!(svg.contains("<svg"));
+        assert!(svg.contains("Heatmap test table"));
+        assert!(svg.contains("\n0.42\n"), "annotation missing");
+        assert!(svg.contains("sep_conv_3x3") && svg.contains("n0 &lt;- in1"));
+    }
+
+    #[test]
+    fn long_column_labels_turn_vertical() {
+        let mut table = darts_like();
+        table.col_labels[2] = "a_rather_long_operation_name".into();
+        let figure = Heatmap::new(&table);
+        assert!(figure.layout.vertical_cols);
+        assert!(!Heatmap::new(&darts_like()).layout.vertical_cols);
+        let dir = TestDir::new("heatmap-vertical");
+        let paths = heatmap(&table, &dir.join("alpha")).expect("renders");
+        let svg = std::fs::read_to_string(&paths[1]).expect("svg written");
+        assert!(svg.contains("rotate(270"));
+    }
+
+    #[test]
+    fn shape_mismatch_is_an_error() {
+        let mut table = darts_like();
+        table.row_labels.pop();
+        let dir = TestDir::new("heatmap-mismatch");
+        let stem = dir.join("alpha");
+        let err = heatmap(&table, &stem).expect_err("mismatch rejected").to_string();
+        assert!(err.contains("13 row labels") && err.contains("14 rows"), "{err}");
+        assert!(!stem.with_extension("png").exists());
+    }
+
+    #[test]
+    fn unusable_output_directory_is_an_io_error() {
+        let dir = TestDir::new("heatmap-blocked");
+        let blocker = dir.join("blocker");
+        std::fs::create_dir_all(blocker.parent().expect("blocker has a parent")).expect("test dir");
+        std::fs::write(&blocker, b"not a directory").expect("blocker file");
+        let err = heatmap(&darts_like(), &blocker.join("alpha")).expect_err("cannot create the directory");
+        assert!(matches!(err, crate::error::KdnasError::Io { .. }), "{err}");
+    }
+
+    #[test]
+    fn oversized_table_is_an_error() {
+        let table = WeightTable {
+            title: "huge".into(),
+            row_labels: vec![String::new(); MAX_CELLS_PER_AXIS + 1],
+            col_labels: vec!["op".into()],
+            values: Array2::zeros((MAX_CELLS_PER_AXIS + 1, 1)),
+        };
+        let dir = TestDir::new("heatmap-huge");
+        let err = heatmap(&table, &dir.join("alpha")).expect_err("refused");
+        assert!(err.to_string().contains("at most"), "{err}");
+    }
+
+    #[test]
+    fn argmax_skips_missing_and_keeps_first_tie() {
+        assert_eq!(row_argmax([0.1, f32::NAN, 0.3, 0.3].into_iter()), Some(2));
+        assert_eq!(row_argmax([f32::NAN, f32::NAN].into_iter()), None);
+    }
+
+    #[test]
+    fn colour_range_covers_values() {
+        let mut table = darts_like();
+        assert_eq!(colour_range(&table).0, 0.0);
+        table.values.fill(f32::NAN);
+        assert_eq!(colour_range(&table), (0.0, 1.0));
+        table.values[[0, 0]] = -2.0;
+        table.values[[0, 1]] = 3.0;
+        assert_eq!(colour_range(&table), (-2.0, 3.0));
+    }
+}

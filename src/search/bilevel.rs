@@ -1,0 +1,187 @@
+//! One search step: the architecture update (first order, second order, or single level) followed by
+//! the weight update, exactly as spec/darts.md describes.
+
+use super::config::SearchMode;
+use super::params::{clip_global_norm, global_norm, perturbed};
+use super::sgd::Sgd;
+use super::task::{SearchTask, TaskLoss};
+use crate::error::{KdnasError, Result};
+use crate::supernet::{ArchParams, ArchWeights, GumbelNoise, Relaxation};
+use burn::module::Module;
+use burn::optim::adaptor::OptimizerAdaptor;
+use burn::optim::{Adam, GradientsParams, Optimizer};
+use burn::tensor::ElementConversion;
+use burn::tensor::backend::AutodiffBackend;
+
+/// The two optimisers of a search: SGD for the weights, Adam for the architecture.
+pub struct Optimisers<AB: AutodiffBackend> {
+    /// Weight optimiser (readable velocity for the virtual step).
+    pub sgd: Sgd<AB>,
+    /// Architecture optimiser.
+    pub adam: OptimizerAdaptor<Adam, ArchParams<AB>, AB>,
+}
+
+/// Everything a step needs besides the modules and batches.
+pub struct StepSettings<'a, AB: AutodiffBackend> {
+    /// Bi-level mode.
+    pub mode: SearchMode,
+    /// Relaxation of the logits.
+    pub relaxation: &'a Relaxation,
+    /// Gumbel noise for this step (when the relaxation samples).
+    pub noise: Option<GumbelNoise<AB>>,
+    /// Current weight learning rate (also the virtual-step eta).
+    pub w_lr: f64,
+    /// Architecture learning rate.
+    pub arch_lr: f64,
+    /// Global clip norm for the weight gradients.
+    pub grad_clip: f64,
+    /// Epoch (for temperature schedules and error messages).
+    pub epoch: usize,
+    /// Total epochs.
+    pub epochs: usize,
+    /// Step inside the epoch (for error messages).
+    pub step: usize,
+}
+
+impl<AB: AutodiffBackend> StepSettings<'_, AB> {
+    fn weights(&self, arch: &ArchParams<AB>) -> ArchWeights<AB> {
+        self.relaxation.weights(arch, self.noise.as_ref(), self.epoch, self.epochs)
+    }
+
+    /// Reads a loss to the host, failing with the name of the first non-finite term.
+    fn checked(&self, loss: &TaskLoss<AB>) -> Result<LossReading> {
+        let value: f32 = loss.total.clone().into_scalar().elem();
+        if !value.is_finite() {
+            let (term, value) = loss
+                .terms
+                .iter()
+                .map(|(name, t)| (*name, t.clone().into_scalar().elem::<f32>()))
+                .find(|(_, v)| !v.is_finite())
+                .unwrap_or(("total", value));
+            return Err(KdnasError::NonFinite { epoch: self.epoch, step: self.step, term: term.to_string(), value });
+        }
+        let correct = loss.correct.clone().map(|c| c.into_scalar().elem::<i64>() as usize);
+        Ok(LossReading { loss: value, correct, count: loss.count })
+    }
+}
+
+/// A loss as read back to the host.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LossReading {
+    /// Loss value.
+    pub loss: f32,
+    /// Correct predictions, for tasks with accuracy.
+    pub correct: Option<usize>,
+    /// Batch size.
+    pub count: usize,
+}
+
+/// What one step measured.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StepReport {
+    /// Loss of the weight update (training batch).
+    pub train: LossReading,
+    /// Loss of the architecture update (validation batch; training batch in single-level mode).
+    pub val: LossReading,
+}
+
+/// Runs one search step and returns the updated network and architecture.
+pub fn search_step<AB: AutodiffBackend, T: SearchTask<AB>>(
+    task: &T,
+    net: T::Net,
+    arch: ArchParams<AB>,
+    opt: &mut Optimisers<AB>,
+    train: &T::Batch,
+    val: &T::Batch,
+    s: &StepSettings<AB>,
+) -> Result<(T::Net, ArchParams<AB>, StepReport)> {
+    if s.mode == SearchMode::SingleLevel {
+        let loss = task.arch_loss(&net, &s.weights(&arch), train);
+        let reading = s.checked(&loss)?;
+        let mut grads = loss.total.backward();
+        let g_arch = GradientsParams::from_module(&mut grads, &arch);
+        let mut g_net = GradientsParams::from_module(&mut grads, &net);
+        clip_global_norm::<AB, T::Net>(&net, &mut g_net, s.grad_clip);
+        let arch = opt.adam.step(s.arch_lr, arch, g_arch);
+        let net = opt.sgd.step(net, &g_net, s.w_lr);
+        return Ok((net, arch, StepReport { train: reading, val: reading }));
+    }
+    let (g_arch, val_reading) = match s.mode {
+        SearchMode::SecondOrder => unrolled_arch_grad(task, &net, &arch, opt, train, val, s)?,
+        _ => first_order_arch_grad(task, &net, &arch, val, s)?,
+    };
+    let arch = opt.adam.step(s.arch_lr, arch, g_arch);
+    let loss = task.weight_loss(&net, &s.weights(&arch.clone().no_grad()), train);
+    let train_reading = s.checked(&loss)?;
+    let mut grads = loss.total.backward();
+    let mut g_net = GradientsParams::from_module(&mut grads, &net);
+    clip_global_norm::<AB, T::Net>(&net, &mut g_net, s.grad_clip);
+    let net = opt.sgd.step(net, &g_net, s.w_lr);
+    Ok((net, arch, StepReport { train: train_reading, val: val_reading }))
+}
+
+/// dL_val(w, alpha)/dalpha at the current weights.
+fn first_order_arch_grad<AB: AutodiffBackend, T: SearchTask<AB>>(
+    task: &T,
+    net: &T::Net,
+    arch: &ArchParams<AB>,
+    val: &T::Batch,
+    s: &StepSettings<AB>,
+) -> Result<(GradientsParams, LossReading)> {
+    let frozen = net.clone().no_grad();
+    let loss = task.arch_loss(&frozen, &s.weights(arch), val);
+    let reading = s.checked(&loss)?;
+    let mut grads = loss.total.backward();
+    Ok((GradientsParams::from_module(&mut grads, arch), reading))
+}
+
+/// DARTS's second-order architecture gradient:
+/// g = dL_val(w', a)/da - eta * (dL_train(w+, a)/da - dL_train(w-, a)/da) / (2 eps),
+/// with w' = w - eta (mu v + dL_train/dw + wd w), w± = w ± eps dL_val(w')/dw', eps = 0.01 / ||dL_val(w')/dw'||.
+pub fn unrolled_arch_grad<AB: AutodiffBackend, T: SearchTask<AB>>(
+    task: &T,
+    net: &T::Net,
+    arch: &ArchParams<AB>,
+    opt: &mut Optimisers<AB>,
+    train: &T::Batch,
+    val: &T::Batch,
+    s: &StepSettings<AB>,
+) -> Result<(GradientsParams, LossReading)> {
+    let eta = s.w_lr;
+    let loss = task.weight_loss(net, &s.weights(&arch.clone().no_grad()), train);
+    s.checked(&loss)?;
+    let mut grads = loss.total.backward();
+    let g_w = GradientsParams::from_module(&mut grads, net);
+    let unrolled = opt.sgd.virtual_step(net, &g_w, eta);
+
+    let loss = task.arch_loss(&unrolled, &s.weights(arch), val);
+    let reading = s.checked(&loss)?;
+    let mut grads = loss.total.backward();
+    let g_alpha = GradientsParams::from_module(&mut grads, arch);
+    let v = GradientsParams::from_module(&mut grads, &unrolled);
+    let eps = global_norm::<AB, T::Net>(&unrolled, &v).recip().mul_scalar(0.01); // [1]
+
+    let alpha_grad_at = |sign: f64| -> Result<GradientsParams> {
+        let moved = perturbed::<AB, T::Net>(net, &v, eps.clone().mul_scalar(sign));
+        let loss = task.weight_loss(&moved, &s.weights(arch), train);
+        s.checked(&loss)?;
+        let mut grads = loss.total.backward();
+        Ok(GradientsParams::from_module(&mut grads, arch))
+    };
+    let g_plus = alpha_grad_at(1.0)?;
+    let g_minus = alpha_grad_at(-1.0)?;
+
+    let coef = eps.recip().mul_scalar(eta / 2.0).reshape([1, 1]); // eta / (2 eps)
+    let mut combined = GradientsParams::new();
+    for p in &arch.logits {
+        let (Some(a), Some(plus), Some(minus)) = (
+            g_alpha.get::<AB::InnerBackend, 2>(p.id),
+            g_plus.get::<AB::InnerBackend, 2>(p.id),
+            g_minus.get::<AB::InnerBackend, 2>(p.id),
+        ) else {
+            continue;
+        };
+        combined.register(p.id, a - (plus - minus) * coef.clone());
+    }
+    Ok((combined, reading))
+}

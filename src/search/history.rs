@@ -1,0 +1,58 @@
+//! What a search remembers across epochs (part of every checkpoint), and its JSON-lines exports.
+
+use super::checkpoint::write_file_atomically;
+use crate::error::Result;
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// Metrics of one finished epoch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EpochRecord {
+    /// 0-based epoch.
+    pub epoch: usize,
+    /// Weight learning rate used.
+    pub w_lr: f64,
+    /// Gumbel temperature used, if any.
+    pub temperature: Option<f64>,
+    /// Mean training loss of the weight steps.
+    pub train_loss: f64,
+    /// Training accuracy of the weight steps (train-mode network), when the task has one.
+    pub train_acc: Option<f64>,
+    /// Mean loss of the architecture steps (validation split).
+    pub val_loss: f64,
+    /// Accuracy of the architecture steps, when the task has one.
+    pub val_acc: Option<f64>,
+    /// Wall-clock seconds of the epoch.
+    pub seconds: f64,
+    /// softmax(alpha) per choice group at the end of the epoch: `[group][row][candidate]`.
+    pub arch_weights: Vec<Vec<Vec<f32>>>,
+}
+
+/// The loop's state: the next epoch to run and the records so far.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SearchState {
+    /// First epoch not yet finished.
+    pub next_epoch: usize,
+    /// One record per finished epoch.
+    pub history: Vec<EpochRecord>,
+}
+
+/// Rewrites `metrics.jsonl` and `arch_weights.jsonl` in `run_dir` from the history (atomically, so they
+/// always agree with the checkpoint).
+pub fn write_history_files(run_dir: &Path, state: &SearchState) -> Result<()> {
+    let mut metrics = String::new();
+    let mut weights = String::new();
+    for r in &state.history {
+        let m = serde_json::json!({
+            "epoch": r.epoch, "w_lr": r.w_lr, "temperature": r.temperature,
+            "train_loss": r.train_loss, "train_acc": r.train_acc,
+            "val_loss": r.val_loss, "val_acc": r.val_acc, "seconds": r.seconds,
+        });
+        metrics.push_str(&m.to_string());
+        metrics.push('\n');
+        weights.push_str(&serde_json::json!({ "epoch": r.epoch, "groups": r.arch_weights }).to_string());
+        weights.push('\n');
+    }
+    write_file_atomically(&run_dir.join("metrics.jsonl"), metrics.as_bytes())?;
+    write_file_atomically(&run_dir.join("arch_weights.jsonl"), weights.as_bytes())
+}

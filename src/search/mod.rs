@@ -1,0 +1,15 @@
+//! The bi-level search loop shared by every task.
+
+pub mod bilevel;
+pub mod checkpoint;
+pub mod config;
+pub mod history;
+pub mod params;
+pub mod run;
+pub mod sgd;
+pub mod task;
+
+pub use config::{SearchConfig, SearchMode};
+pub use history::{EpochRecord, SearchState};
+pub use run::{SearchOutcome, SearchRun, run_search};
+pub use task::{SearchTask, Split, TaskLoss};

@@ -1,0 +1,207 @@
+//! The one search loop: epochs of paired train/val batches, schedules, progress, checkpoints.
+
+use super::bilevel::{LossReading, Optimisers, StepSettings, search_step};
+use super::checkpoint;
+use super::config::{SearchConfig, cosine_lr};
+use super::history::{EpochRecord, SearchState, write_history_files};
+use super::sgd::Sgd;
+use super::task::{SearchTask, Split};
+use crate::error::Result;
+use crate::supernet::{ArchParams, GumbelNoise, Relaxation};
+use burn::optim::AdamConfig;
+use burn::optim::decay::WeightDecayConfig;
+use burn::tensor::activation::softmax;
+use burn::tensor::backend::AutodiffBackend;
+use indicatif::{ProgressBar, ProgressStyle};
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use std::path::Path;
+use std::time::Instant;
+
+/// Where and how a search runs.
+pub struct SearchRun<'a, AB: AutodiffBackend> {
+    /// Hyper-parameters.
+    pub config: &'a SearchConfig,
+    /// Seed for data order, augmentation and sampling (epoch e reseeds from (seed, e), which makes
+    /// resuming at an epoch boundary exact).
+    pub seed: u64,
+    /// Run directory (checkpoints, metrics).
+    pub run_dir: &'a Path,
+    /// Continue from the run directory's checkpoint.
+    pub resume: bool,
+    /// Show a progress bar.
+    pub progress: bool,
+    /// Stop (after checkpointing) once this many epochs are finished; resume later. `None`: run to the end.
+    pub stop_after: Option<usize>,
+    /// Device of the modules.
+    pub device: &'a AB::Device,
+}
+
+/// The result of a search.
+pub struct SearchOutcome<AB: AutodiffBackend, N> {
+    /// Trained supernet.
+    pub net: N,
+    /// Trained architecture weights.
+    pub arch: ArchParams<AB>,
+    /// Per-epoch records.
+    pub state: SearchState,
+}
+
+/// The optimisers configured as in spec/darts.md (Adam epsilon 1e-8 as PyTorch).
+pub fn optimisers<AB: AutodiffBackend>(config: &SearchConfig) -> Optimisers<AB> {
+    let adam = AdamConfig::new()
+        .with_beta_1(config.arch_betas[0] as f32)
+        .with_beta_2(config.arch_betas[1] as f32)
+        .with_epsilon(1e-8)
+        .with_weight_decay(Some(WeightDecayConfig::new(config.arch_weight_decay as f32)))
+        .init::<AB, ArchParams<AB>>();
+    Optimisers { sgd: Sgd::new(config.w_momentum, config.w_weight_decay), adam }
+}
+
+/// A per-epoch seed derived from the run seed.
+pub fn epoch_seed(seed: u64, epoch: usize) -> u64 {
+    seed.wrapping_mul(0x9E37_79B9_7F4A_7C15).wrapping_add(epoch as u64 + 1)
+}
+
+/// Running sums of step readings.
+#[derive(Default)]
+struct Meter {
+    loss: f64,
+    correct: Option<usize>,
+    count: usize,
+    steps: usize,
+}
+
+impl Meter {
+    fn add(&mut self, r: LossReading) {
+        self.loss += r.loss as f64;
+        self.steps += 1;
+        self.count += r.count;
+        if let Some(c) = r.correct {
+            *self.correct.get_or_insert(0) += c;
+        }
+    }
+    fn mean_loss(&self) -> f64 {
+        self.loss / self.steps.max(1) as f64
+    }
+    fn accuracy(&self) -> Option<f64> {
+        self.correct.map(|c| c as f64 / self.count.max(1) as f64)
+    }
+}
+
+/// Runs (or resumes) a search and returns the trained modules.
+pub fn run_search<AB: AutodiffBackend, T: SearchTask<AB>>(
+    task: &T,
+    net: T::Net,
+    arch: ArchParams<AB>,
+    run: &SearchRun<AB>,
+) -> Result<SearchOutcome<AB, T::Net>> {
+    let cfg = run.config;
+    cfg.validate()?;
+    let mut opt = optimisers::<AB>(cfg);
+    let (mut net, mut arch, mut state) = (net, arch, SearchState::default());
+    if run.resume {
+        let restored = checkpoint::load(run.run_dir, net, arch, opt, run.device)?;
+        (net, arch, opt, state) = restored;
+    }
+    let batch = cfg.batch_size;
+    let full_steps = (task.train_len() / batch).max(1);
+    let steps = cfg.steps_per_epoch.map_or(full_steps, |s| s.clamp(1, full_steps));
+    for epoch in state.next_epoch..cfg.epochs {
+        let started = Instant::now();
+        AB::seed(run.device, epoch_seed(run.seed, epoch));
+        let mut rng = StdRng::seed_from_u64(epoch_seed(run.seed, epoch));
+        let mut train_order: Vec<usize> = (0..task.train_len()).collect();
+        let mut val_order: Vec<usize> = (0..task.val_len()).collect();
+        train_order.shuffle(&mut rng);
+        val_order.shuffle(&mut rng);
+        let w_lr = cosine_lr(cfg.w_lr, cfg.w_lr_min, epoch, cfg.epochs);
+        let bar = progress_bar(run.progress, steps as u64, epoch, cfg.epochs);
+        let (mut train_meter, mut val_meter) = (Meter::default(), Meter::default());
+        for step in 0..steps {
+            let train_idx = &train_order[step * batch..((step + 1) * batch).min(train_order.len())];
+            let val_idx: Vec<usize> = (0..batch).map(|i| val_order[(step * batch + i) % val_order.len()]).collect();
+            let train_batch = task.batch(Split::Train, train_idx, &mut rng);
+            let val_batch = task.batch(Split::Val, &val_idx, &mut rng);
+            let settings = StepSettings {
+                mode: cfg.mode,
+                relaxation: &cfg.relaxation,
+                noise: cfg.relaxation.needs_noise().then(|| GumbelNoise::sample(&arch)),
+                w_lr,
+                arch_lr: cfg.arch_lr,
+                grad_clip: cfg.grad_clip,
+                epoch,
+                epochs: cfg.epochs,
+                step,
+            };
+            let (n, a, report) = search_step(task, net, arch, &mut opt, &train_batch, &val_batch, &settings)?;
+            (net, arch) = (n, a);
+            train_meter.add(report.train);
+            val_meter.add(report.val);
+            bar.set_message(format!("loss {:.3} acc {}", train_meter.mean_loss(), fmt_acc(train_meter.accuracy())));
+            bar.inc(1);
+        }
+        bar.finish_and_clear();
+        let record = EpochRecord {
+            epoch,
+            w_lr,
+            temperature: temperature(&cfg.relaxation, epoch, cfg.epochs),
+            train_loss: train_meter.mean_loss(),
+            train_acc: train_meter.accuracy(),
+            val_loss: val_meter.mean_loss(),
+            val_acc: val_meter.accuracy(),
+            seconds: started.elapsed().as_secs_f64(),
+            arch_weights: arch_probabilities(&arch),
+        };
+        if run.progress {
+            eprintln!(
+                "epoch {}/{}  train loss {:.4} acc {}  val loss {:.4} acc {}  ({:.1}s)",
+                epoch + 1,
+                cfg.epochs,
+                record.train_loss,
+                fmt_acc(record.train_acc),
+                record.val_loss,
+                fmt_acc(record.val_acc),
+                record.seconds
+            );
+        }
+        state.history.push(record);
+        state.next_epoch = epoch + 1;
+        checkpoint::save(run.run_dir, &net, &arch, &opt, &state)?;
+        write_history_files(run.run_dir, &state)?;
+        if run.stop_after.is_some_and(|stop| state.next_epoch >= stop) {
+            break;
+        }
+    }
+    Ok(SearchOutcome { net, arch, state })
+}
+
+/// softmax(alpha) of every group, read to the host.
+pub fn arch_probabilities<AB: AutodiffBackend>(arch: &ArchParams<AB>) -> Vec<Vec<Vec<f32>>> {
+    arch.logits.iter().map(|p| crate::supernet::arch_params::tensor_rows(softmax(p.val().inner(), 1))).collect()
+}
+
+fn temperature(relaxation: &Relaxation, epoch: usize, epochs: usize) -> Option<f64> {
+    match relaxation {
+        Relaxation::Gumbel { temperature, .. } => Some(temperature.at(epoch, epochs)),
+        Relaxation::Softmax => None,
+    }
+}
+
+fn fmt_acc(acc: Option<f64>) -> String {
+    acc.map_or_else(|| "-".to_string(), |a| format!("{:.1}%", 100.0 * a))
+}
+
+fn progress_bar(visible: bool, steps: u64, epoch: usize, epochs: usize) -> ProgressBar {
+    if !visible {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(steps);
+    let style = ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {elapsed_precise} eta {eta} {msg}")
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> ");
+    bar.set_style(style);
+    bar.set_prefix(format!("epoch {}/{}", epoch + 1, epochs));
+    bar
+}

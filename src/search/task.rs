@@ -1,0 +1,50 @@
+//! The contract between the one search loop and a task (image classification, DFA, AdaRec...): the task
+//! owns data and losses, the loop owns optimisation.
+
+use crate::supernet::ArchWeights;
+use burn::module::AutodiffModule;
+use burn::tensor::{Int, Tensor, backend::AutodiffBackend};
+use rand::rngs::StdRng;
+
+/// Which part of the search data a batch comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Split {
+    /// Trains the network weights.
+    Train,
+    /// Trains the architecture weights.
+    Val,
+}
+
+/// A task's loss on one batch: the total, its named terms (checked for NaN), and accuracy counts.
+pub struct TaskLoss<B: burn::tensor::backend::Backend> {
+    /// The scalar to minimise, `[1]`.
+    pub total: Tensor<B, 1>,
+    /// Named parts of the total, each `[1]`, reported when the loss stops being finite.
+    pub terms: Vec<(&'static str, Tensor<B, 1>)>,
+    /// Number of correct predictions in the batch, `[1]` (tasks without accuracy leave it `None`).
+    pub correct: Option<Tensor<B, 1, Int>>,
+    /// Number of examples in the batch.
+    pub count: usize,
+}
+
+/// A search problem: data, a network with mixed choices, and the losses of the bi-level problem.
+pub trait SearchTask<AB: AutodiffBackend> {
+    /// The network whose weights the loop trains (the supernet).
+    type Net: AutodiffModule<AB> + Clone;
+    /// One batch of examples.
+    type Batch;
+
+    /// Number of examples in the training split.
+    fn train_len(&self) -> usize;
+    /// Number of examples in the validation split (architecture step).
+    fn val_len(&self) -> usize;
+    /// Assembles a batch from example indices of `split` (augmentation draws from `rng`).
+    fn batch(&self, split: Split, indices: &[usize], rng: &mut StdRng) -> Self::Batch;
+    /// The loss that trains the weights (L_train).
+    fn weight_loss(&self, net: &Self::Net, weights: &ArchWeights<AB>, batch: &Self::Batch) -> TaskLoss<AB>;
+    /// The loss that trains the architecture (L_val); defaults to the weight loss. Tasks add
+    /// architecture-only terms (cost, bridge losses) here. Single-level search minimises it for both.
+    fn arch_loss(&self, net: &Self::Net, weights: &ArchWeights<AB>, batch: &Self::Batch) -> TaskLoss<AB> {
+        self.weight_loss(net, weights, batch)
+    }
+}

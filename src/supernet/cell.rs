@@ -1,0 +1,172 @@
+//! A cell module built from a [`CellGraph`]: preprocess the two inputs, evaluate intermediate nodes in
+//! topological order, concatenate. The same module serves the search network (mixed edges) and derived
+//! networks (one op per edge).
+
+use super::mixed_op::MixedOp;
+use super::relaxation::ArchWeights;
+use crate::error::Result;
+use crate::ops::conv2d::OpMode;
+use crate::ops::conv2d::reduce::{FactorizedReduce, ReluConvBn};
+use crate::space::{CellGraph, ChoiceSlot};
+use burn::module::Module;
+use burn::tensor::{Tensor, backend::Backend};
+
+/// How a cell input is brought to the cell's channel count.
+#[derive(Module, Debug)]
+pub enum Preprocess<B: Backend> {
+    /// ReLU-1x1 conv-BN.
+    Conv(ReluConvBn<B>),
+    /// FactorizedReduce, when the previous cell reduced the resolution.
+    Reduce(FactorizedReduce<B>),
+}
+
+impl<B: Backend> Preprocess<B> {
+    /// `[n, c_in, h, w] -> [n, c, h', w']`.
+    pub fn forward(&self, x: Tensor<B, 4>) -> Tensor<B, 4> {
+        match self {
+            Preprocess::Conv(m) => m.forward(x),
+            Preprocess::Reduce(m) => m.forward(x),
+        }
+    }
+}
+
+/// One incoming edge of a node: which module, from which state, with which choice.
+#[derive(Debug, Clone)]
+struct EdgePlan {
+    module: usize,
+    source: usize,
+    choice: Option<ChoiceSlot>,
+}
+
+/// How to evaluate one intermediate node.
+#[derive(Debug, Clone)]
+struct NodePlan {
+    edges: Vec<EdgePlan>,
+    input_choice: Option<ChoiceSlot>,
+}
+
+/// The evaluation order of a cell, derived from its graph.
+#[derive(Debug, Clone)]
+pub struct CellPlan {
+    nodes: Vec<NodePlan>,
+    /// State positions (inputs first) concatenated into the output.
+    concat: Vec<usize>,
+}
+
+impl CellPlan {
+    /// The plan and the edge list (in module order) of `cell`.
+    fn from_graph(cell: &CellGraph) -> (Self, Vec<petgraph::graph::EdgeIndex>) {
+        let mut modules = Vec::new();
+        let nodes = cell
+            .order
+            .iter()
+            .map(|&node| {
+                let edges = cell
+                    .in_edges(node)
+                    .into_iter()
+                    .map(|e| {
+                        let (src, _) = cell.graph.edge_endpoints(e).expect("edge of this graph");
+                        modules.push(e);
+                        EdgePlan {
+                            module: modules.len() - 1,
+                            source: cell.darts_index(src),
+                            choice: cell.graph[e].choice,
+                        }
+                    })
+                    .collect();
+                NodePlan { edges, input_choice: cell.graph[node].input_choice }
+            })
+            .collect();
+        let concat = cell.concat.iter().map(|&n| cell.darts_index(n)).collect();
+        (Self { nodes, concat }, modules)
+    }
+
+    /// Number of concatenated nodes (the channel multiplier of the output).
+    pub fn multiplier(&self) -> usize {
+        self.concat.len()
+    }
+}
+
+/// A cell: input preprocessing, one [`MixedOp`] per edge, and its evaluation plan.
+#[derive(Module, Debug)]
+pub struct Cell<B: Backend> {
+    pre0: Preprocess<B>,
+    pre1: ReluConvBn<B>,
+    edges: Vec<MixedOp<B>>,
+    #[module(skip)]
+    plan: CellPlan,
+}
+
+/// Channel sizes around a cell.
+#[derive(Debug, Clone, Copy)]
+pub struct CellChannels {
+    /// Channels of the cell two back.
+    pub prev_prev: usize,
+    /// Channels of the previous cell.
+    pub prev: usize,
+    /// Channels of every node of this cell.
+    pub node: usize,
+}
+
+impl<B: Backend> Cell<B> {
+    /// Builds a cell from its graph. `reduction_prev` selects FactorizedReduce for the first input.
+    pub fn new(
+        cell: &CellGraph,
+        ch: CellChannels,
+        reduction_prev: bool,
+        mode: OpMode,
+        device: &B::Device,
+    ) -> Result<Self> {
+        let affine = mode.affine();
+        let pre0 = if reduction_prev {
+            Preprocess::Reduce(FactorizedReduce::new(ch.prev_prev, ch.node, affine, device))
+        } else {
+            Preprocess::Conv(ReluConvBn::new(ch.prev_prev, ch.node, affine, device))
+        };
+        let pre1 = ReluConvBn::new(ch.prev, ch.node, affine, device);
+        let (plan, order) = CellPlan::from_graph(cell);
+        let edges =
+            order.into_iter().map(|e| MixedOp::new(&cell.graph[e], ch.node, mode, device)).collect::<Result<_>>()?;
+        Ok(Self { pre0, pre1, edges, plan })
+    }
+
+    /// Output channel multiplier (number of concatenated nodes).
+    pub fn multiplier(&self) -> usize {
+        self.plan.multiplier()
+    }
+
+    /// `s0: [n, c_pp, h0, w0]`, `s1: [n, c_p, h, w]` -> `[n, multiplier*c, h', w']`.
+    pub fn forward(&self, s0: Tensor<B, 4>, s1: Tensor<B, 4>, weights: Option<&ArchWeights<B>>) -> Tensor<B, 4> {
+        let mut states = vec![self.pre0.forward(s0), self.pre1.forward(s1)];
+        for node in &self.plan.nodes {
+            let input_weights = node.input_choice.zip(weights).map(|(slot, w)| row_of(w, slot));
+            let mut sum: Option<Tensor<B, 4>> = None;
+            for (i, edge) in node.edges.iter().enumerate() {
+                let (row, selected) = match (edge.choice, weights) {
+                    (Some(slot), Some(w)) => {
+                        (Some(row_of(w, slot)), w.selected.as_ref().map(|s| s[slot.group][slot.row]))
+                    }
+                    _ => (None, None),
+                };
+                let mut out = self.edges[edge.module].forward(states[edge.source].clone(), row, selected);
+                if let Some(iw) = &input_weights {
+                    out = out * iw.clone().slice([i..i + 1]).reshape([1, 1, 1, 1]);
+                }
+                sum = Some(match sum {
+                    Some(acc) => acc + out,
+                    None => out,
+                });
+            }
+            states.push(sum.expect("validated nodes have incoming edges"));
+        }
+        let outputs = self.plan.concat.iter().map(|&i| states[i].clone()).collect();
+        Tensor::cat(outputs, 1)
+    }
+}
+
+/// Row `slot.row` of group `slot.group`: `[candidates]`.
+fn row_of<B: Backend>(weights: &ArchWeights<B>, slot: ChoiceSlot) -> Tensor<B, 1> {
+    let g = &weights.groups[slot.group];
+    let cols = g.dims()[1];
+    g.clone().slice([slot.row..slot.row + 1, 0..cols]).reshape([cols])
+}

@@ -1,0 +1,55 @@
+//! `MixedOp`: an edge's candidate ops, combined by the edge's row of architecture weights.
+
+use crate::error::Result;
+use crate::ops::conv2d::{Op2d, OpMode};
+use crate::space::{EdgeSpec, ZERO_OP};
+use burn::module::Module;
+use burn::tensor::{Tensor, backend::Backend};
+
+/// The candidate ops of one edge (without `none`, which contributes zeros and is never built).
+#[derive(Module, Debug)]
+pub struct MixedOp<B: Backend> {
+    ops: Vec<Op2d<B>>,
+    /// Column of each built op in the edge's weight row.
+    #[module(skip)]
+    columns: Vec<usize>,
+    /// Stride of every op on this edge.
+    stride: usize,
+}
+
+impl<B: Backend> MixedOp<B> {
+    /// Builds the candidate ops of `edge` over `channels`.
+    pub fn new(edge: &EdgeSpec, channels: usize, mode: OpMode, device: &B::Device) -> Result<Self> {
+        let mut ops = Vec::new();
+        let mut columns = Vec::new();
+        for (col, name) in edge.ops.iter().enumerate().filter(|(_, n)| n.as_str() != ZERO_OP) {
+            ops.push(Op2d::new(name, channels, edge.stride, mode, device)?);
+            columns.push(col);
+        }
+        Ok(Self { ops, columns, stride: edge.stride })
+    }
+
+    /// Applies the edge. `weights` is the edge's `[candidates]` row (absent for a fixed edge);
+    /// `selected` evaluates only that candidate (hard sampling).
+    pub fn forward(&self, x: Tensor<B, 4>, weights: Option<Tensor<B, 1>>, selected: Option<usize>) -> Tensor<B, 4> {
+        let Some(w) = weights else {
+            return self.ops[0].forward(x);
+        };
+        let scalar = |col: usize| w.clone().slice([col..col + 1]).reshape([1, 1, 1, 1]);
+        if let Some(col) = selected {
+            return match self.columns.iter().position(|&c| c == col) {
+                Some(i) => self.ops[i].forward(x) * scalar(col),
+                None => self.zeros(x),
+            };
+        }
+        let mut terms = self.ops.iter().zip(&self.columns).map(|(op, &col)| op.forward(x.clone()) * scalar(col));
+        let first = terms.next().expect("an edge has at least one non-zero op");
+        terms.fold(first, |acc, t| acc + t)
+    }
+
+    /// The zero op's output: zeros at the edge's output resolution.
+    fn zeros(&self, x: Tensor<B, 4>) -> Tensor<B, 4> {
+        let [n, c, h, w] = x.dims();
+        Tensor::zeros([n, c, h.div_ceil(self.stride), w.div_ceil(self.stride)], &x.device())
+    }
+}

@@ -1,0 +1,11 @@
+//! The supernet: architecture weights, relaxations, mixed ops, cells and the cell network.
+
+pub mod arch_params;
+pub mod cell;
+pub mod mixed_op;
+pub mod network;
+pub mod relaxation;
+
+pub use arch_params::ArchParams;
+pub use network::{CellNetwork, NetworkConfig, trainable_params};
+pub use relaxation::{ArchWeights, GumbelNoise, Relaxation, TemperatureSchedule};

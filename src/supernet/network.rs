@@ -1,0 +1,141 @@
+//! `CellNetwork`: DARTS's macro network (stem, stacked cells with reductions at 1/3 and 2/3 depth,
+//! global pooling, linear classifier). With mixed edges it is the search supernet; built from a derived
+//! space it is the discrete network trained from scratch.
+
+use super::cell::{Cell, CellChannels};
+use super::relaxation::ArchWeights;
+use crate::error::{KdnasError, Result};
+use crate::ops::conv2d::OpMode;
+use crate::ops::conv2d::batch_norm::BatchNorm2d;
+use crate::ops::init::uniform_fan_in;
+use crate::space::ArchGraph;
+use burn::module::{Module, Param};
+use burn::tensor::module::conv2d;
+use burn::tensor::ops::ConvOptions;
+use burn::tensor::{Tensor, backend::Backend};
+use serde::{Deserialize, Serialize};
+
+/// The macro skeleton around the cells.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkConfig {
+    /// Initial node channels C (DARTS search: 16).
+    pub channels: usize,
+    /// Number of cells (DARTS search: 8).
+    pub layers: usize,
+    /// Stem width = stem_multiplier * C (DARTS: 3).
+    #[serde(default = "default_stem_multiplier")]
+    pub stem_multiplier: usize,
+    /// Indices of reduction cells; default layers/3 and 2*layers/3.
+    #[serde(default)]
+    pub reduction_layers: Option<Vec<usize>>,
+}
+
+fn default_stem_multiplier() -> usize {
+    3
+}
+
+impl NetworkConfig {
+    /// The reduction-cell indices in force.
+    pub fn reductions(&self) -> Vec<usize> {
+        self.reduction_layers.clone().unwrap_or_else(|| {
+            let mut r = vec![self.layers / 3, 2 * self.layers / 3];
+            r.dedup();
+            r
+        })
+    }
+
+    /// Checks the values; `field_prefix` names them in errors.
+    pub fn validate(&self, field_prefix: &str) -> Result<()> {
+        if self.channels < 2 || self.layers == 0 || self.stem_multiplier == 0 {
+            return Err(KdnasError::Usage(format!(
+                "{field_prefix}: channels must be >= 2, layers and stem_multiplier >= 1"
+            )));
+        }
+        if let Some(bad) = self.reductions().into_iter().find(|&r| r >= self.layers) {
+            return Err(KdnasError::Usage(format!(
+                "{field_prefix}.reduction_layers: {bad} is not below layers = {}",
+                self.layers
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Image classifier made of cells.
+#[derive(Module, Debug)]
+pub struct CellNetwork<B: Backend> {
+    stem: Param<Tensor<B, 4>>,
+    stem_bn: BatchNorm2d<B>,
+    cells: Vec<Cell<B>>,
+    classifier: Param<Tensor<B, 2>>,
+    classifier_bias: Param<Tensor<B, 1>>,
+}
+
+impl<B: Backend> CellNetwork<B> {
+    /// Builds the network for `in_channels` images and `classes` outputs from the cells of `arch`
+    /// (its non-reduction cell for normal layers, its reduction cell for reduction layers).
+    pub fn new(
+        arch: &ArchGraph,
+        cfg: &NetworkConfig,
+        in_channels: usize,
+        classes: usize,
+        mode: OpMode,
+        device: &B::Device,
+    ) -> Result<Self> {
+        cfg.validate("network")?;
+        let reductions = cfg.reductions();
+        let c_stem = cfg.stem_multiplier * cfg.channels;
+        let stem = uniform_fan_in([c_stem, in_channels, 3, 3], in_channels * 9, device);
+        let stem_bn = BatchNorm2d::new(c_stem, true, device);
+        let (mut prev_prev, mut prev, mut node) = (c_stem, c_stem, cfg.channels);
+        let mut reduction_prev = false;
+        let mut cells = Vec::with_capacity(cfg.layers);
+        for layer in 0..cfg.layers {
+            let reduction = reductions.contains(&layer);
+            if reduction {
+                node *= 2;
+            }
+            let graph = arch.cell_by_reduction(reduction).ok_or_else(|| {
+                let kind = if reduction { "a reduction" } else { "a normal" };
+                KdnasError::Usage(format!("space `{}` has no {kind} cell, but layer {layer} needs one", arch.name))
+            })?;
+            let cell = Cell::new(graph, CellChannels { prev_prev, prev, node }, reduction_prev, mode, device)?;
+            (prev_prev, prev) = (prev, cell.multiplier() * node);
+            reduction_prev = reduction;
+            cells.push(cell);
+        }
+        let classifier = uniform_fan_in([classes, prev], prev, device);
+        let classifier_bias = uniform_fan_in([classes], prev, device);
+        Ok(Self { stem, stem_bn, cells, classifier, classifier_bias })
+    }
+
+    /// `[n, in_channels, h, w]` -> logits `[n, classes]`. `weights` drives the mixed edges (search);
+    /// derived networks pass `None`.
+    pub fn forward(&self, x: Tensor<B, 4>, weights: Option<&ArchWeights<B>>) -> Tensor<B, 2> {
+        let s = self.stem_bn.forward(conv2d(x, self.stem.val(), None, ConvOptions::new([1, 1], [1, 1], [1, 1], 1)));
+        let (mut s0, mut s1) = (s.clone(), s);
+        for cell in &self.cells {
+            let out = cell.forward(s0, s1.clone(), weights);
+            (s0, s1) = (s1, out);
+        }
+        let [n, c, h, w] = s1.dims();
+        let pooled = s1.reshape([n * c, h * w]).mean_dim(1).reshape([n, c]); // [n, c]
+        pooled.matmul(self.classifier.val().transpose()) + self.classifier_bias.val().unsqueeze::<2>()
+    }
+}
+
+/// Number of trainable parameters (excludes BatchNorm running statistics).
+pub fn trainable_params<B: Backend, M: Module<B>>(module: &M) -> usize {
+    struct Count(usize);
+    impl<B: Backend> burn::module::ModuleVisitor<B> for Count {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
+            if param.is_require_grad() {
+                self.0 += param.shape().num_elements();
+            }
+        }
+    }
+    let mut count = Count(0);
+    module.visit(&mut count);
+    count.0
+}

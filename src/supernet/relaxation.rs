@@ -1,0 +1,152 @@
+//! Relaxations: how a choice turns its logits into weights (softmax, Gumbel-softmax soft or hard
+//! straight-through), with the temperature schedules of GDAS and AdaRec.
+
+use super::arch_params::ArchParams;
+use burn::tensor::activation::softmax;
+use burn::tensor::{Distribution, Tensor, backend::Backend};
+use serde::{Deserialize, Serialize};
+
+/// How architecture logits become mixing weights.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Relaxation {
+    /// softmax(alpha) (DARTS).
+    Softmax,
+    /// softmax((alpha + g) / tau) with Gumbel noise g; `hard` makes the forward pass one-hot with the
+    /// soft gradient (straight-through; GDAS, AdaRec).
+    Gumbel {
+        /// Straight-through one-hot sampling.
+        #[serde(default)]
+        hard: bool,
+        /// Temperature over epochs.
+        temperature: TemperatureSchedule,
+    },
+}
+
+impl Default for Relaxation {
+    fn default() -> Self {
+        Relaxation::Softmax
+    }
+}
+
+/// A temperature per epoch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum TemperatureSchedule {
+    /// Linear from `start` at epoch 0 to `end` at the last epoch (GDAS: 10 -> 0.1).
+    Linear {
+        /// First temperature.
+        start: f64,
+        /// Last temperature.
+        end: f64,
+    },
+    /// `start * factor^floor(epoch / every)` (AdaRec: 1, 0.8, 5).
+    Step {
+        /// First temperature.
+        start: f64,
+        /// Multiplier per step.
+        factor: f64,
+        /// Epochs per step.
+        every: usize,
+    },
+}
+
+impl TemperatureSchedule {
+    /// The temperature at `epoch` of `epochs`.
+    pub fn at(&self, epoch: usize, epochs: usize) -> f64 {
+        match *self {
+            TemperatureSchedule::Linear { start, end } => {
+                let t = if epochs > 1 { epoch as f64 / (epochs - 1) as f64 } else { 0.0 };
+                start + (end - start) * t
+            }
+            TemperatureSchedule::Step { start, factor, every } => start * factor.powi((epoch / every.max(1)) as i32),
+        }
+    }
+}
+
+/// Relaxed weights for every choice group, shared by all forward passes of one step.
+#[derive(Debug, Clone)]
+pub struct ArchWeights<B: Backend> {
+    /// `[rows, candidates]` weights per group.
+    pub groups: Vec<Tensor<B, 2>>,
+    /// For hard sampling: the selected candidate of every row of every group (host side), so that
+    /// only the selected op is evaluated.
+    pub selected: Option<Vec<Vec<usize>>>,
+}
+
+/// Gumbel noise drawn once per step, reused by every forward pass of that step.
+#[derive(Debug, Clone)]
+pub struct GumbelNoise<B: Backend> {
+    /// `[rows, candidates]` noise per group.
+    pub groups: Vec<Tensor<B, 2>>,
+}
+
+impl<B: Backend> GumbelNoise<B> {
+    /// Draws g = -log(-log(U)) for every logit of `arch`.
+    pub fn sample(arch: &ArchParams<B>) -> Self {
+        let groups = arch
+            .logits
+            .iter()
+            .map(|p| {
+                let u = Tensor::<B, 2>::random(p.dims(), Distribution::Uniform(0.0, 1.0), &p.device())
+                    .clamp(1e-10, 1.0 - 1e-7);
+                u.log().neg().log().neg()
+            })
+            .collect();
+        Self { groups }
+    }
+}
+
+impl Relaxation {
+    /// Whether a step needs Gumbel noise.
+    pub fn needs_noise(&self) -> bool {
+        matches!(self, Relaxation::Gumbel { .. })
+    }
+
+    /// The weights of every group at `epoch` of `epochs`. `noise` is required for Gumbel relaxations.
+    pub fn weights<B: Backend>(
+        &self,
+        arch: &ArchParams<B>,
+        noise: Option<&GumbelNoise<B>>,
+        epoch: usize,
+        epochs: usize,
+    ) -> ArchWeights<B> {
+        match self {
+            Relaxation::Softmax => {
+                ArchWeights { groups: arch.logits.iter().map(|p| softmax(p.val(), 1)).collect(), selected: None }
+            }
+            Relaxation::Gumbel { hard, temperature } => {
+                let tau = temperature.at(epoch, epochs);
+                let noise = noise.expect("Gumbel relaxation needs noise sampled for the step");
+                let soft: Vec<Tensor<B, 2>> = arch
+                    .logits
+                    .iter()
+                    .zip(&noise.groups)
+                    .map(|(p, g)| softmax((p.val() + g.clone()).div_scalar(tau), 1))
+                    .collect();
+                if !hard {
+                    return ArchWeights { groups: soft, selected: None };
+                }
+                let mut selected = Vec::with_capacity(soft.len());
+                let groups = soft
+                    .into_iter()
+                    .map(|y| {
+                        let index = y.clone().argmax(1); // [rows, 1]
+                        let picks: Vec<usize> = index
+                            .into_data()
+                            .convert::<i64>()
+                            .into_vec::<i64>()
+                            .unwrap_or_default()
+                            .into_iter()
+                            .map(|i| i as usize)
+                            .collect();
+                        selected.push(picks);
+                        let y_hard = y.clone().greater_equal(y.clone().max_dim(1).expand(y.dims())).float(); // one-hot rows
+                        y_hard - y.clone().detach() + y
+                    })
+                    .collect();
+                ArchWeights { groups, selected: Some(selected) }
+            }
+        }
+    }
+}

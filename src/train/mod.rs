@@ -1,0 +1,183 @@
+//! Training a derived (discrete) network from scratch with cross-entropy: SGD with momentum, cosine
+//! learning rate, global gradient clipping, CIFAR augmentation, and test accuracy after every epoch.
+
+use crate::data::{Augment, ImageSet, image_batch};
+use crate::error::{KdnasError, Result};
+use crate::metrics::{correct_count, cross_entropy};
+use crate::search::config::cosine_lr;
+use crate::search::params::clip_global_norm;
+use crate::search::run::epoch_seed;
+use crate::search::sgd::Sgd;
+use crate::supernet::CellNetwork;
+use burn::module::AutodiffModule;
+use burn::optim::GradientsParams;
+use burn::tensor::ElementConversion;
+use burn::tensor::backend::{AutodiffBackend, Backend};
+use indicatif::{ProgressBar, ProgressStyle};
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use serde::{Deserialize, Serialize};
+
+/// Hyper-parameters for training a derived network.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TrainConfig {
+    /// Epochs (DARTS 600).
+    pub epochs: usize,
+    /// Batch size (DARTS 96).
+    pub batch_size: usize,
+    /// Initial learning rate, cosine-annealed to `lr_min` (DARTS 0.025 -> 0).
+    pub lr: f64,
+    /// Final learning rate.
+    pub lr_min: f64,
+    /// SGD momentum.
+    pub momentum: f64,
+    /// SGD weight decay.
+    pub weight_decay: f64,
+    /// Global gradient-norm clip.
+    pub grad_clip: f64,
+    /// Node channels of the derived network (DARTS 36); default: the search network's.
+    pub channels: Option<usize>,
+    /// Cells of the derived network (DARTS 20); default: the search network's.
+    pub layers: Option<usize>,
+    /// Random crop + flip on training images.
+    pub augment: bool,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        Self {
+            epochs: 600,
+            batch_size: 96,
+            lr: 0.025,
+            lr_min: 0.0,
+            momentum: 0.9,
+            weight_decay: 3e-4,
+            grad_clip: 5.0,
+            channels: None,
+            layers: None,
+            augment: true,
+        }
+    }
+}
+
+impl TrainConfig {
+    /// Rejects values that cannot work, naming the field.
+    pub fn validate(&self) -> Result<()> {
+        if self.epochs == 0 || self.batch_size == 0 {
+            return Err(KdnasError::Usage("train.epochs: epochs and batch_size must be at least 1".into()));
+        }
+        if !(self.lr.is_finite() && self.lr > 0.0) {
+            return Err(KdnasError::Usage("train.lr: must be a positive number".into()));
+        }
+        Ok(())
+    }
+}
+
+/// One epoch of derived-network training.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TrainEpoch {
+    /// 0-based epoch.
+    pub epoch: usize,
+    /// Learning rate used.
+    pub lr: f64,
+    /// Mean training loss.
+    pub train_loss: f64,
+    /// Training accuracy (train mode, augmented).
+    pub train_acc: f64,
+    /// Test accuracy (evaluation mode, running BN statistics).
+    pub test_acc: f64,
+    /// Seconds the epoch took.
+    pub seconds: f64,
+}
+
+/// Accuracy of `net` (evaluation mode) on `set`.
+pub fn evaluate<B: Backend>(net: &CellNetwork<B>, set: &ImageSet, batch: usize, device: &B::Device) -> f64 {
+    let mut correct = 0usize;
+    let indices: Vec<usize> = (0..set.len()).collect();
+    for chunk in indices.chunks(batch.max(1)) {
+        let (x, y) = image_batch::<B>(set, chunk, None, device);
+        let c: i64 = correct_count(net.forward(x, None), y).into_scalar().elem();
+        correct += c as usize;
+    }
+    correct as f64 / set.len().max(1) as f64
+}
+
+/// Trains `net` on `train` and measures `test` accuracy after each epoch; `on_epoch` sees every record.
+pub fn train_classifier<AB: AutodiffBackend>(
+    mut net: CellNetwork<AB>,
+    train: &ImageSet,
+    test: &ImageSet,
+    augment: Option<&Augment>,
+    cfg: &TrainConfig,
+    seed: u64,
+    progress: bool,
+    device: &AB::Device,
+    mut on_epoch: impl FnMut(&TrainEpoch) -> Result<()>,
+) -> Result<CellNetwork<AB>> {
+    cfg.validate()?;
+    let mut sgd = Sgd::<AB>::new(cfg.momentum, cfg.weight_decay);
+    let steps = (train.len() / cfg.batch_size).max(1);
+    for epoch in 0..cfg.epochs {
+        let started = std::time::Instant::now();
+        let mut rng = StdRng::seed_from_u64(epoch_seed(seed, epoch));
+        AB::seed(device, epoch_seed(seed, epoch));
+        let mut order: Vec<usize> = (0..train.len()).collect();
+        order.shuffle(&mut rng);
+        let lr = cosine_lr(cfg.lr, cfg.lr_min, epoch, cfg.epochs);
+        let bar = if progress { ProgressBar::new(steps as u64) } else { ProgressBar::hidden() };
+        if let Ok(style) = ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} eta {eta} {msg}") {
+            bar.set_style(style.progress_chars("=> "));
+        }
+        bar.set_prefix(format!("train {}/{}", epoch + 1, cfg.epochs));
+        let (mut loss_sum, mut correct, mut seen) = (0.0f64, 0usize, 0usize);
+        for step in 0..steps {
+            let idx = &order[step * cfg.batch_size..((step + 1) * cfg.batch_size).min(order.len())];
+            let (x, y) = image_batch::<AB>(train, idx, augment.map(|a| (a, &mut rng)), device);
+            let logits = net.forward(x, None);
+            let loss = cross_entropy(logits.clone(), y.clone());
+            let value: f32 = loss.clone().into_scalar().elem();
+            if !value.is_finite() {
+                return Err(KdnasError::NonFinite { epoch, step, term: "cross_entropy".into(), value });
+            }
+            let c: i64 = correct_count(logits, y).into_scalar().elem();
+            let mut grads = loss.backward();
+            let mut g = GradientsParams::from_module(&mut grads, &net);
+            clip_global_norm::<AB, CellNetwork<AB>>(&net, &mut g, cfg.grad_clip);
+            net = sgd.step(net, &g, lr);
+            loss_sum += value as f64;
+            correct += c as usize;
+            seen += idx.len();
+            bar.set_message(format!(
+                "loss {:.3} acc {:.1}%",
+                loss_sum / (step + 1) as f64,
+                100.0 * correct as f64 / seen as f64
+            ));
+            bar.inc(1);
+        }
+        bar.finish_and_clear();
+        let test_acc = evaluate(&net.valid(), test, 256, device);
+        let record = TrainEpoch {
+            epoch,
+            lr,
+            train_loss: loss_sum / steps as f64,
+            train_acc: correct as f64 / seen.max(1) as f64,
+            test_acc,
+            seconds: started.elapsed().as_secs_f64(),
+        };
+        if progress {
+            eprintln!(
+                "train epoch {}/{}  loss {:.4}  train acc {:.2}%  test acc {:.2}%  ({:.1}s)",
+                epoch + 1,
+                cfg.epochs,
+                record.train_loss,
+                100.0 * record.train_acc,
+                100.0 * test_acc,
+                record.seconds
+            );
+        }
+        on_epoch(&record)?;
+    }
+    Ok(net)
+}

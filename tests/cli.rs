@@ -1,0 +1,133 @@
+//! The command line on bad input: non-zero exit and a message naming the file, line and field.
+
+mod common;
+
+use common::{manifest, temp_dir};
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn kdnas(args: &[&str], cwd: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_kdnas")).args(args).current_dir(cwd).output().expect("run kdnas")
+}
+
+/// Runs and expects failure; returns stderr.
+fn fails(args: &[&str], cwd: &Path) -> String {
+    let out = kdnas(args, cwd);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!out.status.success(), "expected failure of {args:?}, stderr: {stderr}");
+    assert_eq!(out.status.code(), Some(1));
+    stderr
+}
+
+const TINY_CONFIG: &str = r#"space = "space.toml"
+seed = 1
+
+[data]
+source = "bundled-fashion-mnist"
+limit_train_per_class = 4
+
+[network]
+channels = 2
+layers = 2
+
+[search]
+epochs = 2
+batch_size = 8
+steps_per_epoch = 2
+"#;
+
+fn tiny_run_dir(name: &str) -> std::path::PathBuf {
+    let dir = temp_dir(name);
+    std::fs::copy(manifest("search_spaces/quickstart.toml"), dir.join("space.toml")).unwrap();
+    std::fs::write(dir.join("run.toml"), TINY_CONFIG).unwrap();
+    dir
+}
+
+#[test]
+fn missing_space_file_is_named() {
+    let dir = temp_dir("cli-missing");
+    let err = fails(&["inspect", "nowhere.toml"], &dir);
+    assert!(err.contains("nowhere.toml") && err.contains("No such file"), "{err}");
+}
+
+#[test]
+fn unknown_op_and_cycle_are_located() {
+    let dir = temp_dir("cli-space");
+    let text = "name = \"t\"\ncatalogue = \"conv2d\"\n[[cell]]\nname = \"c\"\ninputs = [\"a\", \"b\"]\n  [[cell.node]]\n  name = \"n\"\n  from = [\"a\"]\n  ops = [\"sep_conv_3x3\", \"warp_9x9\"]\n";
+    std::fs::write(dir.join("bad.toml"), text).unwrap();
+    let err = fails(&["inspect", "bad.toml"], &dir);
+    assert!(err.contains("bad.toml:9: `cell[0].node[0].ops[1]`: unknown op `warp_9x9`"), "{err}");
+    let cyclic = "name = \"t\"\ncatalogue = \"conv2d\"\n[[cell]]\nname = \"c\"\ninputs = [\"a\", \"b\"]\n  [[cell.node]]\n  name = \"n0\"\n  from = [\"n1\"]\n  ops = [\"skip_connect\"]\n  [[cell.node]]\n  name = \"n1\"\n  from = [\"n0\"]\n  ops = [\"skip_connect\"]\n";
+    std::fs::write(dir.join("cycle.toml"), cyclic).unwrap();
+    let err = fails(&["inspect", "cycle.toml"], &dir);
+    assert!(err.contains("cycle.toml:") && err.contains("cycle through node"), "{err}");
+}
+
+#[test]
+fn malformed_config_is_located() {
+    let dir = tiny_run_dir("cli-config");
+    std::fs::write(dir.join("broken.toml"), TINY_CONFIG.replace("layers = 2", "layers = = 2")).unwrap();
+    let err = fails(&["search", "--config", "broken.toml", "--out", "run"], &dir);
+    assert!(err.contains("broken.toml:10: `toml syntax`"), "{err}");
+    std::fs::write(dir.join("range.toml"), TINY_CONFIG.replace("epochs = 2", "epochs = 0")).unwrap();
+    let err = fails(&["search", "--config", "range.toml", "--out", "run"], &dir);
+    assert!(err.contains("range.toml:13: `search.epochs`: must be at least 1"), "{err}");
+    std::fs::write(dir.join("typo.toml"), TINY_CONFIG.replace("batch_size", "batch_sise")).unwrap();
+    let err = fails(&["search", "--config", "typo.toml", "--out", "run"], &dir);
+    assert!(err.contains("typo.toml:14: `batch_sise`"), "{err}");
+}
+
+#[test]
+fn corrupt_idx_file_is_named() {
+    let dir = tiny_run_dir("cli-idx");
+    let data = dir.join("mnist");
+    std::fs::create_dir_all(&data).unwrap();
+    let mut images = vec![0u8, 0, 8, 3, 0, 0, 0, 10, 0, 0, 0, 28, 0, 0, 0, 28];
+    images.extend(vec![0u8; 100]);
+    std::fs::write(data.join("train-images-idx3-ubyte"), &images).unwrap();
+    std::fs::write(data.join("train-labels-idx1-ubyte"), [0u8, 0, 8, 1, 0, 0, 0, 10, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9])
+        .unwrap();
+    std::fs::write(data.join("t10k-images-idx3-ubyte"), &images).unwrap();
+    std::fs::write(data.join("t10k-labels-idx1-ubyte"), [0u8, 0, 8, 1, 0, 0, 0, 10, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9])
+        .unwrap();
+    let config = TINY_CONFIG
+        .replace("source = \"bundled-fashion-mnist\"\nlimit_train_per_class = 4", "source = \"idx\"\ndir = \"mnist\"");
+    std::fs::write(dir.join("idx.toml"), config).unwrap();
+    let err = fails(&["search", "--config", "idx.toml", "--out", "run"], &dir);
+    assert!(err.contains("train-images-idx3-ubyte") && err.contains("corrupt") && err.contains("truncated"), "{err}");
+}
+
+#[test]
+fn cuda_without_feature_is_a_clear_error() {
+    if cfg!(feature = "cuda") {
+        return;
+    }
+    let dir = tiny_run_dir("cli-cuda");
+    let err = fails(&["search", "--config", "run.toml", "--out", "run", "--device", "cuda:0"], &dir);
+    assert!(err.contains("built without CUDA"), "{err}");
+    let err = fails(&["search", "--config", "run.toml", "--out", "run", "--device", "tpu"], &dir);
+    assert!(err.contains("--device `tpu`"), "{err}");
+}
+
+#[test]
+fn stop_resume_and_no_overwrite() {
+    let dir = tiny_run_dir("cli-resume");
+    let ok = kdnas(&["search", "--config", "run.toml", "--out", "run", "--stop-after", "1"], &dir);
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    let again = fails(&["search", "--config", "run.toml", "--out", "run"], &dir);
+    assert!(again.contains("--resume"), "an existing run is not overwritten: {again}");
+    let resumed = kdnas(&["search", "--resume", "run"], &dir);
+    assert!(resumed.status.success(), "{}", String::from_utf8_lossy(&resumed.stderr));
+    let metrics = std::fs::read_to_string(dir.join("run/metrics.jsonl")).unwrap();
+    assert_eq!(metrics.lines().count(), 2);
+    for file in [
+        "genotype.json",
+        "genotype.txt",
+        "space.dot",
+        "derived.dot",
+        "plots/search_loss.png",
+        "plots/weights_reduce_ops_1.svg",
+    ] {
+        assert!(dir.join("run").join(file).exists(), "{file} missing");
+    }
+}
