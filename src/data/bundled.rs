@@ -33,22 +33,13 @@ pub fn bundled_fashion_mnist() -> Result<(ImageSet, ImageSet)> {
     let classes = FASHION_MNIST_CLASSES.len();
     let norm = &FASHION_MNIST_NORMALIZATION;
     let dir = Path::new(BUNDLED_DIR);
-    let train = idx_pair_from_bytes(
-        TRAIN_IMAGES,
-        &dir.join("train-images-idx3-ubyte.gz"),
-        TRAIN_LABELS,
-        &dir.join("train-labels-idx1-ubyte.gz"),
-        norm,
-        classes,
-    )?;
-    let test = idx_pair_from_bytes(
-        TEST_IMAGES,
-        &dir.join("t10k-images-idx3-ubyte.gz"),
-        TEST_LABELS,
-        &dir.join("t10k-labels-idx1-ubyte.gz"),
-        norm,
-        classes,
-    )?;
+    let split = |images: &[u8], labels: &[u8], prefix: &str| {
+        let images_name = dir.join(format!("{prefix}-images-idx3-ubyte.gz"));
+        let labels_name = dir.join(format!("{prefix}-labels-idx1-ubyte.gz"));
+        idx_pair_from_bytes(images, &images_name, labels, &labels_name, norm, classes)
+    };
+    let train = split(TRAIN_IMAGES, TRAIN_LABELS, "train")?;
+    let test = split(TEST_IMAGES, TEST_LABELS, "t10k")?;
     Ok((train, test))
 }
 

@@ -257,18 +257,7 @@ mod tests {
         WeightTable {
             title: "Heatmap test table".into(),
             row_labels: (0..14).map(|r| format!("n{} <- in{}", r / 3, r % 3)).collect(),
-            col_labels: [
-                "none",
-                "max_pool_3x3",
-                "avg_pool_3x3",
-                "skip_connect",
-                "sep_conv_3x3",
-                "sep_conv_5x5",
-                "dil_conv_3x3",
-                "dil_conv_5x5",
-            ]
-            .map(String::from)
-            .to_vec(),
+            col_labels: crate::space::CONV2D_OPS.map(String::from).to_vec(),
             values,
         }
     }
