@@ -130,4 +130,11 @@ fn stop_resume_and_no_overwrite() {
     ] {
         assert!(dir.join("run").join(file).exists(), "{file} missing");
     }
+    let derived = kdnas(&["derive", "run", "--rule", "argmax"], &dir);
+    assert!(derived.status.success(), "{}", String::from_utf8_lossy(&derived.stderr));
+    let genotype = std::fs::read_to_string(dir.join("run/genotype.json")).unwrap();
+    assert!(genotype.contains("\"rule\": \"argmax\""), "{genotype}");
+    let trained = kdnas(&["train", "--genotype", "run/genotype.json", "--epochs", "1", "--out", "trained"], &dir);
+    assert!(trained.status.success(), "{}", String::from_utf8_lossy(&trained.stderr));
+    assert!(dir.join("trained/result.json").exists() && dir.join("trained/train_metrics.jsonl").exists());
 }

@@ -70,6 +70,12 @@ fn genotype_round_trip_rebuilds_the_same_network() {
     assert_eq!(trainable_params(&na), trainable_params(&nb));
     assert!(trainable_params(&na) > 0);
     assert!(Genotype::load(&manifest("Cargo.toml")).is_err(), "a non-genotype file is rejected");
+    let mut edited = genotype.clone();
+    edited.cells[0].nodes[1].inputs[0].op = "none".into();
+    let err = edited.to_arch_graph().unwrap_err().to_string();
+    assert!(err.contains("`none` is not a buildable"), "{err}");
+    edited.cells[0].nodes[1].inputs[0].op = "conv_7x7".into();
+    assert!(edited.to_arch_graph().is_err());
 }
 
 /// DARTS's search network (CIFAR-10, C=16, 8 cells) has 1,930,618 trainable parameters as counted by

@@ -151,7 +151,7 @@ impl Genotype {
 
     /// The derived architecture as an [`ArchGraph`] with one op per edge and no choices.
     pub fn to_arch_graph(&self) -> Result<ArchGraph> {
-        let cells = self.cells.iter().map(derived_cell_graph).collect::<Result<_>>()?;
+        let cells = self.cells.iter().map(|c| derived_cell_graph(c, self.catalogue)).collect::<Result<_>>()?;
         Ok(ArchGraph { name: format!("{}-derived", self.space), catalogue: self.catalogue, cells, groups: vec![] })
     }
 
@@ -225,7 +225,7 @@ fn derive_cell(cell: &CellGraph, probs: &[Vec<Vec<f32>>], rule: DeriveRule) -> D
 }
 
 /// Builds the cell graph of a derived cell (one fixed op per edge).
-fn derived_cell_graph(cell: &DerivedCell) -> Result<CellGraph> {
+fn derived_cell_graph(cell: &DerivedCell, catalogue: Catalogue) -> Result<CellGraph> {
     let mut graph: DiGraph<NodeSpec, EdgeSpec> = DiGraph::new();
     let mut index = std::collections::HashMap::new();
     let bad = |msg: String| KdnasError::Usage(format!("genotype cell `{}`: {msg}", cell.name));
@@ -244,6 +244,9 @@ fn derived_cell_graph(cell: &DerivedCell) -> Result<CellGraph> {
             input_choice: None,
         });
         for e in &node.inputs {
+            if e.op == ZERO_OP || !catalogue.contains(&e.op) {
+                return Err(bad(format!("node `{}`: `{}` is not a buildable {catalogue:?} op", node.name, e.op)));
+            }
             let &src = index
                 .get(&e.from)
                 .ok_or_else(|| bad(format!("node `{}` reads unknown node `{}`", node.name, e.from)))?;
