@@ -7,6 +7,7 @@ pub mod app;
 pub mod data;
 pub mod error;
 pub mod export;
+pub mod memory;
 pub mod metrics;
 pub mod ops;
 pub mod plot;

@@ -18,6 +18,10 @@ use kdnas::supernet::NetworkConfig;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
+/// Large tensor buffers are recycled instead of being mapped, faulted in and zeroed afresh each time.
+#[global_allocator]
+static ALLOCATOR: kdnas::memory::LargeBlockCache = kdnas::memory::LargeBlockCache::new(16 << 30);
+
 #[derive(Parser)]
 #[command(
     name = "kdnas",

@@ -58,6 +58,13 @@ fn random_images(n: usize, side: usize, seed: u64) -> ImageSet {
     ImageSet { images, labels, channels: 3, height: side, width: side, classes: 10 }
 }
 
+/// The median of `times` (the mean of the two middle values for an even count, as numpy's).
+fn median(times: &mut [f64]) -> f64 {
+    times.sort_by(f64::total_cmp);
+    let mid = times.len() / 2;
+    if times.len().is_multiple_of(2) { (times[mid - 1] + times[mid]) / 2.0 } else { times[mid] }
+}
+
 /// Runs the benchmark and returns one report line per mode.
 pub fn bench_darts<AB: AutodiffBackend>(args: &BenchArgs, device: &AB::Device) -> Result<Vec<String>> {
     if args.iters == 0 || args.batch == 0 {
@@ -104,8 +111,7 @@ pub fn bench_darts<AB: AutodiffBackend>(args: &BenchArgs, device: &AB::Device) -
                 times.push(started.elapsed().as_secs_f64() * 1000.0);
             }
         }
-        times.sort_by(f64::total_cmp);
-        let median = times[times.len() / 2];
+        let median = median(&mut times);
         let order = match mode {
             SearchMode::FirstOrder => "first",
             SearchMode::SecondOrder => "second",
@@ -131,4 +137,15 @@ pub fn bench_darts<AB: AutodiffBackend>(args: &BenchArgs, device: &AB::Device) -
 /// Worker threads available to the CPU backend.
 fn rayon_threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::median;
+
+    #[test]
+    fn median_averages_the_middle_pair_of_an_even_count() {
+        assert_eq!(median(&mut [3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(&mut [4.0, 1.0]), 2.5);
+    }
 }

@@ -98,6 +98,8 @@ pub mod comparison;
 mod conv_common;
 pub mod conv;
 pub mod conv_transpose;
+pub mod conv_weight_grad;
+pub mod pool2d_direct;
 pub mod cumulative;
 pub mod deform_conv;
 pub mod expand;

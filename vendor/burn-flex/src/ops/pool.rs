@@ -12,6 +12,7 @@ use alloc::vec::Vec;
 use burn_backend::{DType, Element};
 use burn_std::{Bytes, Shape, bf16, f16};
 
+use super::pool2d_direct::{self, Window};
 use crate::{FlexTensor, Layout};
 
 // ============================================================================
@@ -437,6 +438,9 @@ pub fn max_pool2d_with_indices_f32(
     dilation: [usize; 2],
     ceil_mode: bool,
 ) -> (FlexTensor, FlexTensor) {
+    if let Some(window) = Window::direct(kernel_size, stride, padding, dilation, ceil_mode) {
+        return pool2d_direct::max_pool2d_with_indices_f32(x, window);
+    }
     let x_3d = expand_2d_to_3d(&x);
     let (output, indices) = max_pool3d_with_indices_f32(
         x_3d,
@@ -872,6 +876,9 @@ pub fn avg_pool2d_f32(
     count_include_pad: bool,
     ceil_mode: bool,
 ) -> FlexTensor {
+    if let Some(window) = Window::direct(kernel_size, stride, padding, [1, 1], ceil_mode) {
+        return pool2d_direct::avg_pool2d_f32(x, window, count_include_pad);
+    }
     let x_3d = expand_2d_to_3d(&x);
     let result = avg_pool3d_f32(
         x_3d,
@@ -1303,6 +1310,11 @@ pub fn avg_pool2d_backward_f32(
     padding: [usize; 2],
     count_include_pad: bool,
 ) -> FlexTensor {
+    if let Some(window) = Window::direct(kernel_size, stride, padding, [1, 1], false)
+        && window.matches_output(&x, &grad)
+    {
+        return pool2d_direct::avg_pool2d_backward_f32(&x, grad, window, count_include_pad);
+    }
     let x_3d = expand_2d_to_3d(&x);
     let grad_3d = expand_2d_to_3d(&grad);
     let result = avg_pool3d_backward_f32(
