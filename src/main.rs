@@ -9,7 +9,7 @@ use kdnas::app::inspect_cmd::inspect_report;
 use kdnas::app::outputs::write_search_outputs;
 use kdnas::app::quickstart::quickstart;
 use kdnas::app::search_cmd::{prepare_from_file, reopen_run, run_prepared};
-use kdnas::app::train_cmd::{TrainArgs, train_command};
+use kdnas::app::train_cmd::{TrainArgs, TrainStart, train_command};
 use kdnas::export::DeriveRule;
 use kdnas::search::SearchMode;
 use kdnas::search::checkpoint::existing_checkpoint;
@@ -67,8 +67,14 @@ enum Command {
     /// Train the derived network of a genotype from scratch and report its test accuracy.
     Train {
         /// genotype.json from a search.
+        #[arg(long, required_unless_present = "resume")]
+        genotype: Option<PathBuf>,
+        /// Continue the training run in this directory from its last checkpoint.
+        #[arg(long, conflicts_with_all = ["genotype", "config", "out", "epochs", "seed"])]
+        resume: Option<PathBuf>,
+        /// Stop after this many finished epochs (resume later with --resume).
         #[arg(long)]
-        genotype: PathBuf,
+        stop_after: Option<usize>,
         /// Run config with data/network/train sections (default: config.toml beside the genotype).
         #[arg(long)]
         config: Option<PathBuf>,
@@ -236,12 +242,17 @@ impl OnBackend for TrainJob {
     fn run<AB: AutodiffBackend>(self, device: &AB::Device) -> Result<()> {
         let summary = train_command::<AB>(&self.0, device)?;
         println!(
-            "derived network: {} parameters, test accuracy {:.2}% after {} epochs",
+            "derived network: {} parameters, test accuracy {:.2}% after {} of {} epochs",
             summary.params,
             100.0 * summary.test_acc,
-            summary.epochs
+            summary.epochs,
+            summary.planned_epochs
         );
-        println!("results: {}", self.0.out.display());
+        if summary.finished() {
+            println!("results: {}", self.0.out.display());
+        } else {
+            println!("stopped; continue with: kdnas train --resume {}", self.0.out.display());
+        }
         Ok(())
     }
 }
@@ -304,11 +315,19 @@ fn run(cli: Cli) -> Result<()> {
             println!("genotype: {}", genotype.darts.as_deref().unwrap_or("(see genotype.json)"));
             Ok(())
         }
-        Command::Train { genotype, config, out, epochs, seed, device } => {
-            let out =
-                out.unwrap_or_else(|| genotype.parent().map_or_else(|| PathBuf::from("train"), |p| p.join("train")));
+        Command::Train { genotype, resume, stop_after, config, out, epochs, seed, device } => {
             let progress = std::io::stderr().is_terminal();
-            with_device(&device, TrainJob(TrainArgs { genotype, config, out, epochs, seed, progress }))
+            let (start, out) = match (resume, genotype) {
+                (Some(dir), _) => (TrainStart::Resume, dir),
+                (None, Some(genotype)) => {
+                    let out = out.unwrap_or_else(|| {
+                        genotype.parent().map_or_else(|| PathBuf::from("train"), |p| p.join("train"))
+                    });
+                    (TrainStart::New { genotype, config, epochs, seed }, out)
+                }
+                (None, None) => bail!("train: give --genotype FILE or --resume DIR"),
+            };
+            with_device(&device, TrainJob(TrainArgs { start, out, progress, stop_after }))
         }
         Command::Inspect { space, channels, layers, in_channels, classes, dot } => {
             let arch = load_space(&space)?;

@@ -134,7 +134,16 @@ fn stop_resume_and_no_overwrite() {
     assert!(derived.status.success(), "{}", String::from_utf8_lossy(&derived.stderr));
     let genotype = std::fs::read_to_string(dir.join("run/genotype.json")).unwrap();
     assert!(genotype.contains("\"rule\": \"argmax\""), "{genotype}");
-    let trained = kdnas(&["train", "--genotype", "run/genotype.json", "--epochs", "1", "--out", "trained"], &dir);
+    let args = ["train", "--genotype", "run/genotype.json", "--epochs", "2", "--out", "trained"];
+    let stopped = kdnas(&[&args[..], &["--stop-after", "1"]].concat(), &dir);
+    assert!(stopped.status.success(), "{}", String::from_utf8_lossy(&stopped.stderr));
+    assert!(String::from_utf8_lossy(&stopped.stdout).contains("kdnas train --resume trained"));
+    assert!(!dir.join("trained/result.json").exists(), "no result before the last epoch");
+    let again = fails(&args, &dir);
+    assert!(again.contains("already holds a training run"), "{again}");
+    let trained = kdnas(&["train", "--resume", "trained"], &dir);
     assert!(trained.status.success(), "{}", String::from_utf8_lossy(&trained.stderr));
-    assert!(dir.join("trained/result.json").exists() && dir.join("trained/train_metrics.jsonl").exists());
+    assert!(dir.join("trained/result.json").exists() && dir.join("trained/derived_net.mpk").exists());
+    let metrics = std::fs::read_to_string(dir.join("trained/train_metrics.jsonl")).unwrap();
+    assert_eq!(metrics.lines().count(), 2, "one line per epoch, across the resume");
 }

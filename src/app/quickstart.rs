@@ -3,7 +3,7 @@
 
 use super::run_config::RunConfig;
 use super::search_cmd::{RUN_CONFIG, prepare_new_run, run_prepared};
-use super::train_cmd::{TrainArgs, TrainSummary, train_command};
+use super::train_cmd::{TrainArgs, TrainStart, TrainSummary, train_command};
 use crate::error::{KdnasError, Result};
 use burn::tensor::backend::AutodiffBackend;
 use std::path::Path;
@@ -34,12 +34,15 @@ pub fn quickstart<AB: AutodiffBackend>(out: &Path, progress: bool, device: &AB::
         eprintln!("derived genotype: {}", genotype.darts.as_deref().unwrap_or("-"));
     }
     let args = TrainArgs {
-        genotype: search_dir.join("genotype.json"),
-        config: Some(search_dir.join(RUN_CONFIG)),
+        start: TrainStart::New {
+            genotype: search_dir.join("genotype.json"),
+            config: Some(search_dir.join(RUN_CONFIG)),
+            epochs: None,
+            seed: None,
+        },
         out: train_dir,
-        epochs: None,
-        seed: None,
         progress,
+        stop_after: None,
     };
     train_command::<AB>(&args, device)
 }

@@ -59,6 +59,16 @@ impl RunConfig {
         self.train.validate()
     }
 
+    /// Makes a relative `data.dir` absolute against `base` (the config file's folder), so the config
+    /// can be copied into a run directory and still find its data.
+    pub fn with_absolute_data_dir(mut self, base: &Path) -> Self {
+        if let Some(dir) = &self.data.dir {
+            let resolved = base.join(dir);
+            self.data.dir = Some(std::path::absolute(&resolved).unwrap_or(resolved));
+        }
+        self
+    }
+
     /// The config as TOML text.
     pub fn to_toml(&self) -> Result<String> {
         toml::to_string_pretty(self).map_err(|e| KdnasError::Usage(format!("cannot serialise the config: {e}")))

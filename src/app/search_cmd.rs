@@ -31,7 +31,7 @@ pub struct PreparedRun {
 /// Creates `out` for a new run of `config` (refusing to overwrite a run that has a checkpoint) and
 /// writes the resolved config and the space into it. `base` resolves relative paths of the config.
 pub fn prepare_new_run(
-    mut config: RunConfig,
+    config: RunConfig,
     base: &Path,
     space_text: &str,
     space_path: &Path,
@@ -46,10 +46,7 @@ pub fn prepare_new_run(
     }
     let space = parse_space(space_text, space_path)?;
     std::fs::create_dir_all(out).map_err(|e| KdnasError::io(out, e))?;
-    if let Some(dir) = &config.data.dir {
-        let resolved = base.join(dir);
-        config.data.dir = Some(std::path::absolute(&resolved).unwrap_or(resolved));
-    }
+    let mut config = config.with_absolute_data_dir(base);
     config.space = PathBuf::from(RUN_SPACE);
     write_file_atomically(&out.join(RUN_SPACE), space_text.as_bytes())?;
     write_file_atomically(&out.join(RUN_CONFIG), config.to_toml()?.as_bytes())?;

@@ -1,35 +1,54 @@
-//! `kdnas train`: build the derived network of a genotype and train it from scratch.
+//! `kdnas train`: build the derived network of a genotype and train it from scratch, checkpointing
+//! every epoch; `--resume DIR` continues a stopped run exactly.
 
 use super::run_config::RunConfig;
 use crate::error::{KdnasError, Result};
 use crate::export::Genotype;
 use crate::ops::conv2d::OpMode;
-use crate::search::checkpoint::write_file_atomically;
+use crate::search::checkpoint::{existing_checkpoint, write_file_atomically};
 use crate::supernet::{CellNetwork, NetworkConfig, trainable_params};
-use crate::train::{TrainEpoch, train_classifier};
+use crate::train::checkpoint::{load_training, save_training};
+use crate::train::{TrainControl, TrainData, TrainState, train_classifier};
 use burn::module::{AutodiffModule, Module};
 use burn::record::{FullPrecisionSettings, NamedMpkFileRecorder};
 use burn::tensor::backend::AutodiffBackend;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
-/// Inputs of `kdnas train`.
-pub struct TrainArgs {
-    /// Genotype JSON.
-    pub genotype: PathBuf,
-    /// Run config (data, network, train sections); default: `config.toml` beside the genotype.
-    pub config: Option<PathBuf>,
-    /// Output directory.
-    pub out: PathBuf,
-    /// Override of `train.epochs`.
-    pub epochs: Option<usize>,
-    /// Override of the seed.
-    pub seed: Option<u64>,
-    /// Show progress.
-    pub progress: bool,
+/// The genotype and the resolved config a training directory keeps for resuming.
+const TRAIN_GENOTYPE: &str = "genotype.json";
+const TRAIN_CONFIG: &str = "config.toml";
+
+/// Where a training run starts from.
+pub enum TrainStart {
+    /// A new run of a genotype.
+    New {
+        /// Genotype JSON.
+        genotype: PathBuf,
+        /// Run config (data, network, train sections); default: `config.toml` beside the genotype.
+        config: Option<PathBuf>,
+        /// Override of `train.epochs`.
+        epochs: Option<usize>,
+        /// Override of the seed.
+        seed: Option<u64>,
+    },
+    /// Continue the run in the output directory from its last checkpoint.
+    Resume,
 }
 
-/// What `kdnas train` reports (also written to `result.json`).
+/// Inputs of `kdnas train`.
+pub struct TrainArgs {
+    /// New run or resume.
+    pub start: TrainStart,
+    /// Output directory (metrics, checkpoint, weights, summary).
+    pub out: PathBuf,
+    /// Show progress.
+    pub progress: bool,
+    /// Stop once this many epochs are finished (resume later with `--resume`).
+    pub stop_after: Option<usize>,
+}
+
+/// What `kdnas train` reports (also written to `result.json` once all epochs are done).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TrainSummary {
     /// DARTS notation of the genotype, when available.
@@ -40,77 +59,128 @@ pub struct TrainSummary {
     pub channels: usize,
     /// Number of cells.
     pub layers: usize,
-    /// Test accuracy after the last epoch.
+    /// Test accuracy after the last finished epoch.
     pub test_acc: f64,
     /// Best test accuracy over epochs (reported for information; the final one is the result).
     pub best_test_acc: f64,
-    /// Training epochs.
+    /// Finished epochs.
     pub epochs: usize,
-    /// Wall-clock seconds of training.
+    /// Epochs the run is configured for.
+    pub planned_epochs: usize,
+    /// Wall-clock seconds of training, summed over epochs (resumed runs included).
     pub seconds: f64,
 }
 
-/// Trains the derived network of `args.genotype` and writes metrics, weights and a summary to `args.out`.
-pub fn train_command<AB: AutodiffBackend>(args: &TrainArgs, device: &AB::Device) -> Result<TrainSummary> {
-    let genotype = Genotype::load(&args.genotype)?;
-    let config_path = match &args.config {
-        Some(p) => p.clone(),
-        None => args.genotype.parent().unwrap_or(Path::new(".")).join(super::search_cmd::RUN_CONFIG),
+impl TrainSummary {
+    /// Whether every planned epoch is done.
+    pub fn finished(&self) -> bool {
+        self.epochs >= self.planned_epochs
+    }
+}
+
+/// Writes the genotype and the resolved config of a new run into `out` (refusing a directory that
+/// already holds a training checkpoint) and returns them.
+fn prepare_new(
+    genotype_path: &Path,
+    config: Option<&Path>,
+    epochs: Option<usize>,
+    seed: Option<u64>,
+    out: &Path,
+) -> Result<(Genotype, RunConfig)> {
+    if existing_checkpoint(out).is_some() {
+        return Err(KdnasError::Usage(format!(
+            "{} already holds a training run; resume it with `kdnas train --resume {}` or choose another --out",
+            out.display(),
+            out.display()
+        )));
+    }
+    let genotype = Genotype::load(genotype_path)?;
+    let config_path = match config {
+        Some(p) => p.to_path_buf(),
+        None => genotype_path.parent().unwrap_or(Path::new(".")).join(super::search_cmd::RUN_CONFIG),
     };
-    let mut config = RunConfig::load(&config_path)?;
-    if let Some(e) = args.epochs {
+    let mut config =
+        RunConfig::load(&config_path)?.with_absolute_data_dir(config_path.parent().unwrap_or(Path::new(".")));
+    if let Some(e) = epochs {
         config.train.epochs = e;
     }
-    let seed = args.seed.unwrap_or(config.seed);
-    let base = config_path.parent().unwrap_or(Path::new("."));
-    let (train, test) = config.data.load(base)?;
+    if let Some(s) = seed {
+        config.seed = s;
+    }
+    config.validate()?;
+    std::fs::create_dir_all(out).map_err(|e| KdnasError::io(out, e))?;
+    genotype.save(&out.join(TRAIN_GENOTYPE))?;
+    write_file_atomically(&out.join(TRAIN_CONFIG), config.to_toml()?.as_bytes())?;
+    Ok((genotype, config))
+}
+
+/// Trains (or resumes training) the derived network and writes metrics, checkpoints, weights and a
+/// summary to `args.out`.
+pub fn train_command<AB: AutodiffBackend>(args: &TrainArgs, device: &AB::Device) -> Result<TrainSummary> {
+    let out = &args.out;
+    let (genotype, config) = match &args.start {
+        TrainStart::New { genotype, config, epochs, seed } => {
+            prepare_new(genotype, config.as_deref(), *epochs, *seed, out)?
+        }
+        TrainStart::Resume => (Genotype::load(&out.join(TRAIN_GENOTYPE))?, RunConfig::load(&out.join(TRAIN_CONFIG))?),
+    };
+    let (train, test) = config.data.load(Path::new("."))?;
     let network = NetworkConfig {
         channels: config.train.channels.unwrap_or(config.network.channels),
         layers: config.train.layers.unwrap_or(config.network.layers),
         ..config.network.clone()
     };
     let derived = genotype.to_arch_graph()?;
-    AB::seed(device, seed);
+    AB::seed(device, config.seed);
     let net = CellNetwork::<AB>::new(&derived, &network, train.channels, train.classes, OpMode::Derived, device)?;
     let params = trainable_params(&net);
-    std::fs::create_dir_all(&args.out).map_err(|e| KdnasError::io(&args.out, e))?;
+    let fresh = TrainState::new(net, &config.train);
+    let state = match args.start {
+        TrainStart::New { .. } => fresh,
+        TrainStart::Resume => load_training(out, fresh.net, fresh.sgd, device)?,
+    };
     if args.progress {
         eprintln!(
-            "train: derived network, C={} layers={} params={} epochs={} -> {}",
+            "train: derived network, C={} layers={} params={} epochs {}..{} -> {}",
             network.channels,
             network.layers,
             params,
+            state.history.len() + 1,
             config.train.epochs,
-            args.out.display()
+            out.display()
         );
     }
-    let started = std::time::Instant::now();
-    let mut epochs: Vec<TrainEpoch> = Vec::new();
-    let metrics_path = args.out.join("train_metrics.jsonl");
     let augment = config.train.augment.then(|| crate::data::Augment::standard(&config.data.normalization()));
-    let net =
-        train_classifier(net, &train, &test, augment.as_ref(), &config.train, seed, args.progress, device, |record| {
-            epochs.push(record.clone());
-            let lines: String = epochs.iter().filter_map(|r| serde_json::to_string(r).ok()).map(|l| l + "\n").collect();
-            write_file_atomically(&metrics_path, lines.as_bytes())
-        })?;
-    let recorder = NamedMpkFileRecorder::<FullPrecisionSettings>::new();
-    net.valid()
-        .save_file(args.out.join("derived_net"), &recorder)
-        .map_err(|e| KdnasError::Checkpoint { path: args.out.clone(), message: e.to_string() })?;
-    let last = epochs.last().map_or(0.0, |r| r.test_acc);
-    let best = epochs.iter().map(|r| r.test_acc).fold(0.0, f64::max);
+    let data = TrainData { train: &train, test: &test, augment: augment.as_ref() };
+    let control = TrainControl { seed: config.seed, progress: args.progress, stop_after: args.stop_after };
+    let metrics_path = out.join("train_metrics.jsonl");
+    let state = train_classifier(state, &data, &config.train, &control, device, |state| {
+        save_training(out, state)?;
+        let lines: String =
+            state.history.iter().filter_map(|r| serde_json::to_string(r).ok()).map(|l| l + "\n").collect();
+        write_file_atomically(&metrics_path, lines.as_bytes())
+    })?;
+    let history = &state.history;
     let summary = TrainSummary {
         genotype: genotype.darts.clone(),
         params,
         channels: network.channels,
         layers: network.layers,
-        test_acc: last,
-        best_test_acc: best,
-        epochs: config.train.epochs,
-        seconds: started.elapsed().as_secs_f64(),
+        test_acc: history.last().map_or(0.0, |r| r.test_acc),
+        best_test_acc: history.iter().map(|r| r.test_acc).fold(0.0, f64::max),
+        epochs: history.len(),
+        planned_epochs: config.train.epochs,
+        seconds: history.iter().map(|r| r.seconds).sum(),
     };
-    let json = serde_json::to_string_pretty(&summary).map_err(|e| KdnasError::Usage(e.to_string()))?;
-    write_file_atomically(&args.out.join("result.json"), json.as_bytes())?;
+    if summary.finished() {
+        let recorder = NamedMpkFileRecorder::<FullPrecisionSettings>::new();
+        state
+            .net
+            .valid()
+            .save_file(out.join("derived_net"), &recorder)
+            .map_err(|e| KdnasError::Checkpoint { path: out.clone(), message: e.to_string() })?;
+        let json = serde_json::to_string_pretty(&summary).map_err(|e| KdnasError::Usage(e.to_string()))?;
+        write_file_atomically(&out.join("result.json"), json.as_bytes())?;
+    }
     Ok(summary)
 }

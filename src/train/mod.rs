@@ -1,5 +1,8 @@
 //! Training a derived (discrete) network from scratch with cross-entropy: SGD with momentum, cosine
-//! learning rate, global gradient clipping, CIFAR augmentation, and test accuracy after every epoch.
+//! learning rate, global gradient clipping, CIFAR augmentation, test accuracy after every epoch, and
+//! per-epoch checkpoints ([`checkpoint`]) from which a stopped run resumes exactly.
+
+pub mod checkpoint;
 
 use crate::data::{Augment, ImageSet, image_batch};
 use crate::error::{KdnasError, Result};
@@ -104,22 +107,57 @@ pub fn evaluate<B: Backend>(net: &CellNetwork<B>, set: &ImageSet, batch: usize, 
     correct as f64 / set.len().max(1) as f64
 }
 
-/// Trains `net` on `train` and measures `test` accuracy after each epoch; `on_epoch` sees every record.
+/// Where a training run stands: the network, the optimiser and the finished epochs.
+pub struct TrainState<AB: AutodiffBackend> {
+    /// The network being trained.
+    pub net: CellNetwork<AB>,
+    /// Its optimiser (momentum velocity).
+    pub sgd: Sgd<AB>,
+    /// One record per finished epoch; training continues at `history.len()`.
+    pub history: Vec<TrainEpoch>,
+}
+
+impl<AB: AutodiffBackend> TrainState<AB> {
+    /// A fresh run of `net` with the optimiser `cfg` describes.
+    pub fn new(net: CellNetwork<AB>, cfg: &TrainConfig) -> Self {
+        Self { net, sgd: Sgd::new(cfg.momentum, cfg.weight_decay), history: Vec::new() }
+    }
+}
+
+/// The data of a training run.
+pub struct TrainData<'a> {
+    /// Training images.
+    pub train: &'a ImageSet,
+    /// Test images (accuracy after every epoch).
+    pub test: &'a ImageSet,
+    /// Augmentation of training images.
+    pub augment: Option<&'a Augment>,
+}
+
+/// How a training run is driven.
+pub struct TrainControl {
+    /// Seed of the per-epoch data order, augmentation and backend RNG.
+    pub seed: u64,
+    /// Show progress bars and epoch lines.
+    pub progress: bool,
+    /// Stop once this many epochs are finished (the run can be resumed).
+    pub stop_after: Option<usize>,
+}
+
+/// Trains `state` from its next epoch to `cfg.epochs` (or `control.stop_after`), measuring test
+/// accuracy after each epoch; `on_epoch` sees the state after every epoch (to checkpoint it).
 pub fn train_classifier<AB: AutodiffBackend>(
-    mut net: CellNetwork<AB>,
-    train: &ImageSet,
-    test: &ImageSet,
-    augment: Option<&Augment>,
+    mut state: TrainState<AB>,
+    data: &TrainData,
     cfg: &TrainConfig,
-    seed: u64,
-    progress: bool,
+    control: &TrainControl,
     device: &AB::Device,
-    mut on_epoch: impl FnMut(&TrainEpoch) -> Result<()>,
-) -> Result<CellNetwork<AB>> {
+    mut on_epoch: impl FnMut(&TrainState<AB>) -> Result<()>,
+) -> Result<TrainState<AB>> {
     cfg.validate()?;
-    let mut sgd = Sgd::<AB>::new(cfg.momentum, cfg.weight_decay);
+    let (train, test, augment, seed, progress) = (data.train, data.test, data.augment, control.seed, control.progress);
     let steps = (train.len() / cfg.batch_size).max(1);
-    for epoch in 0..cfg.epochs {
+    for epoch in state.history.len()..cfg.epochs {
         let started = std::time::Instant::now();
         let mut rng = StdRng::seed_from_u64(epoch_seed(seed, epoch));
         AB::seed(device, epoch_seed(seed, epoch));
@@ -135,7 +173,7 @@ pub fn train_classifier<AB: AutodiffBackend>(
         for step in 0..steps {
             let idx = &order[step * cfg.batch_size..((step + 1) * cfg.batch_size).min(order.len())];
             let (x, y) = image_batch::<AB>(train, idx, augment.map(|a| (a, &mut rng)), device);
-            let logits = net.forward(x, None);
+            let logits = state.net.forward(x, None);
             let loss = cross_entropy(logits.clone(), y.clone());
             let value: f32 = loss.clone().into_scalar().elem();
             if !value.is_finite() {
@@ -143,9 +181,9 @@ pub fn train_classifier<AB: AutodiffBackend>(
             }
             let c: i64 = correct_count(logits, y).into_scalar().elem();
             let mut grads = loss.backward();
-            let mut g = GradientsParams::from_module(&mut grads, &net);
-            clip_global_norm::<AB, CellNetwork<AB>>(&net, &mut g, cfg.grad_clip);
-            net = sgd.step(net, &g, lr);
+            let mut g = GradientsParams::from_module(&mut grads, &state.net);
+            clip_global_norm::<AB, CellNetwork<AB>>(&state.net, &mut g, cfg.grad_clip);
+            state.net = state.sgd.step(state.net, &g, lr);
             loss_sum += value as f64;
             correct += c as usize;
             seen += idx.len();
@@ -157,7 +195,7 @@ pub fn train_classifier<AB: AutodiffBackend>(
             bar.inc(1);
         }
         bar.finish_and_clear();
-        let test_acc = evaluate(&net.valid(), test, 256, device);
+        let test_acc = evaluate(&state.net.valid(), test, 256, device);
         let record = TrainEpoch {
             epoch,
             lr,
@@ -177,7 +215,11 @@ pub fn train_classifier<AB: AutodiffBackend>(
                 record.seconds
             );
         }
-        on_epoch(&record)?;
+        state.history.push(record);
+        on_epoch(&state)?;
+        if control.stop_after.is_some_and(|stop| state.history.len() >= stop) {
+            break;
+        }
     }
-    Ok(net)
+    Ok(state)
 }
