@@ -32,6 +32,7 @@ layers = 3
 epochs = 2
 batch_size = 8
 augment = true
+cutout = 8
 "#;
 
 /// A genotype of the quickstart space (every choice's second candidate strongest) and a config beside it.

@@ -150,7 +150,11 @@ pub fn train_command<AB: AutodiffBackend>(args: &TrainArgs, device: &AB::Device)
             out.display()
         );
     }
-    let augment = config.train.augment.then(|| crate::data::Augment::standard(&config.data.normalization()));
+    let (crop_flip, cutout) = (config.train.augment, config.train.cutout);
+    let augment = (crop_flip || cutout.is_some()).then(|| {
+        let pad = if crop_flip { 4 } else { 0 };
+        crate::data::Augment::new(pad, crop_flip, &config.data.normalization()).with_cutout(cutout)
+    });
     let data = TrainData { train: &train, test: &test, augment: augment.as_ref() };
     let control = TrainControl { seed: config.seed, progress: args.progress, stop_after: args.stop_after };
     let metrics_path = out.join("train_metrics.jsonl");

@@ -19,6 +19,8 @@ pub struct Augment {
     flip: bool,
     /// Padding value per channel (normalised value of a raw 0 pixel).
     fill: Vec<f32>,
+    /// Side of the Cutout square (DeVries & Taylor 2017; DARTS's evaluation uses 16), if any.
+    cutout: Option<usize>,
 }
 
 impl Augment {
@@ -31,7 +33,14 @@ impl Augment {
     /// A crop with `pad` pixels of padding (0 disables the crop) and, when `flip`, a horizontal
     /// flip with probability 1/2; padding uses the normalised value of a raw 0 under `norm`.
     pub fn new(pad: usize, flip: bool, norm: &Normalization) -> Augment {
-        Augment { pad, flip, fill: norm.zero_values() }
+        Augment { pad, flip, fill: norm.zero_values(), cutout: None }
+    }
+
+    /// The same augmentation followed by Cutout: a `length x length` square (clipped to the image)
+    /// around a uniformly drawn centre is set to 0 in normalised space, as DARTS's `utils.Cutout`.
+    pub fn with_cutout(mut self, length: Option<usize>) -> Augment {
+        self.cutout = length.filter(|&l| l > 0);
+        self
     }
 
     /// Writes an augmented copy of `image` (`[channels, height, width]`) into `out` (same
@@ -44,6 +53,10 @@ impl Augment {
         let dx = rng.random_range(0..=2 * self.pad);
         let flip = self.flip && rng.random_bool(0.5);
         self.crop_flip(image, [channels, height, width], [dy, dx], flip, out);
+        if let Some(length) = self.cutout {
+            let centre = [rng.random_range(0..height), rng.random_range(0..width)];
+            cut_out(out, [channels, height, width], centre, length);
+        }
     }
 
     /// Crops the `height x width` window at offset `(dy, dx)` of the padded image (offsets in
@@ -79,6 +92,18 @@ impl Augment {
                     };
                 }
             }
+        }
+    }
+}
+
+/// Zeroes, in every channel of `image` (`[channels, height, width]`), the `length x length` square
+/// with top-left corner `centre - length / 2`, clipped to the image.
+fn cut_out(image: &mut [f32], [channels, height, width]: [usize; 3], [cy, cx]: [usize; 2], length: usize) {
+    let (y0, y1) = (cy.saturating_sub(length / 2), (cy + length.div_ceil(2)).min(height));
+    let (x0, x1) = (cx.saturating_sub(length / 2), (cx + length.div_ceil(2)).min(width));
+    for c in 0..channels {
+        for y in y0..y1 {
+            image[(c * height + y) * width + x0..(c * height + y) * width + x1].fill(0.0);
         }
     }
 }
@@ -170,5 +195,29 @@ mod tests {
         let mut out = vec![0.0; 9];
         aug.apply(&image(), [1, 3, 3], &mut StdRng::seed_from_u64(1), &mut out);
         assert!(out.iter().all(|v| *v == -1.0 || image().contains(v)));
+    }
+
+    #[test]
+    fn cutout_zeroes_a_clipped_square_in_every_channel() {
+        let mut img: Vec<f32> = (1..=18).map(|v| v as f32).collect(); // [2, 3, 3]
+        // Length 2 around (0, 2): rows -1..1 and columns 1..3, clipped to row 0, columns 1..3.
+        cut_out(&mut img, [2, 3, 3], [0, 2], 2);
+        #[rustfmt::skip]
+        let expected = vec![
+            1.0, 0.0, 0.0,   4.0, 5.0, 6.0,   7.0, 8.0, 9.0,
+            10.0, 0.0, 0.0,  13.0, 14.0, 15.0, 16.0, 17.0, 18.0,
+        ];
+        assert_eq!(img, expected);
+    }
+
+    #[test]
+    fn cutout_applies_after_the_crop() {
+        let aug = Augment::new(0, false, &NORM).with_cutout(Some(2));
+        let mut rng = StdRng::seed_from_u64(3);
+        let mut out = vec![0.0; 9];
+        aug.apply(&image(), [1, 3, 3], &mut rng, &mut out);
+        let zeros = out.iter().filter(|v| **v == 0.0).count();
+        assert!((1..=4).contains(&zeros), "a clipped 2x2 square is cut: {out:?}");
+        assert!(out.iter().all(|v| *v == 0.0 || image().contains(v)), "the rest is the image: {out:?}");
     }
 }

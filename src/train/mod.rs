@@ -46,6 +46,8 @@ pub struct TrainConfig {
     pub layers: Option<usize>,
     /// Random crop + flip on training images.
     pub augment: bool,
+    /// Cutout square side on training images (DARTS's evaluation: 16), none by default.
+    pub cutout: Option<usize>,
 }
 
 impl Default for TrainConfig {
@@ -61,6 +63,7 @@ impl Default for TrainConfig {
             channels: None,
             layers: None,
             augment: true,
+            cutout: None,
         }
     }
 }
@@ -73,6 +76,11 @@ impl TrainConfig {
         }
         if !(self.lr.is_finite() && self.lr > 0.0) {
             return Err(KdnasError::Usage("train.lr: must be a positive number".into()));
+        }
+        if self.cutout == Some(0) {
+            return Err(KdnasError::Usage(
+                "train.cutout: the square side must be at least 1 (leave it out for none)".into(),
+            ));
         }
         Ok(())
     }
