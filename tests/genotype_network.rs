@@ -91,3 +91,21 @@ fn darts_search_network_size_matches_reference() {
     eprintln!("search network parameters: ours {ours}, reference {reference}");
     assert!((ours - reference).abs() / reference < 0.02, "ours {ours} vs DARTS {reference}");
 }
+
+#[test]
+fn drop_path_changes_only_training_forwards_that_ask_for_it() {
+    use burn::tensor::{Distribution, Tensor};
+    let _guard = common::serial();
+    let device = Default::default();
+    let space = load_space(&manifest("search_spaces/darts_cifar.toml")).unwrap();
+    let derived = Genotype::derive(&space, &planted_probs(&space), DeriveRule::Darts).to_arch_graph().unwrap();
+    let network = NetworkConfig { channels: 4, layers: 3, stem_multiplier: 3, reduction_layers: None };
+    let net = CellNetwork::<Cpu>::new(&derived, &network, 3, 10, OpMode::Derived, &device).unwrap();
+    let x = Tensor::<Cpu, 4>::random([6, 3, 8, 8], Distribution::Normal(0.0, 1.0), &device);
+    let plain: Vec<f32> = net.forward(x.clone(), None).into_data().into_vec().unwrap();
+    let zero: Vec<f32> = net.forward_with_drop_path(x.clone(), None, 0.0).into_data().into_vec().unwrap();
+    assert_eq!(plain, zero, "probability 0 is the plain forward");
+    <Cpu as burn::tensor::backend::Backend>::seed(&device, 1);
+    let dropped: Vec<f32> = net.forward_with_drop_path(x, None, 0.5).into_data().into_vec().unwrap();
+    assert_ne!(plain, dropped, "dropping half the paths changes the logits");
+}

@@ -33,6 +33,7 @@ epochs = 2
 batch_size = 8
 augment = true
 cutout = 8
+drop_path = 0.3
 "#;
 
 /// A genotype of the quickstart space (every choice's second candidate strongest) and a config beside it.

@@ -9,7 +9,7 @@ use crate::ops::conv2d::OpMode;
 use crate::ops::conv2d::reduce::{FactorizedReduce, ReluConvBn};
 use crate::space::{CellGraph, ChoiceSlot};
 use burn::module::Module;
-use burn::tensor::{Tensor, backend::Backend};
+use burn::tensor::{Distribution, Tensor, backend::Backend};
 
 /// How a cell input is brought to the cell's channel count.
 #[derive(Module, Debug)]
@@ -135,8 +135,15 @@ impl<B: Backend> Cell<B> {
         self.plan.multiplier()
     }
 
-    /// `s0: [n, c_pp, h0, w0]`, `s1: [n, c_p, h, w]` -> `[n, multiplier*c, h', w']`.
-    pub fn forward(&self, s0: Tensor<B, 4>, s1: Tensor<B, 4>, weights: Option<&ArchWeights<B>>) -> Tensor<B, 4> {
+    /// `s0: [n, c_pp, h0, w0]`, `s1: [n, c_p, h, w]` -> `[n, multiplier*c, h', w']`. `drop_path` > 0
+    /// applies DARTS's drop path to every fixed, non-identity edge (derived networks in training).
+    pub fn forward(
+        &self,
+        s0: Tensor<B, 4>,
+        s1: Tensor<B, 4>,
+        weights: Option<&ArchWeights<B>>,
+        drop_path: f64,
+    ) -> Tensor<B, 4> {
         let mut states = vec![self.pre0.forward(s0), self.pre1.forward(s1)];
         for node in &self.plan.nodes {
             let input_weights = node.input_choice.zip(weights).map(|(slot, w)| row_of(w, slot));
@@ -148,7 +155,11 @@ impl<B: Backend> Cell<B> {
                     }
                     _ => (None, None),
                 };
-                let mut out = self.edges[edge.module].forward(states[edge.source].clone(), row, selected);
+                let (op, fixed) = (&self.edges[edge.module], row.is_none());
+                let mut out = op.forward(states[edge.source].clone(), row, selected);
+                if drop_path > 0.0 && fixed && !op.is_identity() {
+                    out = drop_samples(out, drop_path);
+                }
                 if let Some(iw) = &input_weights {
                     out = out * iw.clone().slice([i..i + 1]).reshape([1, 1, 1, 1]);
                 }
@@ -164,9 +175,35 @@ impl<B: Backend> Cell<B> {
     }
 }
 
+/// DARTS's drop path: every sample of `x` (`[n, c, h, w]`) is zeroed with probability `p` and
+/// scaled by `1 / (1 - p)` otherwise, with burn's seeded RNG.
+fn drop_samples<B: Backend>(x: Tensor<B, 4>, p: f64) -> Tensor<B, 4> {
+    let keep = 1.0 - p;
+    let mask = Tensor::<B, 4>::random([x.dims()[0], 1, 1, 1], Distribution::Bernoulli(keep), &x.device()); // [n, 1, 1, 1]
+    x * mask.div_scalar(keep)
+}
+
 /// Row `slot.row` of group `slot.group`: `[candidates]`.
 fn row_of<B: Backend>(weights: &ArchWeights<B>, slot: ChoiceSlot) -> Tensor<B, 1> {
     let g = &weights.groups[slot.group];
     let cols = g.dims()[1];
     g.clone().slice([slot.row..slot.row + 1, 0..cols]).reshape([cols])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::drop_samples;
+    use burn::backend::Flex;
+    use burn::tensor::Tensor;
+
+    #[test]
+    fn drop_path_zeroes_whole_samples_and_keeps_the_mean() {
+        let x = Tensor::<Flex, 4>::ones([2000, 2, 1, 1], &Default::default());
+        let values: Vec<f32> = drop_samples(x, 0.25).into_data().into_vec().unwrap();
+        let samples: Vec<&[f32]> = values.chunks(2).collect();
+        assert!(samples.iter().all(|s| s[0] == s[1]), "a sample is kept or dropped as a whole");
+        assert!(values.iter().all(|&v| v == 0.0 || (v - 4.0 / 3.0).abs() < 1e-6), "kept samples scale by 1/0.75");
+        let dropped = samples.iter().filter(|s| s[0] == 0.0).count() as f64 / samples.len() as f64;
+        assert!((dropped - 0.25).abs() < 0.04, "drop rate {dropped}");
+    }
 }

@@ -47,9 +47,35 @@ impl<B: Backend> MixedOp<B> {
         terms.fold(first, |acc, t| acc + t)
     }
 
+    /// Whether the edge is a fixed identity (stride-1 skip_connect), which drop path leaves alone.
+    pub fn is_identity(&self) -> bool {
+        matches!(self.ops.as_slice(), [Op2d::Identity(_)])
+    }
+
     /// The zero op's output: zeros at the edge's output resolution.
     fn zeros(&self, x: Tensor<B, 4>) -> Tensor<B, 4> {
         let [n, c, h, w] = x.dims();
         Tensor::zeros([n, c, h.div_ceil(self.stride), w.div_ceil(self.stride)], &x.device())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::MixedOp;
+    use crate::ops::conv2d::OpMode;
+    use crate::space::EdgeSpec;
+    use burn::backend::Flex;
+
+    fn edge(ops: &[&str], stride: usize) -> MixedOp<Flex> {
+        let spec = EdgeSpec { ops: ops.iter().map(|o| o.to_string()).collect(), choice: None, stride };
+        MixedOp::new(&spec, 4, OpMode::Derived, &Default::default()).unwrap()
+    }
+
+    #[test]
+    fn only_a_fixed_stride_one_skip_is_an_identity() {
+        assert!(edge(&["skip_connect"], 1).is_identity());
+        assert!(!edge(&["skip_connect"], 2).is_identity(), "stride 2 is a factorized reduce");
+        assert!(!edge(&["sep_conv_3x3"], 1).is_identity());
+        assert!(!edge(&["skip_connect", "max_pool_3x3"], 1).is_identity(), "a mixed edge");
     }
 }

@@ -113,10 +113,21 @@ impl<B: Backend> CellNetwork<B> {
     /// `[n, in_channels, h, w]` -> logits `[n, classes]`. `weights` drives the mixed edges (search);
     /// derived networks pass `None`.
     pub fn forward(&self, x: Tensor<B, 4>, weights: Option<&ArchWeights<B>>) -> Tensor<B, 2> {
+        self.forward_with_drop_path(x, weights, 0.0)
+    }
+
+    /// [`Self::forward`] with DARTS's drop path of probability `drop_path` on the fixed, non-identity
+    /// edges of every cell (training a derived network; 0 disables it).
+    pub fn forward_with_drop_path(
+        &self,
+        x: Tensor<B, 4>,
+        weights: Option<&ArchWeights<B>>,
+        drop_path: f64,
+    ) -> Tensor<B, 2> {
         let s = self.stem_bn.forward(conv2d(x, self.stem.val(), None, ConvOptions::new([1, 1], [1, 1], [1, 1], 1)));
         let (mut s0, mut s1) = (s.clone(), s);
         for cell in &self.cells {
-            let out = cell.forward(s0, s1.clone(), weights);
+            let out = cell.forward(s0, s1.clone(), weights, drop_path);
             (s0, s1) = (s1, out);
         }
         let [n, c, h, w] = s1.dims();

@@ -48,6 +48,9 @@ pub struct TrainConfig {
     pub augment: bool,
     /// Cutout square side on training images (DARTS's evaluation: 16), none by default.
     pub cutout: Option<usize>,
+    /// Final drop-path probability, reached linearly from 0 over the epochs (DARTS's evaluation:
+    /// 0.2); 0 (the default) disables it.
+    pub drop_path: f64,
 }
 
 impl Default for TrainConfig {
@@ -64,6 +67,7 @@ impl Default for TrainConfig {
             layers: None,
             augment: true,
             cutout: None,
+            drop_path: 0.0,
         }
     }
 }
@@ -76,6 +80,9 @@ impl TrainConfig {
         }
         if !(self.lr.is_finite() && self.lr > 0.0) {
             return Err(KdnasError::Usage("train.lr: must be a positive number".into()));
+        }
+        if !(0.0..1.0).contains(&self.drop_path) {
+            return Err(KdnasError::Usage("train.drop_path: must be in [0, 1)".into()));
         }
         if self.cutout == Some(0) {
             return Err(KdnasError::Usage(
@@ -172,6 +179,7 @@ pub fn train_classifier<AB: AutodiffBackend>(
         let mut order: Vec<usize> = (0..train.len()).collect();
         order.shuffle(&mut rng);
         let lr = cosine_lr(cfg.lr, cfg.lr_min, epoch, cfg.epochs);
+        let drop_path = cfg.drop_path * epoch as f64 / cfg.epochs as f64; // DARTS's linear schedule
         let bar = if progress { ProgressBar::new(steps as u64) } else { ProgressBar::hidden() };
         if let Ok(style) = ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} eta {eta} {msg}") {
             bar.set_style(style.progress_chars("=> "));
@@ -181,7 +189,7 @@ pub fn train_classifier<AB: AutodiffBackend>(
         for step in 0..steps {
             let idx = &order[step * cfg.batch_size..((step + 1) * cfg.batch_size).min(order.len())];
             let (x, y) = image_batch::<AB>(train, idx, augment.map(|a| (a, &mut rng)), device);
-            let logits = state.net.forward(x, None);
+            let logits = state.net.forward_with_drop_path(x, None, drop_path);
             let loss = cross_entropy(logits.clone(), y.clone());
             let value: f32 = loss.clone().into_scalar().elem();
             if !value.is_finite() {
