@@ -18,9 +18,21 @@ use kdnas::supernet::NetworkConfig;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
-/// Large tensor buffers are recycled instead of being mapped, faulted in and zeroed afresh each time.
+/// Large tensor buffers are recycled instead of being mapped, faulted in and zeroed afresh each time;
+/// `KDNAS_BLOCK_CACHE_MIB` sets the budget (0 turns the cache off).
 #[global_allocator]
-static ALLOCATOR: kdnas::memory::LargeBlockCache = kdnas::memory::LargeBlockCache::new(16 << 30);
+static ALLOCATOR: kdnas::memory::LargeBlockCache = kdnas::memory::LargeBlockCache::from_environment();
+
+/// Rejects a `KDNAS_BLOCK_CACHE_MIB` that is not a whole number (the allocator would ignore it).
+fn check_block_cache_budget() -> Result<()> {
+    let var = kdnas::memory::BUDGET_VAR;
+    match std::env::var(var) {
+        Ok(text) if kdnas::memory::parse_mib(text.as_bytes()).is_none() => {
+            bail!("{var}=`{text}` is not a whole number of MiB (0 turns the block cache off)")
+        }
+        _ => Ok(()),
+    }
+}
 
 #[derive(Parser)]
 #[command(
@@ -288,7 +300,7 @@ impl OnBackend for BenchJob {
 }
 
 fn main() {
-    if let Err(err) = run(Cli::parse()) {
+    if let Err(err) = check_block_cache_budget().and_then(|()| run(Cli::parse())) {
         eprintln!("error: {err:#}");
         std::process::exit(1);
     }

@@ -11,6 +11,7 @@
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Granule of cached blocks: one transparent huge page.
 const GRANULE: usize = 2 << 20;
@@ -29,13 +30,31 @@ struct FreeLists {
 /// The allocator: install it with `#[global_allocator]` in a binary.
 pub struct LargeBlockCache {
     lists: Mutex<FreeLists>,
-    budget_bytes: usize,
+    /// Budget in bytes, fixed at the first large allocation; [`BUDGET_UNSET`] until then.
+    budget_bytes: AtomicUsize,
 }
 
+/// Marks a budget still to be read from the environment.
+const BUDGET_UNSET: usize = usize::MAX;
+
+/// Environment variable with the budget in MiB (0 turns the cache off).
+pub const BUDGET_VAR: &str = "KDNAS_BLOCK_CACHE_MIB";
+/// [`BUDGET_VAR`] as a C string, for reading it without allocating.
+const BUDGET_VAR_C: &std::ffi::CStr = c"KDNAS_BLOCK_CACHE_MIB";
+
 impl LargeBlockCache {
-    /// A cache that keeps at most `budget_bytes` of freed blocks.
+    /// A cache that keeps at most `budget_bytes` of freed blocks (0: everything goes to the system).
     pub const fn new(budget_bytes: usize) -> Self {
-        Self { lists: Mutex::new(FreeLists { heads: [0; CLASSES], cached_bytes: 0 }), budget_bytes }
+        Self {
+            lists: Mutex::new(FreeLists { heads: [0; CLASSES], cached_bytes: 0 }),
+            budget_bytes: AtomicUsize::new(budget_bytes),
+        }
+    }
+
+    /// A cache whose budget comes from `KDNAS_BLOCK_CACHE_MIB` when it holds a whole number, else
+    /// [`default_budget_bytes`]; read once, at the first large allocation, without allocating.
+    pub const fn from_environment() -> Self {
+        Self::new(BUDGET_UNSET)
     }
 
     /// Bytes currently held in free lists.
@@ -47,9 +66,23 @@ impl LargeBlockCache {
         self.lists.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    /// The budget, resolving it from the environment the first time. It never changes afterwards,
+    /// so [`Self::serves`] answers the same at allocation and at release.
+    fn budget(&self) -> usize {
+        let budget = self.budget_bytes.load(Ordering::Relaxed);
+        if budget != BUDGET_UNSET {
+            return budget;
+        }
+        let resolved = budget_from_environment().unwrap_or_else(default_budget_bytes);
+        match self.budget_bytes.compare_exchange(BUDGET_UNSET, resolved, Ordering::Relaxed, Ordering::Relaxed) {
+            Ok(_) => resolved,
+            Err(other) => other,
+        }
+    }
+
     /// Whether this cache serves `layout` (the same answer at allocation and at release).
-    fn serves(layout: Layout) -> bool {
-        cfg!(target_os = "linux") && layout.size() >= MIN_CACHED && layout.align() <= GRANULE
+    fn serves(&self, layout: Layout) -> bool {
+        cfg!(target_os = "linux") && layout.size() >= MIN_CACHED && layout.align() <= GRANULE && self.budget() > 0
     }
 
     /// A block of `granules * GRANULE` bytes and whether it is known to be zeroed.
@@ -72,7 +105,7 @@ impl LargeBlockCache {
         let bytes = granules * GRANULE;
         if granules < CLASSES {
             let mut lists = self.lock();
-            if lists.cached_bytes + bytes <= self.budget_bytes {
+            if lists.cached_bytes + bytes <= self.budget() {
                 // SAFETY: the block is ours, at least one granule long and no longer in use.
                 unsafe { *(block as *mut usize) = lists.heads[granules] };
                 lists.heads[granules] = block as usize;
@@ -82,6 +115,55 @@ impl LargeBlockCache {
         }
         unmap_block(block, bytes);
     }
+}
+
+/// The default budget: half of the machine's memory, at most 16 GiB (16 GiB when unknown). A DARTS
+/// search step at DARTS's shapes frees and reallocates about 8 GiB of activations per step.
+pub fn default_budget_bytes() -> usize {
+    const CAP: usize = 16 << 30;
+    total_memory_bytes().map_or(CAP, |total| (total / 2).min(CAP))
+}
+
+/// Physical memory (`sysconf`, no allocation), if known.
+#[cfg(target_os = "linux")]
+fn total_memory_bytes() -> Option<usize> {
+    // SAFETY: sysconf only reads system configuration.
+    let (pages, page_size) = unsafe { (libc::sysconf(libc::_SC_PHYS_PAGES), libc::sysconf(libc::_SC_PAGESIZE)) };
+    (pages > 0 && page_size > 0).then(|| pages as usize * page_size as usize)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn total_memory_bytes() -> Option<usize> {
+    None
+}
+
+/// `KDNAS_BLOCK_CACHE_MIB` in bytes when it is set to a whole number (read without allocating).
+#[cfg(target_os = "linux")]
+fn budget_from_environment() -> Option<usize> {
+    // SAFETY: getenv returns null or a NUL-terminated string owned by the environment; it is only read.
+    let value = unsafe {
+        let raw = libc::getenv(BUDGET_VAR_C.as_ptr());
+        if raw.is_null() {
+            return None;
+        }
+        std::ffi::CStr::from_ptr(raw)
+    };
+    parse_mib(value.to_bytes())
+}
+
+#[cfg(not(target_os = "linux"))]
+fn budget_from_environment() -> Option<usize> {
+    None
+}
+
+/// A whole number of MiB (ASCII digits, surrounding spaces allowed) in bytes.
+pub fn parse_mib(text: &[u8]) -> Option<usize> {
+    let digits = text.trim_ascii();
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let mib = digits.iter().try_fold(0usize, |acc, d| acc.checked_mul(10)?.checked_add((d - b'0') as usize))?;
+    mib.checked_mul(1 << 20)
 }
 
 /// Whole granules covering `size` bytes.
@@ -142,7 +224,7 @@ fn unmap_block(_block: *mut u8, _bytes: usize) {
 // large as requested and aligned to 2 MiB, which covers every alignment the cache accepts.
 unsafe impl GlobalAlloc for LargeBlockCache {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if !Self::serves(layout) {
+        if !self.serves(layout) {
             // SAFETY: forwarded with the caller's guarantees.
             return unsafe { System.alloc(layout) };
         }
@@ -150,7 +232,7 @@ unsafe impl GlobalAlloc for LargeBlockCache {
     }
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        if !Self::serves(layout) {
+        if !self.serves(layout) {
             // SAFETY: forwarded with the caller's guarantees.
             return unsafe { System.alloc_zeroed(layout) };
         }
@@ -163,7 +245,7 @@ unsafe impl GlobalAlloc for LargeBlockCache {
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        if !Self::serves(layout) {
+        if !self.serves(layout) {
             // SAFETY: `ptr` came from `System` with this layout.
             return unsafe { System.dealloc(ptr, layout) };
         }
@@ -173,7 +255,7 @@ unsafe impl GlobalAlloc for LargeBlockCache {
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         // SAFETY: the caller guarantees `new_size` is valid for `layout.align()`.
         let new_layout = unsafe { Layout::from_size_align_unchecked(new_size, layout.align()) };
-        match (Self::serves(layout), Self::serves(new_layout)) {
+        match (self.serves(layout), self.serves(new_layout)) {
             // SAFETY: forwarded with the caller's guarantees.
             (false, false) => unsafe { System.realloc(ptr, layout, new_size) },
             (true, true) if granules_for(layout.size()) == granules_for(new_size) => ptr,
@@ -229,6 +311,38 @@ mod tests {
             cache.dealloc(l, large);
         }
         assert_eq!(cache.cached_bytes(), 0, "neither a small block nor one over the budget is kept");
+    }
+
+    #[test]
+    fn default_budget_is_at_most_half_the_memory_and_16_gib() {
+        let budget = default_budget_bytes();
+        assert!(budget > 0 && budget <= 16 << 30);
+        if let Some(total) = total_memory_bytes() {
+            assert!(budget <= total / 2);
+        }
+    }
+
+    #[test]
+    fn a_zero_budget_leaves_everything_to_the_system() {
+        let cache = LargeBlockCache::new(0);
+        let layout = Layout::from_size_align(3 * MIB, 8).unwrap();
+        assert!(!cache.serves(layout));
+        unsafe {
+            let b = cache.alloc(layout);
+            std::ptr::write_bytes(b, 1, layout.size());
+            cache.dealloc(b, layout);
+        }
+        assert_eq!(cache.cached_bytes(), 0);
+    }
+
+    #[test]
+    fn budget_values_parse_as_whole_mib() {
+        assert_eq!(parse_mib(b" 512 "), Some(512 * MIB));
+        assert_eq!(parse_mib(b"0"), Some(0));
+        assert_eq!(parse_mib(b"1.5"), None);
+        assert_eq!(parse_mib(b""), None);
+        assert_eq!(parse_mib(b"99999999999999999999"), None);
+        assert_eq!(BUDGET_VAR_C.to_str(), Ok(BUDGET_VAR));
     }
 
     #[test]
