@@ -6,19 +6,19 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum KdnasError {
     /// A file could not be read or written.
-    #[error("{path}: {source}")]
+    #[error("{path}: {cause}")]
     Io {
         /// The file involved.
         path: PathBuf,
-        /// The underlying I/O error.
-        source: std::io::Error,
+        /// The underlying I/O error (shown in the message, not chained, so it is printed once).
+        cause: std::io::Error,
     },
     /// A configuration or search-space file is malformed or inconsistent.
-    #[error("{path}:{line}: `{field}`: {message}")]
+    #[error("{path}{}: `{field}`: {message}", line_suffix(*.line))]
     Invalid {
         /// The file that holds the mistake.
         path: PathBuf,
-        /// 1-based line of the offending field (0 when the whole file is concerned).
+        /// 1-based line of the offending field (0 when no line can be named).
         line: usize,
         /// Dotted name of the offending field, e.g. `cells.normal.nodes[2].edges`.
         field: String,
@@ -66,12 +66,17 @@ pub enum KdnasError {
     },
 }
 
+/// `:line` for a known line, nothing for line 0.
+fn line_suffix(line: usize) -> String {
+    if line == 0 { String::new() } else { format!(":{line}") }
+}
+
 /// Result alias used throughout the library.
 pub type Result<T> = std::result::Result<T, KdnasError>;
 
 impl KdnasError {
     /// Wraps an I/O error with the path it concerns.
-    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        KdnasError::Io { path: path.into(), source }
+    pub fn io(path: impl Into<PathBuf>, cause: std::io::Error) -> Self {
+        KdnasError::Io { path: path.into(), cause }
     }
 }

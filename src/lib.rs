@@ -7,6 +7,8 @@ pub mod app;
 pub mod data;
 pub mod error;
 pub mod export;
+pub mod files;
+pub mod manifest;
 pub mod memory;
 pub mod metrics;
 pub mod ops;
@@ -16,5 +18,6 @@ pub mod space;
 pub mod supernet;
 pub mod tasks;
 pub mod train;
+pub mod validate;
 
 pub use error::{KdnasError, Result};

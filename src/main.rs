@@ -52,8 +52,9 @@ enum Command {
         /// Run config (TOML); not needed with --resume.
         #[arg(long, required_unless_present = "resume")]
         config: Option<PathBuf>,
-        /// Resume the run in this directory from its last checkpoint.
-        #[arg(long, conflicts_with = "config")]
+        /// Resume the run in this directory from its last checkpoint (its config, seed and directory are
+        /// the run's own; the checkpoint refuses a run whose config or space was changed).
+        #[arg(long, conflicts_with_all = ["config", "out", "seed"])]
         resume: Option<PathBuf>,
         /// Run directory (default: runs/<config name>).
         #[arg(long)]
@@ -62,7 +63,7 @@ enum Command {
         #[arg(long)]
         seed: Option<u64>,
         /// Stop after this many finished epochs (checkpointed); continue later with --resume.
-        #[arg(long)]
+        #[arg(long, value_parser = at_least_one)]
         stop_after: Option<usize>,
         /// cpu, or cuda[:N] (needs a binary built with --features cuda).
         #[arg(long, default_value = "cpu")]
@@ -85,7 +86,7 @@ enum Command {
         #[arg(long, conflicts_with_all = ["genotype", "config", "out", "epochs", "seed"])]
         resume: Option<PathBuf>,
         /// Stop after this many finished epochs (resume later with --resume).
-        #[arg(long)]
+        #[arg(long, value_parser = at_least_one)]
         stop_after: Option<usize>,
         /// Run config with data/network/train sections (default: config.toml beside the genotype).
         #[arg(long)]
@@ -94,7 +95,7 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
         /// Override train.epochs.
-        #[arg(long)]
+        #[arg(long, value_parser = at_least_one)]
         epochs: Option<usize>,
         /// Override the seed.
         #[arg(long)]
@@ -116,6 +117,9 @@ enum Command {
         /// Input image channels.
         #[arg(long, default_value_t = 3)]
         in_channels: usize,
+        /// Input image side, for the memory estimate.
+        #[arg(long, default_value_t = 32)]
+        image: usize,
         /// Classes.
         #[arg(long, default_value_t = 10)]
         classes: usize,
@@ -183,6 +187,23 @@ enum DeviceChoice {
     Cuda(usize),
 }
 
+/// Parses a count that must be at least 1 (`--stop-after 0` would otherwise still run an epoch).
+fn at_least_one(text: &str) -> std::result::Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// The genotype line printed after a search or derivation.
+fn genotype_line(genotype: &kdnas::export::Genotype) -> String {
+    match (&genotype.darts, &genotype.darts_unavailable) {
+        (Some(text), _) => text.clone(),
+        (None, why) => format!("see genotype.json (no DARTS notation: {})", why.as_deref().unwrap_or("-")),
+    }
+}
+
 fn parse_device(text: &str) -> Result<DeviceChoice> {
     match text {
         "cpu" => Ok(DeviceChoice::Cpu),
@@ -240,9 +261,9 @@ impl OnBackend for SearchJob {
             }
             (None, None) => bail!("give --config FILE or --resume RUN_DIR"),
         };
-        let genotype = run_prepared::<AB>(&run, resume, progress, self.stop_after, device)?;
+        let genotype = run_prepared::<AB>(&run, resume, progress, self.stop_after, device)?.genotype;
         println!("run directory: {}", run.dir.display());
-        println!("genotype: {}", genotype.darts.as_deref().unwrap_or("(see genotype.json)"));
+        println!("genotype: {}", genotype_line(&genotype));
         Ok(())
     }
 }
@@ -299,7 +320,18 @@ impl OnBackend for BenchJob {
     }
 }
 
+/// Restores the default SIGPIPE action, so that `kdnas inspect ... | head -1` ends quietly when the
+/// reader closes the pipe (Rust ignores SIGPIPE, which turns every later print into a panic).
+fn exit_quietly_on_closed_pipe() {
+    #[cfg(unix)]
+    // SAFETY: setting a signal disposition to its default before any thread is started.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 fn main() {
+    exit_quietly_on_closed_pipe();
     if let Err(err) = check_block_cache_budget().and_then(|()| run(Cli::parse())) {
         eprintln!("error: {err:#}");
         std::process::exit(1);
@@ -324,7 +356,7 @@ fn run(cli: Cli) -> Result<()> {
             let text = std::fs::read(&state_path).with_context(|| format!("reading {}", state_path.display()))?;
             let state = serde_json::from_slice(&text).with_context(|| format!("parsing {}", state_path.display()))?;
             let genotype = write_search_outputs(&run_dir, &run.space, &state, rule)?;
-            println!("genotype: {}", genotype.darts.as_deref().unwrap_or("(see genotype.json)"));
+            println!("genotype: {}", genotype_line(&genotype));
             Ok(())
         }
         Command::Train { genotype, resume, stop_after, config, out, epochs, seed, device } => {
@@ -341,14 +373,11 @@ fn run(cli: Cli) -> Result<()> {
             };
             with_device(&device, TrainJob(TrainArgs { start, out, progress, stop_after }))
         }
-        Command::Inspect { space, channels, layers, in_channels, classes, dot } => {
+        Command::Inspect { space, channels, layers, in_channels, image, classes, dot } => {
             let arch = load_space(&space)?;
             let network = NetworkConfig { channels, layers, stem_multiplier: 3, reduction_layers: None };
-            print!(
-                "{}",
-                inspect_report::<burn::backend::Flex>(&arch, &network, in_channels, classes, &Default::default())?
-            );
-            let dot = dot.unwrap_or_else(|| PathBuf::from(format!("{}.dot", arch.name)));
+            print!("{}", inspect_report(&arch, &network, in_channels, image, classes)?);
+            let dot = dot.unwrap_or_else(|| PathBuf::from(kdnas::files::safe_file_name(&format!("{}.dot", arch.name))));
             std::fs::write(&dot, kdnas::space::dot::space_to_dot(&arch))
                 .with_context(|| format!("writing {}", dot.display()))?;
             println!("DOT written to {}", dot.display());

@@ -124,16 +124,16 @@ pub fn default_budget_bytes() -> usize {
     total_memory_bytes().map_or(CAP, |total| (total / 2).min(CAP))
 }
 
-/// Physical memory (`sysconf`, no allocation), if known.
+/// Physical memory of the machine (`sysconf`, no allocation), if known.
 #[cfg(target_os = "linux")]
-fn total_memory_bytes() -> Option<usize> {
+pub fn total_memory_bytes() -> Option<usize> {
     // SAFETY: sysconf only reads system configuration.
     let (pages, page_size) = unsafe { (libc::sysconf(libc::_SC_PHYS_PAGES), libc::sysconf(libc::_SC_PAGESIZE)) };
     (pages > 0 && page_size > 0).then(|| pages as usize * page_size as usize)
 }
 
 #[cfg(not(target_os = "linux"))]
-fn total_memory_bytes() -> Option<usize> {
+pub fn total_memory_bytes() -> Option<usize> {
     None
 }
 

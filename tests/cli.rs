@@ -2,46 +2,8 @@
 
 mod common;
 
-use common::{manifest, temp_dir};
-use std::path::Path;
-use std::process::{Command, Output};
-
-fn kdnas(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_kdnas")).args(args).current_dir(cwd).output().expect("run kdnas")
-}
-
-/// Runs and expects failure; returns stderr.
-fn fails(args: &[&str], cwd: &Path) -> String {
-    let out = kdnas(args, cwd);
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(!out.status.success(), "expected failure of {args:?}, stderr: {stderr}");
-    assert_eq!(out.status.code(), Some(1));
-    stderr
-}
-
-const TINY_CONFIG: &str = r#"space = "space.toml"
-seed = 1
-
-[data]
-source = "bundled-fashion-mnist"
-limit_train_per_class = 4
-
-[network]
-channels = 2
-layers = 2
-
-[search]
-epochs = 2
-batch_size = 8
-steps_per_epoch = 2
-"#;
-
-fn tiny_run_dir(name: &str) -> std::path::PathBuf {
-    let dir = temp_dir(name);
-    std::fs::copy(manifest("search_spaces/quickstart.toml"), dir.join("space.toml")).unwrap();
-    std::fs::write(dir.join("run.toml"), TINY_CONFIG).unwrap();
-    dir
-}
+use common::cli::{TINY_CONFIG, fails, kdnas, tiny_run_dir};
+use common::temp_dir;
 
 #[test]
 fn missing_space_file_is_named() {

@@ -8,7 +8,7 @@ use kdnas::export::{DeriveRule, Genotype};
 use kdnas::ops::conv2d::OpMode;
 use kdnas::space::dot::space_to_dot;
 use kdnas::space::load_space;
-use kdnas::supernet::{CellNetwork, NetworkConfig, trainable_params};
+use kdnas::supernet::{CellNetwork, NetworkConfig, NetworkSize, trainable_params};
 
 /// Weights that favour a known op per edge: row r prefers candidate (r % 7) + 1 (never `none`),
 /// (candidates: none, max_pool, avg_pool, skip, sep3, sep5, dil3, dil5), with strength growing with r
@@ -79,17 +79,34 @@ fn genotype_round_trip_rebuilds_the_same_network() {
 }
 
 /// DARTS's search network (CIFAR-10, C=16, 8 cells) has 1,930,618 trainable parameters as counted by
-/// bench/torch_reference/darts.py (the quark0/darts model, excluding alphas).
+/// bench/torch_reference/darts.py (the quark0/darts model, excluding alphas): exactly, both built and
+/// counted before building (what `kdnas inspect` and the memory check use).
 #[test]
 fn darts_search_network_size_matches_reference() {
     let device = Default::default();
     let space = load_space(&manifest("search_spaces/darts_cifar.toml")).unwrap();
     let network = NetworkConfig { channels: 16, layers: 8, stem_multiplier: 3, reduction_layers: None };
     let net = CellNetwork::<Cpu>::new(&space, &network, 3, 10, OpMode::Search, &device).unwrap();
-    let ours = trainable_params(&net) as f64;
-    let reference = 1_930_618.0;
-    eprintln!("search network parameters: ours {ours}, reference {reference}");
-    assert!((ours - reference).abs() / reference < 0.02, "ours {ours} vs DARTS {reference}");
+    assert_eq!(trainable_params(&net), 1_930_618);
+    let counted = NetworkSize::of(&space, &network, 3, 10, 32, OpMode::Search).unwrap();
+    assert_eq!(counted.params, 1_930_618);
+}
+
+/// The count before building equals the built network's for derived networks too (affine BatchNorm,
+/// no pool BatchNorm, odd channel counts through FactorizedReduce, explicit reduction layers).
+#[test]
+fn counted_size_equals_built_size_of_derived_networks() {
+    let device = Default::default();
+    let space = load_space(&manifest("search_spaces/darts_cifar.toml")).unwrap();
+    let derived = Genotype::derive(&space, &planted_probs(&space), DeriveRule::Darts).to_arch_graph().unwrap();
+    for (channels, layers, reductions) in [(5, 4, None), (8, 6, Some(vec![1, 4])), (3, 2, Some(vec![0]))] {
+        let network = NetworkConfig { channels, layers, stem_multiplier: 2, reduction_layers: reductions };
+        for (arch, mode) in [(&derived, OpMode::Derived), (&space, OpMode::Search)] {
+            let net = CellNetwork::<Cpu>::new(arch, &network, 1, 7, mode, &device).unwrap();
+            let counted = NetworkSize::of(arch, &network, 1, 7, 28, mode).unwrap();
+            assert_eq!(counted.params, trainable_params(&net) as u128, "{network:?} {mode:?}");
+        }
+    }
 }
 
 #[test]

@@ -68,6 +68,7 @@ fn nan_stops_the_run_and_keeps_the_last_checkpoint() {
         progress: false,
         stop_after: None,
         device: &device,
+        fingerprint: &kdnas::manifest::Fingerprint::new(&config, &[], &net).unwrap(),
     };
     let err = run_search(&task, net, arch, &run).err().expect("the NaN must stop the run");
     assert!(matches!(err, KdnasError::NonFinite { epoch: 1, step: 0, ref term, .. } if term == "poison"), "{err:?}");

@@ -125,6 +125,12 @@ fn search_recovers_planted_ops() {
         progress: false,
         stop_after: None,
         device: &device,
+        fingerprint: &kdnas::manifest::Fingerprint::new::<Cpu, _, _>(
+            &config,
+            &[],
+            &ArchParams::<Cpu>::new(&arch_graph, &device),
+        )
+        .unwrap(),
     };
     let outcome = run_search(&task, EdgeSupernet { edges }, ArchParams::new(&arch_graph, &device), &run).unwrap();
     let last = &outcome.state.history.last().unwrap().arch_weights;

@@ -17,7 +17,7 @@ pub fn write_search_figures(run_dir: &Path, space: &ArchGraph, state: &SearchSta
             ChoiceKind::Op => "ops",
             ChoiceKind::Input => "inputs",
         };
-        let name = format!("{}_{}_{g}", group.key, kind);
+        let name = crate::files::safe_file_name(&format!("{}_{}_{g}", group.key, kind));
         let (rows, cols) = (group.rows(), group.candidates.len());
         let values = Array2::from_shape_fn((rows, cols), |(r, c)| last.arch_weights[g][r][c]);
         let title = format!("{}: {} weights after epoch {}", group.key, kind, last.epoch + 1);
@@ -30,6 +30,7 @@ pub fn write_search_figures(run_dir: &Path, space: &ArchGraph, state: &SearchSta
         let title = format!("{}: {} weights per epoch", group.key, kind);
         evolution(
             &title,
+            "weight",
             &group.row_labels,
             &group.candidates,
             &epochs,
@@ -44,8 +45,8 @@ pub fn write_search_figures(run_dir: &Path, space: &ArchGraph, state: &SearchSta
         )
     };
     let losses = [series("train loss", &|r| Some(r.train_loss)), series("val loss", &|r| Some(r.val_loss))];
-    metric_curves("search loss", "epoch", &losses, &dir.join("search_loss"))?;
+    metric_curves("search loss", "epoch", "loss", &losses, &dir.join("search_loss"))?;
     let accuracy = [series("train acc", &|r| r.train_acc), series("val acc", &|r| r.val_acc)];
-    metric_curves("search accuracy", "epoch", &accuracy, &dir.join("search_accuracy"))?;
+    metric_curves("search accuracy", "epoch", "accuracy", &accuracy, &dir.join("search_accuracy"))?;
     Ok(())
 }

@@ -1,20 +1,24 @@
 //! `kdnas inspect`: a summary of a search space (cells, nodes, edges, choices, parameters per op, and
 //! the size of the search network), plus its DOT drawing.
 
-use crate::error::Result;
+use crate::error::{KdnasError, Result};
 use crate::ops::conv2d::OpMode;
 use crate::space::{ArchGraph, NodeRole};
-use crate::supernet::{CellNetwork, NetworkConfig, trainable_params};
-use burn::tensor::backend::Backend;
+use crate::supernet::{NetworkConfig, NetworkSize};
 use std::fmt::Write;
 
-/// The inspection report of `space` for a search network of `network` on `in_channels` x `classes`.
-pub fn inspect_report<B: Backend>(
+/// Batch size of the memory estimate in the report (DARTS's search batch).
+const INSPECT_BATCH: usize = 64;
+
+/// The inspection report of `space` for a search network of `network` on `in_channels` x
+/// `image_side` x `image_side` images and `classes` outputs. The sizes are counted, not allocated,
+/// so any size can be inspected; the count equals the built network's (tested).
+pub fn inspect_report(
     space: &ArchGraph,
     network: &NetworkConfig,
     in_channels: usize,
+    image_side: usize,
     classes: usize,
-    device: &B::Device,
 ) -> Result<String> {
     let mut out = String::new();
     let _ = writeln!(
@@ -62,17 +66,17 @@ pub fn inspect_report<B: Backend>(
         );
     }
     let _ = writeln!(out, "parameters per op at C={} (search: non-affine BN; stride 1 / stride 2):", network.channels);
+    let count = |op: &str, stride: usize| {
+        space.catalogue.param_count(op, network.channels, stride, false).map_or("overflow".into(), |n| n.to_string())
+    };
     for op in space.catalogue.ops() {
-        let c = network.channels;
-        let _ = writeln!(
-            out,
-            "  {:<14} {:>8} / {:>8}",
-            op,
-            space.catalogue.param_count(op, c, 1, false),
-            space.catalogue.param_count(op, c, 2, false)
-        );
+        let _ = writeln!(out, "  {:<14} {:>8} / {:>8}", op, count(op, 1), count(op, 2));
     }
-    let net = CellNetwork::<B>::new(space, network, in_channels, classes, OpMode::Search, device)?;
+    let what = format!("--channels {} --layers {}", network.channels, network.layers);
+    network.validate("network").map_err(|e| KdnasError::Usage(format!("{what}: {e}")))?;
+    let size = NetworkSize::of(space, network, in_channels, classes, image_side, OpMode::Search).ok_or_else(|| {
+        KdnasError::Usage(format!("{what}: the network is too large: its size overflows a 128-bit count"))
+    })?;
     let _ = writeln!(
         out,
         "search network: C={}, {} cells, reductions at {:?}, {} input channels, {} classes: {} trainable parameters",
@@ -81,7 +85,14 @@ pub fn inspect_report<B: Backend>(
         network.reductions(),
         in_channels,
         classes,
-        trainable_params(&net)
+        size.params
+    );
+    let step = size
+        .step_bytes(INSPECT_BATCH)
+        .map_or("more than 2^128 bytes".into(), |b| format!("{:.2} GiB", b as f64 / (1u64 << 30) as f64));
+    let _ = writeln!(
+        out,
+        "memory of one search training step at batch {INSPECT_BATCH}, {image_side}x{image_side} images: at least {step} (weights, gradients, momentum, forward activations)"
     );
     Ok(out)
 }

@@ -29,7 +29,7 @@ pub fn quickstart<AB: AutodiffBackend>(out: &Path, progress: bool, device: &AB::
         Path::new("search_spaces/quickstart.toml"),
         &search_dir,
     )?;
-    let genotype = run_prepared::<AB>(&run, false, progress, None, device)?;
+    let genotype = run_prepared::<AB>(&run, false, progress, None, device)?.genotype;
     if progress {
         eprintln!("derived genotype: {}", genotype.darts.as_deref().unwrap_or("-"));
     }

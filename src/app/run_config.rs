@@ -75,12 +75,21 @@ impl RunConfig {
     }
 }
 
+/// Turns a `section.field: message` usage error about the config file at `path` into one that names
+/// the file and the line of that field (the file is read again; if it cannot be, `err` is returned).
+pub fn locate_in_config(path: &Path, err: KdnasError) -> KdnasError {
+    match std::fs::read_to_string(path) {
+        Ok(text) => locate_usage(&Source { path, text: &text }, err),
+        Err(_) => err,
+    }
+}
+
 /// Turns a `section.field: message` usage error into one that names the line of that field.
 fn locate_usage(src: &Source, err: KdnasError) -> KdnasError {
     let KdnasError::Usage(message) = &err else { return err };
     let Some((field, rest)) = message.split_once(": ") else { return err };
     let Some((section, key)) = field.split_once('.') else { return err };
-    let key = key.split('.').next().unwrap_or(key);
+    let key = key.split(['.', '[']).next().unwrap_or(key);
     let mut in_section = false;
     let mut offset = 0;
     for line in src.text.lines() {

@@ -4,11 +4,13 @@ use super::outputs::write_search_outputs;
 use super::run_config::RunConfig;
 use crate::error::{KdnasError, Result};
 use crate::export::Genotype;
+use crate::files::write_file_atomically;
+use crate::manifest::Fingerprint;
 use crate::ops::conv2d::OpMode;
-use crate::search::checkpoint::{existing_checkpoint, write_file_atomically};
+use crate::search::checkpoint::existing_checkpoint;
 use crate::search::{SearchRun, run_search};
-use crate::space::{ArchGraph, load_space, parse_space};
-use crate::supernet::{ArchParams, CellNetwork};
+use crate::space::{ArchGraph, parse_space};
+use crate::supernet::{ArchParams, CellNetwork, NetworkSize, ensure_fits};
 use crate::tasks::image::ImageSearchTask;
 use burn::tensor::backend::AutodiffBackend;
 use std::path::{Path, PathBuf};
@@ -26,6 +28,8 @@ pub struct PreparedRun {
     pub config: RunConfig,
     /// Validated space.
     pub space: ArchGraph,
+    /// Text of the run's copy of the space (part of the checkpoint fingerprint).
+    pub space_text: String,
 }
 
 /// Creates `out` for a new run of `config` (refusing to overwrite a run that has a checkpoint) and
@@ -50,7 +54,7 @@ pub fn prepare_new_run(
     config.space = PathBuf::from(RUN_SPACE);
     write_file_atomically(&out.join(RUN_SPACE), space_text.as_bytes())?;
     write_file_atomically(&out.join(RUN_CONFIG), config.to_toml()?.as_bytes())?;
-    Ok(PreparedRun { dir: out.to_path_buf(), config, space })
+    Ok(PreparedRun { dir: out.to_path_buf(), config, space, space_text: space_text.to_string() })
 }
 
 /// Prepares a run from a config file, with optional seed override.
@@ -67,9 +71,22 @@ pub fn prepare_from_file(config_path: &Path, out: &Path, seed: Option<u64>) -> R
 
 /// Re-opens an existing run directory for resuming.
 pub fn reopen_run(dir: &Path) -> Result<PreparedRun> {
+    if !dir.is_dir() {
+        return Err(KdnasError::Usage(format!("{}: no such run directory", dir.display())));
+    }
     let config = RunConfig::load(&dir.join(RUN_CONFIG))?;
-    let space = load_space(&dir.join(RUN_SPACE))?;
-    Ok(PreparedRun { dir: dir.to_path_buf(), config, space })
+    let space_path = dir.join(RUN_SPACE);
+    let space_text = std::fs::read_to_string(&space_path).map_err(|e| KdnasError::io(&space_path, e))?;
+    let space = parse_space(&space_text, &space_path)?;
+    Ok(PreparedRun { dir: dir.to_path_buf(), config, space, space_text })
+}
+
+/// What a search command produced.
+pub struct SearchResult {
+    /// The derived genotype (also written to the run directory).
+    pub genotype: Genotype,
+    /// Epochs this call ran (after the checkpoint, when resuming).
+    pub epochs_run: usize,
 }
 
 /// Runs (or resumes) the search of a prepared run and writes genotype, DOT and plots.
@@ -80,17 +97,31 @@ pub fn run_prepared<AB: AutodiffBackend>(
     progress: bool,
     stop_after: Option<usize>,
     device: &AB::Device,
-) -> Result<Genotype> {
+) -> Result<SearchResult> {
     let cfg = &run.config;
     let (train_full, _test) = cfg.data.load(&run.dir)?;
     let (train, val) = train_full.split_at_fraction(cfg.search.train_fraction);
     if train.len() < cfg.search.batch_size || val.is_empty() {
-        return Err(KdnasError::Usage(format!(
-            "search.batch_size: {} is larger than the weight-training split ({} images)",
-            cfg.search.batch_size,
-            train.len()
-        )));
+        let err = crate::validate::field_error(
+            "search.batch_size",
+            format!(
+                "{} is larger than the weight-training split ({} of {} images, search.train_fraction = {})",
+                cfg.search.batch_size,
+                train.len(),
+                train.len() + val.len(),
+                cfg.search.train_fraction
+            ),
+        );
+        return Err(super::run_config::locate_in_config(&run.dir.join(RUN_CONFIG), err));
     }
+    let size = NetworkSize::of(&run.space, &cfg.network, train.channels, train.classes, train.height, OpMode::Search);
+    let what = format!(
+        "{}: network.channels = {}, layers = {}",
+        run.dir.join(RUN_CONFIG).display(),
+        cfg.network.channels,
+        cfg.network.layers
+    );
+    ensure_fits(size, cfg.search.batch_size, &what)?;
     AB::seed(device, cfg.seed);
     let net = CellNetwork::<AB>::new(&run.space, &cfg.network, train.channels, train.classes, OpMode::Search, device)?;
     let arch = ArchParams::<AB>::new(&run.space, device);
@@ -106,8 +137,18 @@ pub fn run_prepared<AB: AutodiffBackend>(
             run.dir.display()
         );
     }
-    let search_run =
-        SearchRun { config: &cfg.search, seed: cfg.seed, run_dir: &run.dir, resume, progress, stop_after, device };
+    let fingerprint = Fingerprint::new(cfg, &[(RUN_SPACE, run.space_text.as_bytes())], &net)?;
+    let search_run = SearchRun {
+        config: &cfg.search,
+        seed: cfg.seed,
+        run_dir: &run.dir,
+        resume,
+        progress,
+        stop_after,
+        device,
+        fingerprint: &fingerprint,
+    };
     let outcome = run_search(&task, net, arch, &search_run)?;
-    write_search_outputs(&run.dir, &run.space, &outcome.state, cfg.derive)
+    let genotype = write_search_outputs(&run.dir, &run.space, &outcome.state, cfg.derive)?;
+    Ok(SearchResult { genotype, epochs_run: outcome.epochs_run })
 }

@@ -4,9 +4,11 @@
 use super::run_config::RunConfig;
 use crate::error::{KdnasError, Result};
 use crate::export::Genotype;
+use crate::files::write_file_atomically;
+use crate::manifest::Fingerprint;
 use crate::ops::conv2d::OpMode;
-use crate::search::checkpoint::{existing_checkpoint, write_file_atomically};
-use crate::supernet::{CellNetwork, NetworkConfig, trainable_params};
+use crate::search::checkpoint::existing_checkpoint;
+use crate::supernet::{CellNetwork, NetworkConfig, NetworkSize, ensure_fits, trainable_params};
 use crate::train::checkpoint::{load_training, save_training};
 use crate::train::{TrainControl, TrainData, TrainState, train_classifier};
 use burn::module::{AutodiffModule, Module};
@@ -69,6 +71,9 @@ pub struct TrainSummary {
     pub planned_epochs: usize,
     /// Wall-clock seconds of training, summed over epochs (resumed runs included).
     pub seconds: f64,
+    /// Epochs run by this call (after the checkpoint, when resuming); not part of `result.json`.
+    #[serde(skip)]
+    pub epochs_run: usize,
 }
 
 impl TrainSummary {
@@ -122,7 +127,12 @@ pub fn train_command<AB: AutodiffBackend>(args: &TrainArgs, device: &AB::Device)
         TrainStart::New { genotype, config, epochs, seed } => {
             prepare_new(genotype, config.as_deref(), *epochs, *seed, out)?
         }
-        TrainStart::Resume => (Genotype::load(&out.join(TRAIN_GENOTYPE))?, RunConfig::load(&out.join(TRAIN_CONFIG))?),
+        TrainStart::Resume => {
+            if !out.is_dir() {
+                return Err(KdnasError::Usage(format!("{}: no such training directory", out.display())));
+            }
+            (Genotype::load(&out.join(TRAIN_GENOTYPE))?, RunConfig::load(&out.join(TRAIN_CONFIG))?)
+        }
     };
     let (train, test) = config.data.load(Path::new("."))?;
     let network = NetworkConfig {
@@ -131,14 +141,22 @@ pub fn train_command<AB: AutodiffBackend>(args: &TrainArgs, device: &AB::Device)
         ..config.network.clone()
     };
     let derived = genotype.to_arch_graph()?;
+    let size = NetworkSize::of(&derived, &network, train.channels, train.classes, train.height, OpMode::Derived);
+    let what =
+        format!("{}: channels = {}, layers = {}", out.join(TRAIN_CONFIG).display(), network.channels, network.layers);
+    ensure_fits(size, config.train.batch_size, &what)?;
     AB::seed(device, config.seed);
     let net = CellNetwork::<AB>::new(&derived, &network, train.channels, train.classes, OpMode::Derived, device)?;
     let params = trainable_params(&net);
+    let genotype_path = out.join(TRAIN_GENOTYPE);
+    let genotype_bytes = std::fs::read(&genotype_path).map_err(|e| KdnasError::io(&genotype_path, e))?;
+    let fingerprint = Fingerprint::new(&config, &[(TRAIN_GENOTYPE, &genotype_bytes)], &net)?;
     let fresh = TrainState::new(net, &config.train);
     let state = match args.start {
         TrainStart::New { .. } => fresh,
-        TrainStart::Resume => load_training(out, fresh.net, fresh.sgd, device)?,
+        TrainStart::Resume => load_training(out, &fingerprint, fresh.net, fresh.sgd, device)?,
     };
+    let epochs_before = state.history.len();
     if args.progress {
         eprintln!(
             "train: derived network, C={} layers={} params={} epochs {}..{} -> {}",
@@ -159,7 +177,7 @@ pub fn train_command<AB: AutodiffBackend>(args: &TrainArgs, device: &AB::Device)
     let control = TrainControl { seed: config.seed, progress: args.progress, stop_after: args.stop_after };
     let metrics_path = out.join("train_metrics.jsonl");
     let state = train_classifier(state, &data, &config.train, &control, device, |state| {
-        save_training(out, state)?;
+        save_training(out, &fingerprint, state)?;
         let lines: String =
             state.history.iter().filter_map(|r| serde_json::to_string(r).ok()).map(|l| l + "\n").collect();
         write_file_atomically(&metrics_path, lines.as_bytes())
@@ -175,6 +193,7 @@ pub fn train_command<AB: AutodiffBackend>(args: &TrainArgs, device: &AB::Device)
         epochs: history.len(),
         planned_epochs: config.train.epochs,
         seconds: history.iter().map(|r| r.seconds).sum(),
+        epochs_run: history.len() - epochs_before,
     };
     if summary.finished() {
         let recorder = NamedMpkFileRecorder::<FullPrecisionSettings>::new();

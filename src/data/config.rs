@@ -10,7 +10,8 @@ use super::cifar::{CifarFormat, load_cifar_dir};
 use super::idx::load_idx_dir;
 use super::image_set::ImageSet;
 use super::normalize::{FASHION_MNIST_NORMALIZATION, MNIST_NORMALIZATION, Normalization};
-use crate::error::{KdnasError, Result};
+use crate::error::Result;
+use crate::validate::{at_least_one, field_error};
 
 /// Where the images come from.
 #[derive(Deserialize, Serialize, Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -82,34 +83,44 @@ pub struct DataConfig {
 impl DataConfig {
     /// Checks that the fields fit together; [`DataConfig::load`] calls it first.
     ///
-    /// Fails with [`KdnasError::Usage`] naming the offending `data.*` field.
+    /// Fails with a [`crate::KdnasError::Usage`] of the form `data.field: what is wrong`, which the config
+    /// loader turns into an error naming the file and the line of the field.
     pub fn validate(&self) -> Result<()> {
         let source = self.source.name();
-        let usage = |message: String| Err(KdnasError::Usage(message));
         match (self.source, &self.dir) {
             (DataSource::BundledFashionMnist, Some(dir)) => {
-                return usage(format!(
-                    "data.dir = {:?} is not used with data.source = \"{source}\"; remove it or \
-                     choose \"idx\", \"cifar10-bin\" or \"cifar100-bin\"",
-                    dir.display().to_string()
+                return Err(field_error(
+                    "data.dir",
+                    format!(
+                        "{:?} is not used with data.source = \"{source}\"; remove it or choose \"idx\", \
+                         \"cifar10-bin\" or \"cifar100-bin\"",
+                        dir.display().to_string()
+                    ),
                 ));
             }
             (DataSource::BundledFashionMnist, None) | (_, Some(_)) => {}
             (_, None) => {
-                return usage(format!(
-                    "data.dir is required with data.source = \"{source}\": the directory that \
-                     holds the data files, relative to the configuration file"
+                return Err(field_error(
+                    "data.dir",
+                    format!(
+                        "required with data.source = \"{source}\": the directory that holds the data files, \
+                         relative to the configuration file"
+                    ),
                 ));
             }
         }
         if self.normalization.is_some() && self.source != DataSource::Idx {
-            return usage(format!("data.normalization only applies to data.source = \"idx\", not \"{source}\""));
+            return Err(field_error(
+                "data.normalization",
+                format!("only applies to data.source = \"idx\", not \"{source}\""),
+            ));
         }
-        for (field, limit) in
-            [("limit_train_per_class", self.limit_train_per_class), ("limit_test_per_class", self.limit_test_per_class)]
-        {
-            if limit == Some(0) {
-                return usage(format!("data.{field} must be at least 1"));
+        for (field, limit) in [
+            ("data.limit_train_per_class", self.limit_train_per_class),
+            ("data.limit_test_per_class", self.limit_test_per_class),
+        ] {
+            if let Some(limit) = limit {
+                at_least_one(field, limit)?;
             }
         }
         Ok(())
@@ -156,7 +167,9 @@ impl DataConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::app::run_config::RunConfig;
     use crate::data::idx::write_idx_gz;
+    use crate::error::KdnasError;
 
     fn parse(text: &str) -> std::result::Result<DataConfig, toml::de::Error> {
         toml::from_str(text)
@@ -185,13 +198,24 @@ mod tests {
     #[test]
     fn validation_names_the_field() {
         let msg = |text: &str| parse(text).unwrap().validate().unwrap_err().to_string();
-        assert!(msg("source = \"idx\"").contains("data.dir is required"));
-        assert!(msg("source = \"cifar10-bin\"").contains("data.dir"));
-        assert!(msg("dir = \"x\"").contains("data.dir"));
-        assert!(msg("source = \"cifar10-bin\"\ndir = \"x\"\nnormalization = \"mnist\"").contains("data.normalization"));
-        assert!(msg("limit_test_per_class = 0").contains("data.limit_test_per_class"));
+        assert!(msg("source = \"idx\"").starts_with("data.dir: required with data.source = \"idx\""));
+        assert!(msg("source = \"cifar10-bin\"").starts_with("data.dir: "));
+        assert!(msg("dir = \"x\"").starts_with("data.dir: \"x\" is not used"));
+        let wrong_normalization = "source = \"cifar10-bin\"\ndir = \"x\"\nnormalization = \"mnist\"";
+        assert!(msg(wrong_normalization).starts_with("data.normalization: only applies"));
+        assert_eq!(msg("limit_test_per_class = 0"), "data.limit_test_per_class: must be at least 1");
         let err = parse("source = \"idx\"").unwrap().load(Path::new(".")).unwrap_err();
         assert!(matches!(err, KdnasError::Usage(_)));
+    }
+
+    #[test]
+    fn run_config_errors_in_the_data_section_name_file_line_and_field() {
+        let text = "space = \"s.toml\"\n[network]\nchannels = 8\nlayers = 5\n[data]\nlimit_train_per_class = 0\n";
+        let err = RunConfig::parse(text, Path::new("runs/bad.toml")).unwrap_err().to_string();
+        assert_eq!(err, "runs/bad.toml:6: `data.limit_train_per_class`: must be at least 1");
+        let text = "space = \"s.toml\"\n[network]\nchannels = 8\nlayers = 5\n[data]\nsource = \"idx\"\n";
+        let err = RunConfig::parse(text, Path::new("runs/bad.toml")).unwrap_err().to_string();
+        assert!(err.starts_with("runs/bad.toml:") && err.contains("`data.dir`: required with data.source"), "{err}");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Genotypes: the discrete architecture kept from trained choices. A genotype file is self-contained:
 //! it rebuilds the derived network without the search space or the search code.
 
+use super::genotype_check::check_genotype;
 use crate::error::{KdnasError, Result};
 use crate::space::{ArchGraph, Catalogue, CellGraph, ChoiceKind, EdgeSpec, NodeRole, NodeSpec, ZERO_OP};
 use petgraph::graph::DiGraph;
@@ -84,8 +85,11 @@ pub struct Genotype {
     pub cells: Vec<DerivedCell>,
     /// Every choice with its weights.
     pub choices: Vec<ChoiceRecord>,
-    /// DARTS notation (`Genotype(normal=[...], ...)`), when the space has DARTS's shape.
+    /// DARTS notation (`Genotype(normal=[...], ...)`), when the derived cells have DARTS's shape.
     pub darts: Option<String>,
+    /// Why there is no DARTS notation, when there is none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub darts_unavailable: Option<String>,
 }
 
 /// Index of the largest value among `cols` of `row` (first on ties).
@@ -120,37 +124,77 @@ impl Genotype {
                 })
             })
             .collect();
-        let mut genotype =
-            Genotype { space: arch.name.clone(), catalogue: arch.catalogue, rule, cells, choices, darts: None };
-        genotype.darts = genotype.darts_notation();
+        let mut genotype = Genotype {
+            space: arch.name.clone(),
+            catalogue: arch.catalogue,
+            rule,
+            cells,
+            choices,
+            darts: None,
+            darts_unavailable: None,
+        };
+        match genotype.darts_notation() {
+            Ok(text) => genotype.darts = Some(text),
+            Err(why) => genotype.darts_unavailable = Some(why),
+        }
         genotype
     }
 
-    /// DARTS's genotype string, for spaces with one normal and one reduction cell of two inputs.
-    pub fn darts_notation(&self) -> Option<String> {
-        let part = |reduction: bool| -> Option<(String, String)> {
-            let cell = self.cells.iter().find(|c| c.reduction == reduction)?;
-            let index = |name: &str| -> Option<usize> {
-                cell.inputs.iter().chain(cell.nodes.iter().map(|n| &n.name)).position(|n| n == name)
+    /// DARTS's genotype string, or why the cells cannot be written in it: DARTS's code reads one
+    /// normal and one reduction cell of two inputs whose every node has exactly two input edges.
+    pub fn darts_notation(&self) -> std::result::Result<String, String> {
+        let part = |reduction: bool| -> std::result::Result<(String, String), String> {
+            let kind = if reduction { "reduction" } else { "normal" };
+            let mut of_kind = self.cells.iter().filter(|c| c.reduction == reduction);
+            let cell = of_kind.next().ok_or_else(|| format!("there is no {kind} cell"))?;
+            if of_kind.next().is_some() {
+                return Err(format!("there is more than one {kind} cell"));
+            }
+            if cell.inputs.len() != 2 {
+                return Err(format!("cell `{}` has {} inputs, DARTS's cells have 2", cell.name, cell.inputs.len()));
+            }
+            let index = |name: &str| -> std::result::Result<usize, String> {
+                cell.inputs
+                    .iter()
+                    .chain(cell.nodes.iter().map(|n| &n.name))
+                    .position(|n| n == name)
+                    .ok_or_else(|| format!("cell `{}` names unknown node `{name}`", cell.name))
             };
             let mut edges = Vec::new();
             for node in &cell.nodes {
+                if node.inputs.len() != 2 {
+                    return Err(format!(
+                        "node `{}` of cell `{}` keeps {} inputs; DARTS's notation reads exactly 2 per node",
+                        node.name,
+                        cell.name,
+                        node.inputs.len()
+                    ));
+                }
                 for e in &node.inputs {
                     edges.push(format!("('{}', {})", e.op, index(&e.from)?));
                 }
             }
-            let concat: Option<Vec<String>> = cell.concat.iter().map(|n| index(n).map(|i| i.to_string())).collect();
-            Some((edges.join(", "), concat?.join(", ")))
+            let concat = cell
+                .concat
+                .iter()
+                .map(|n| index(n).map(|i| i.to_string()))
+                .collect::<std::result::Result<Vec<_>, _>>()?;
+            Ok((edges.join(", "), concat.join(", ")))
         };
         let (normal, normal_concat) = part(false)?;
         let (reduce, reduce_concat) = part(true)?;
-        Some(format!(
+        Ok(format!(
             "Genotype(normal=[{normal}], normal_concat=[{normal_concat}], reduce=[{reduce}], reduce_concat=[{reduce_concat}])"
         ))
     }
 
     /// The derived architecture as an [`ArchGraph`] with one op per edge and no choices.
+    ///
+    /// # Errors
+    /// [`KdnasError::Usage`] naming the field when the genotype breaks a rule of
+    /// [`check_genotype`](super::genotype_check::check_genotype).
     pub fn to_arch_graph(&self) -> Result<ArchGraph> {
+        check_genotype(self).map_err(|f| KdnasError::Usage(format!("genotype `{}`: {}", f.field, f.message)))?;
         let cells = self.cells.iter().map(|c| derived_cell_graph(c, self.catalogue)).collect::<Result<_>>()?;
         Ok(ArchGraph { name: format!("{}-derived", self.space), catalogue: self.catalogue, cells, groups: vec![] })
     }
@@ -158,18 +202,25 @@ impl Genotype {
     /// Writes the genotype as pretty JSON.
     pub fn save(&self, path: &Path) -> Result<()> {
         let json = serde_json::to_string_pretty(self).map_err(|e| KdnasError::Usage(e.to_string()))?;
-        crate::search::checkpoint::write_file_atomically(path, json.as_bytes())
+        crate::files::write_file_atomically(path, json.as_bytes())
     }
 
-    /// Reads a genotype JSON file.
+    /// Reads and validates a genotype JSON file; errors name the file and the offending field.
     pub fn load(path: &Path) -> Result<Genotype> {
         let text = std::fs::read_to_string(path).map_err(|e| KdnasError::io(path, e))?;
-        serde_json::from_str(&text).map_err(|e| KdnasError::Invalid {
+        let genotype: Genotype = serde_json::from_str(&text).map_err(|e| KdnasError::Invalid {
             path: path.to_path_buf(),
             line: e.line(),
             field: "genotype".into(),
             message: e.to_string(),
-        })
+        })?;
+        check_genotype(&genotype).map_err(|f| KdnasError::Invalid {
+            path: path.to_path_buf(),
+            line: 0,
+            field: f.field,
+            message: f.message,
+        })?;
+        Ok(genotype)
     }
 }
 
@@ -224,7 +275,8 @@ fn derive_cell(cell: &CellGraph, probs: &[Vec<Vec<f32>>], rule: DeriveRule) -> D
     }
 }
 
-/// Builds the cell graph of a derived cell (one fixed op per edge).
+/// Builds the cell graph of a derived cell (one fixed op per edge); the genotype has passed
+/// [`check_genotype`], the lookups below still fail softly.
 fn derived_cell_graph(cell: &DerivedCell, catalogue: Catalogue) -> Result<CellGraph> {
     let mut graph: DiGraph<NodeSpec, EdgeSpec> = DiGraph::new();
     let mut index = std::collections::HashMap::new();
@@ -264,7 +316,11 @@ fn derived_cell_graph(cell: &DerivedCell, catalogue: Catalogue) -> Result<CellGr
         .iter()
         .map(|n| index.get(n).copied().ok_or_else(|| bad(format!("concat names unknown node `{n}`"))))
         .collect::<Result<_>>()?;
-    let inputs = cell.inputs.iter().map(|n| index[n]).collect();
+    let inputs = cell
+        .inputs
+        .iter()
+        .map(|n| index.get(n).copied().ok_or_else(|| bad(format!("unknown input `{n}`"))))
+        .collect::<Result<_>>()?;
     Ok(CellGraph {
         name: cell.name.clone(),
         share: cell.name.clone(),

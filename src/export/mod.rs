@@ -2,5 +2,6 @@
 //! [`crate::space::dot::space_to_dot`] on [`Genotype::to_arch_graph`].
 
 pub mod genotype;
+pub mod genotype_check;
 
 pub use genotype::{DeriveRule, Genotype};

@@ -8,6 +8,7 @@ use plotters::prelude::{DrawingArea, DrawingBackend, Rectangle, Text};
 use plotters::style::text_anchor::{HPos, VPos};
 use plotters::style::{BLACK, Color, FontTransform, RGBColor};
 
+use super::axis;
 use super::color::{self, GRID, MISSING};
 use super::render::{self, DrawResult, Figure};
 use super::table::WeightTable;
@@ -18,8 +19,10 @@ use crate::error::Result;
 const PAD: i32 = 16;
 /// Height of one cell.
 const CELL_H: i32 = 30;
-/// Narrowest cell; wide enough for an annotation like `-0.42`.
+/// Narrowest cell; cells widen further to fit their annotations.
 const MIN_CELL_W: i32 = 62;
+/// Room left beside the widest annotation or column label in a cell.
+const CELL_PAD: i32 = 12;
 /// Widest cell; longer column labels are turned vertical instead.
 const MAX_CELL_W: i32 = 130;
 /// Width of the colour bar.
@@ -32,15 +35,22 @@ const FRAME: i32 = 3;
 const FRAME_COLOUR: RGBColor = RGBColor(230, 20, 60);
 /// Most rows or columns drawn; larger tables could not be read as one image anyway.
 const MAX_CELLS_PER_AXIS: usize = 4096;
-/// Explanation printed under the grid.
+/// Explanation of the marks, printed under the grid.
 const NOTE: &str = "red frame: largest weight in the row;  grey: not a candidate";
+/// Vertical space between note lines.
+const NOTE_GAP: i32 = 4;
+/// How far a row's finite weights may sum from 1 and still count as a softmax.
+const SOFTMAX_TOLERANCE: f64 = 1e-3;
 
 /// Draws `table` as a heatmap to `<stem>.png` and `<stem>.svg` and returns both paths.
 ///
-/// Cells are coloured with viridis from `min(0, smallest value)` to the largest value,
-/// annotated with the value to two decimals; the first largest value of each row is
-/// framed. Non-finite cells (`NaN` marks a missing candidate) are drawn grey without
-/// text. The image grows with the number of rows and columns.
+/// Cells are coloured with viridis from the smallest to the largest finite value, so that
+/// weights which barely differ still get different colours, and annotated with as many
+/// decimals as that spread needs (at least two; the colour bar's labels use the same).
+/// A note under the grid states the colour range and, when every row is a softmax over
+/// the same number `k` of candidates, the uniform weight `1/k`. The first largest value
+/// of each row is framed. Non-finite cells (`NaN` marks a missing candidate) are drawn
+/// grey without text. The image grows with the number of rows and columns.
 ///
 /// # Errors
 /// [`KdnasError::Plot`](crate::error::KdnasError::Plot) when the labels do not match the
@@ -75,8 +85,10 @@ struct Layout {
     bar: (i32, i32),
     /// Height of the colour bar.
     bar_h: i32,
-    /// Top-left corner of the explanatory note.
+    /// Top-left corner of the explanatory notes.
     note: (i32, i32),
+    /// Distance from one note line to the next.
+    note_step: i32,
 }
 
 /// A heatmap ready to draw.
@@ -87,37 +99,39 @@ struct Heatmap<'a> {
     layout: Layout,
     /// Values mapped to the two ends of the colormap.
     range: (f64, f64),
+    /// Decimals of the annotations and colour bar labels.
+    decimals: usize,
+    /// Lines of explanation under the grid.
+    notes: Vec<String>,
 }
 
 impl<'a> Heatmap<'a> {
     /// Lays out `table`, whose shape has been checked.
     fn new(table: &'a WeightTable) -> Self {
-        let range = colour_range(table);
+        let range = axis::fitted_range(finite_values(table), 0.0);
+        let decimals = axis::value_decimals(range.1 - range.0);
+        let notes = notes(table, range, decimals);
         let (rows, cols) = table.values.dim();
         let (title_w, title_h) = text::size_of(&table.title, text::TITLE);
-        let label_h = text::size_of("Ag", text::LABEL).1 as i32;
         let row_w = text::max_width(&table.row_labels, text::LABEL) as i32;
-        let col_w = text::max_width(&table.col_labels, text::LABEL) as i32;
-
-        let vertical_cols = col_w + 12 > MAX_CELL_W;
-        let (cell_w, header_h) =
-            if vertical_cols { (MIN_CELL_W, col_w + 10) } else { ((col_w + 12).max(MIN_CELL_W), label_h + 10) };
+        let (cell_w, header_h, vertical_cols) = cell_size(table, decimals);
         let grid = (PAD + row_w + 10, PAD + title_h as i32 + 16 + header_h);
         let (grid_w, grid_h) = (cell_w * cols as i32, CELL_H * rows as i32);
 
         let bar = (grid.0 + grid_w + 28, grid.1);
         let bar_h = grid_h.max(MIN_BAR_H);
-        let tick_w = tick_values(range).iter().map(|v| text::size_of(&format!("{v:.2}"), text::SMALL).0).max();
+        let tick_w = tick_values(range).iter().map(|&v| text::size_of(&axis::fixed(v, decimals), text::SMALL).0).max();
         let caption_w = text::size_of("weight", text::SMALL).0 as i32;
         let bar_right = bar.0 + (BAR_W + 8 + tick_w.unwrap_or(0) as i32).max(caption_w);
 
-        let note_h = text::size_of(NOTE, text::SMALL).1 as i32;
+        let note_step = text::size_of("Ag", text::SMALL).1 as i32 + NOTE_GAP;
         let note = (grid.0, grid.1 + grid_h.max(bar_h) + 12);
-        let note_right = note.0 + text::size_of(NOTE, text::SMALL).0 as i32;
+        let note_right = note.0 + text::max_width(&notes, text::SMALL) as i32;
         let width = (bar_right + PAD).max(title_w as i32 + 2 * PAD).max(note_right + PAD);
-        let height = note.1 + note_h + PAD;
-        let layout = Layout { size: (width as u32, height as u32), cell_w, grid, vertical_cols, bar, bar_h, note };
-        Heatmap { table, layout, range }
+        let height = note.1 + note_step * notes.len() as i32 - NOTE_GAP + PAD;
+        let size = (width as u32, height as u32);
+        let layout = Layout { size, cell_w, grid, vertical_cols, bar, bar_h, note, note_step };
+        Heatmap { table, layout, range, decimals, notes }
     }
 
     /// Position of `value` in the colour range, in `[0, 1]`.
@@ -142,7 +156,7 @@ impl<'a> Heatmap<'a> {
                 }
                 let centre = (x0 + cell_w / 2, y0 + CELL_H / 2);
                 let style = text::style(text::SMALL, &color::text_on(fill), HPos::Center, VPos::Center);
-                root.draw(&Text::new(format!("{value:.2}"), centre, style))?;
+                root.draw(&Text::new(axis::fixed(value, self.decimals), centre, style))?;
                 if argmax == Some(c) {
                     frame(root, (x0 + 1, y0 + 1), (x0 + cell_w - 1, y0 + CELL_H - 1))?;
                 }
@@ -169,8 +183,11 @@ impl<'a> Heatmap<'a> {
             };
             root.draw(&Text::new(label.clone(), at, style))?;
         }
-        let note = text::style(text::SMALL, &BLACK, HPos::Left, VPos::Top);
-        root.draw(&Text::new(NOTE, self.layout.note, note))?;
+        let (x, y) = self.layout.note;
+        for (i, line) in self.notes.iter().enumerate() {
+            let style = text::style(text::SMALL, &BLACK, HPos::Left, VPos::Top);
+            root.draw(&Text::new(line.clone(), (x, y + i as i32 * self.layout.note_step), style))?;
+        }
         Ok(())
     }
 
@@ -188,7 +205,7 @@ impl<'a> Heatmap<'a> {
             let ty = y + bar_h - (self.fraction(value) * f64::from(bar_h)).round() as i32;
             root.draw(&Rectangle::new([(x + BAR_W, ty), (x + BAR_W + 4, ty + 1)], BLACK.filled()))?;
             let style = text::style(text::SMALL, &BLACK, HPos::Left, VPos::Center);
-            root.draw(&Text::new(format!("{value:.2}"), (x + BAR_W + 8, ty), style))?;
+            root.draw(&Text::new(axis::fixed(value, self.decimals), (x + BAR_W + 8, ty), style))?;
         }
         let caption = text::style(text::SMALL, &BLACK, HPos::Left, VPos::Bottom);
         root.draw(&Text::new("weight", (x, y - 8), caption))?;
@@ -230,12 +247,48 @@ fn row_argmax(values: impl Iterator<Item = f32>) -> Option<usize> {
         .map(|(i, _)| i)
 }
 
-/// The colour scale: from `min(0, smallest)` to the largest finite value (`0..1` without any).
-fn colour_range(table: &WeightTable) -> (f64, f64) {
-    let finite = || table.values.iter().copied().filter(|v| v.is_finite()).map(f64::from);
-    let lo = finite().fold(0.0, f64::min);
-    let hi = finite().fold(f64::NEG_INFINITY, f64::max);
-    if hi - lo > 1e-9 { (lo, hi) } else { (lo, lo + 1.0) }
+/// Cell width, column header height and whether column labels turn vertical: cells fit
+/// the widest annotation with `decimals` decimals and, up to [`MAX_CELL_W`], the widest
+/// column label.
+fn cell_size(table: &WeightTable, decimals: usize) -> (i32, i32, bool) {
+    let label_h = text::size_of("Ag", text::LABEL).1 as i32;
+    let col_w = text::max_width(&table.col_labels, text::LABEL) as i32;
+    let value_w = finite_values(table).map(|v| text::size_of(&axis::fixed(v, decimals), text::SMALL).0).max();
+    let min_cell_w = MIN_CELL_W.max(value_w.unwrap_or(0) as i32 + CELL_PAD);
+    if col_w + CELL_PAD > MAX_CELL_W.max(min_cell_w) {
+        (min_cell_w, col_w + 10, true)
+    } else {
+        ((col_w + CELL_PAD).max(min_cell_w), label_h + 10, false)
+    }
+}
+
+/// The finite values of `table`.
+fn finite_values(table: &WeightTable) -> impl Iterator<Item = f64> + '_ {
+    table.values.iter().copied().filter(|v| v.is_finite()).map(f64::from)
+}
+
+/// The lines under the grid: what the marks mean, the colour range and, for softmax
+/// rows, the uniform weight.
+fn notes(table: &WeightTable, (lo, hi): (f64, f64), decimals: usize) -> Vec<String> {
+    let (lo, hi) = (axis::fixed(lo, decimals), axis::fixed(hi, decimals));
+    let mut range = format!("colour scale fitted to the data: {lo} (dark) to {hi} (bright)");
+    if let Some(k) = softmax_candidates(table) {
+        range.push_str(&format!(";  uniform weight 1/{k} = {}", axis::fixed(1.0 / k as f64, decimals)));
+    }
+    vec![NOTE.to_string(), range]
+}
+
+/// The number of candidates `k` when every row's finite weights are non-negative, sum to
+/// 1 and number `k`; `None` otherwise.
+fn softmax_candidates(table: &WeightTable) -> Option<usize> {
+    let mut counts = table.values.rows().into_iter().map(|row| {
+        let finite: Vec<f64> = row.iter().copied().filter(|v| v.is_finite()).map(f64::from).collect();
+        let is_softmax =
+            finite.iter().all(|&v| v >= 0.0) && (finite.iter().sum::<f64>() - 1.0).abs() <= SOFTMAX_TOLERANCE;
+        is_softmax.then_some(finite.len())
+    });
+    let first = counts.next()??;
+    counts.all(|k| k == Some(first)).then_some(first)
 }
 
 /// Five evenly spaced values across `range`, ends included.
@@ -332,12 +385,58 @@ mod tests {
 
     #[test]
     fn colour_range_covers_values() {
+        let range = |table: &WeightTable| Heatmap::new(table).range;
         let mut table = darts_like();
-        assert_eq!(colour_range(&table).0, 0.0);
+        assert_eq!(range(&table), (0.0, f64::from(0.42_f32)));
         table.values.fill(f32::NAN);
-        assert_eq!(colour_range(&table), (0.0, 1.0));
+        assert_eq!(range(&table), (0.0, 1.0));
         table.values[[0, 0]] = -2.0;
         table.values[[0, 1]] = 3.0;
-        assert_eq!(colour_range(&table), (-2.0, 3.0));
+        assert_eq!(range(&table), (-2.0, 3.0));
+        table.values.fill(0.25);
+        let (lo, hi) = range(&table);
+        assert!(lo < 0.25 && hi > 0.25, "constant table needs a proper range: {lo}..{hi}");
+    }
+
+    /// Softmax rows over 5 candidates that barely leave the uniform 0.2.
+    fn barely_moved() -> WeightTable {
+        let offsets = [-0.003, -0.001, 0.0, 0.001, 0.003];
+        let values = Array2::from_shape_fn((5, 5), |(r, c)| 0.2 + offsets[(r + c) % 5] as f32);
+        WeightTable {
+            title: "barely moved".into(),
+            row_labels: (0..5).map(|r| format!("e{r}")).collect(),
+            col_labels: (0..5).map(|c| format!("op{c}")).collect(),
+            values,
+        }
+    }
+
+    #[test]
+    fn tiny_spread_is_scaled_and_annotated_finely() {
+        let table = barely_moved();
+        let figure = Heatmap::new(&table);
+        let (lo, hi) = figure.range;
+        assert!((lo - 0.197).abs() < 1e-6 && (hi - 0.203).abs() < 1e-6, "{lo}..{hi}");
+        assert_eq!(figure.decimals, 4);
+        assert!(figure.fraction(0.197) < 0.01 && figure.fraction(0.203) > 0.99);
+        assert_eq!(softmax_candidates(&table), Some(5));
+        assert!(figure.notes[1].contains("0.1970") && figure.notes[1].contains("0.2030"), "{:?}", figure.notes);
+        assert!(figure.notes[1].contains("1/5 = 0.2000"), "{:?}", figure.notes);
+        let dir = TestDir::new("heatmap-tiny");
+        let paths = heatmap(&table, &dir.join("alpha")).expect("renders");
+        let svg = std::fs::read_to_string(&paths[1]).expect("svg written");
+        for annotation in ["\n0.1970\n", "\n0.1990\n", "\n0.2000\n", "\n0.2010\n", "\n0.2030\n"] {
+            assert!(svg.contains(annotation), "missing annotation {annotation:?}");
+        }
+    }
+
+    #[test]
+    fn softmax_needs_equal_candidate_counts() {
+        assert_eq!(softmax_candidates(&darts_like()), None);
+        let mut table = barely_moved();
+        table.values[[4, 4]] = f32::NAN;
+        assert_eq!(softmax_candidates(&table), None);
+        table.values.row_mut(4).assign(&ndarray::arr1(&[0.25, 0.25, 0.25, 0.25, f32::NAN]));
+        assert_eq!(softmax_candidates(&table), None);
+        assert!(!Heatmap::new(&table).notes[1].contains("uniform"));
     }
 }

@@ -2,6 +2,7 @@
 //! training curves. Every figure is written as both `<stem>.png` and `<stem>.svg`, drawn
 //! with the embedded DejaVu Sans font.
 
+mod axis;
 mod color;
 mod curves;
 mod evolution;

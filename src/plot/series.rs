@@ -1,15 +1,17 @@
 //! Drawing one data series as a line on a chart, with gaps where values are not finite.
 
 use plotters::chart::ChartContext;
-use plotters::coord::types::RangedCoordf64;
 use plotters::element::Circle;
 use plotters::prelude::{Cartesian2d, DrawingBackend, LineSeries};
 use plotters::style::{Color, RGBColor};
 
+use super::axis::Axis;
+use super::color::GRID;
 use super::render::DrawResult;
+use super::text;
 
-/// A chart with floating-point axes.
-pub(crate) type Chart<'a, DB> = ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+/// A chart whose two axes are fitted [`Axis`] scales.
+pub(crate) type Chart<'a, DB> = ChartContext<'a, DB, Cartesian2d<Axis, Axis>>;
 
 /// Splits `points` into maximal runs of finite points; non-finite points end a run.
 pub(crate) fn finite_runs(points: impl IntoIterator<Item = (f64, f64)>) -> Vec<Vec<(f64, f64)>> {
@@ -42,6 +44,26 @@ pub(crate) fn draw_line<DB: DrawingBackend>(
         }
     }
     Ok(())
+}
+
+/// Draws the grid and both axes of `chart` with the ticks of `x` and `y`, each axis with
+/// its description (a `(axis, description)` pair) at `desc_size` pixels.
+pub(crate) fn draw_mesh<DB: DrawingBackend>(
+    chart: &mut Chart<'_, DB>,
+    (x, x_desc): (&Axis, &str),
+    (y, y_desc): (&Axis, &str),
+    desc_size: f64,
+) -> DrawResult<DB> {
+    chart
+        .configure_mesh()
+        .x_label_formatter(&|v| x.label(*v))
+        .y_label_formatter(&|v| y.label(*v))
+        .label_style(text::font(text::SMALL))
+        .axis_desc_style(text::font(desc_size))
+        .x_desc(x_desc)
+        .y_desc(y_desc)
+        .bold_line_style(GRID.mix(0.6))
+        .draw()
 }
 
 #[cfg(test)]

@@ -37,20 +37,6 @@ pub(crate) fn max_width<'a>(texts: impl IntoIterator<Item = &'a String>, size: f
     texts.into_iter().map(|t| size_of(t, size).0).max().unwrap_or(0)
 }
 
-/// A compact axis tick label: whole numbers without decimals, others with up to three
-/// decimals (trailing zeros dropped), tiny or huge magnitudes in scientific notation.
-pub(crate) fn tick_label(value: f64) -> String {
-    let magnitude = value.abs();
-    if magnitude != 0.0 && !(1e-3..1e6).contains(&magnitude) {
-        format!("{value:.1e}")
-    } else if (value - value.round()).abs() < 1e-9 {
-        format!("{:.0}", value.round() + 0.0)
-    } else {
-        let fixed = format!("{value:.3}");
-        fixed.trim_end_matches('0').trim_end_matches('.').to_string()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -62,15 +48,5 @@ mod tests {
         let (long, _) = size_of("abcdefgh", LABEL);
         assert!(short > 0 && h > 0 && long > 3 * short, "{short} {long} {h}");
         assert_eq!(max_width(&["ab".to_string(), "abcdefgh".to_string()], LABEL), long);
-    }
-
-    #[test]
-    fn tick_labels_are_compact() {
-        assert_eq!(tick_label(5.0), "5");
-        assert_eq!(tick_label(-0.0), "0");
-        assert_eq!(tick_label(0.25), "0.25");
-        assert_eq!(tick_label(1.5), "1.5");
-        assert_eq!(tick_label(0.0002), "2.0e-4");
-        assert_eq!(tick_label(2.5e7), "2.5e7");
     }
 }

@@ -1,6 +1,6 @@
 //! Search hyper-parameters (DARTS's defaults, spec/darts.md).
 
-use crate::error::{KdnasError, Result};
+use crate::error::Result;
 use crate::supernet::Relaxation;
 use serde::{Deserialize, Serialize};
 
@@ -75,22 +75,28 @@ impl Default for SearchConfig {
 impl SearchConfig {
     /// Rejects values that cannot work, naming the field.
     pub fn validate(&self) -> Result<()> {
-        let bad = |field: &str, why: &str| Err(KdnasError::Usage(format!("search.{field}: {why}")));
-        if self.epochs == 0 {
-            return bad("epochs", "must be at least 1");
-        }
-        if self.batch_size == 0 {
-            return bad("batch_size", "must be at least 1");
+        use crate::validate::{at_least_one, field_error, non_negative, positive, unit_interval};
+        at_least_one("search.epochs", self.epochs)?;
+        at_least_one("search.batch_size", self.batch_size)?;
+        if let Some(steps) = self.steps_per_epoch {
+            at_least_one("search.steps_per_epoch", steps)?;
         }
         if !(self.train_fraction > 0.0 && self.train_fraction < 1.0) {
-            return bad("train_fraction", "must be strictly between 0 and 1");
+            return Err(field_error("search.train_fraction", "must be strictly between 0 and 1"));
         }
-        for (field, v) in [("w_lr", self.w_lr), ("arch_lr", self.arch_lr), ("grad_clip", self.grad_clip)] {
-            if !(v.is_finite() && v > 0.0) {
-                return bad(field, "must be a positive number");
-            }
+        positive("search.w_lr", self.w_lr)?;
+        non_negative("search.w_lr_min", self.w_lr_min)?;
+        if self.w_lr_min > self.w_lr {
+            return Err(field_error("search.w_lr_min", format!("{} is above w_lr = {}", self.w_lr_min, self.w_lr)));
         }
-        Ok(())
+        unit_interval("search.w_momentum", self.w_momentum)?;
+        non_negative("search.w_weight_decay", self.w_weight_decay)?;
+        positive("search.grad_clip", self.grad_clip)?;
+        positive("search.arch_lr", self.arch_lr)?;
+        unit_interval("search.arch_betas[0]", self.arch_betas[0])?;
+        unit_interval("search.arch_betas[1]", self.arch_betas[1])?;
+        non_negative("search.arch_weight_decay", self.arch_weight_decay)?;
+        self.relaxation.validate("search.relaxation")
     }
 }
 

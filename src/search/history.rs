@@ -1,7 +1,7 @@
 //! What a search remembers across epochs (part of every checkpoint), and its JSON-lines exports.
 
-use super::checkpoint::write_file_atomically;
 use crate::error::Result;
+use crate::files::write_file_atomically;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
@@ -18,10 +18,18 @@ pub struct EpochRecord {
     pub train_loss: f64,
     /// Training accuracy of the weight steps (train-mode network), when the task has one.
     pub train_acc: Option<f64>,
-    /// Mean loss of the architecture steps (validation split).
+    /// Mean loss of the architecture steps (validation batches, training-mode BatchNorm, weights
+    /// changing during the epoch): a running average, not DARTS's reported validation figure.
     pub val_loss: f64,
-    /// Accuracy of the architecture steps, when the task has one.
+    /// Accuracy of the architecture steps (same running average), when the task has one.
     pub val_acc: Option<f64>,
+    /// Loss of an evaluation-mode pass over the whole validation split at the epoch's end (DARTS's
+    /// reported `valid_acc` pass), when the task has one.
+    #[serde(default)]
+    pub val_eval_loss: Option<f64>,
+    /// Accuracy of that end-of-epoch evaluation pass.
+    #[serde(default)]
+    pub val_eval_acc: Option<f64>,
     /// Wall-clock seconds of the epoch.
     pub seconds: f64,
     /// softmax(alpha) per choice group at the end of the epoch: `[group][row][candidate]`.
@@ -46,7 +54,8 @@ pub fn write_history_files(run_dir: &Path, state: &SearchState) -> Result<()> {
         let m = serde_json::json!({
             "epoch": r.epoch, "w_lr": r.w_lr, "temperature": r.temperature,
             "train_loss": r.train_loss, "train_acc": r.train_acc,
-            "val_loss": r.val_loss, "val_acc": r.val_acc, "seconds": r.seconds,
+            "val_loss": r.val_loss, "val_acc": r.val_acc,
+            "val_eval_loss": r.val_eval_loss, "val_eval_acc": r.val_eval_acc, "seconds": r.seconds,
         });
         metrics.push_str(&m.to_string());
         metrics.push('\n');

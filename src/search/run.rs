@@ -7,7 +7,9 @@ use super::history::{EpochRecord, SearchState, write_history_files};
 use super::sgd::Sgd;
 use super::task::{SearchTask, Split};
 use crate::error::Result;
+use crate::manifest::Fingerprint;
 use crate::supernet::{ArchParams, GumbelNoise, Relaxation};
+use burn::module::AutodiffModule;
 use burn::optim::AdamConfig;
 use burn::optim::decay::WeightDecayConfig;
 use burn::tensor::activation::softmax;
@@ -36,6 +38,8 @@ pub struct SearchRun<'a, AB: AutodiffBackend> {
     pub stop_after: Option<usize>,
     /// Device of the modules.
     pub device: &'a AB::Device,
+    /// What the run is; every checkpoint records it and a resume refuses a checkpoint of another run.
+    pub fingerprint: &'a Fingerprint,
 }
 
 /// The result of a search.
@@ -46,6 +50,8 @@ pub struct SearchOutcome<AB: AutodiffBackend, N> {
     pub arch: ArchParams<AB>,
     /// Per-epoch records.
     pub state: SearchState,
+    /// Epochs run by this call (a resumed run counts only the epochs after its checkpoint).
+    pub epochs_run: usize,
 }
 
 /// The optimisers configured as in spec/darts.md (Adam epsilon 1e-8 as PyTorch).
@@ -64,26 +70,24 @@ pub fn epoch_seed(seed: u64, epoch: usize) -> u64 {
     seed.wrapping_mul(0x9E37_79B9_7F4A_7C15).wrapping_add(epoch as u64 + 1)
 }
 
-/// Running sums of step readings.
+/// Running sums of step readings, weighted by batch size (DARTS's AvgrageMeter).
 #[derive(Default)]
 struct Meter {
     loss: f64,
     correct: Option<usize>,
     count: usize,
-    steps: usize,
 }
 
 impl Meter {
     fn add(&mut self, r: LossReading) {
-        self.loss += r.loss as f64;
-        self.steps += 1;
+        self.loss += r.loss as f64 * r.count as f64;
         self.count += r.count;
         if let Some(c) = r.correct {
             *self.correct.get_or_insert(0) += c;
         }
     }
     fn mean_loss(&self) -> f64 {
-        self.loss / self.steps.max(1) as f64
+        self.loss / self.count.max(1) as f64
     }
     fn accuracy(&self) -> Option<f64> {
         self.correct.map(|c| c as f64 / self.count.max(1) as f64)
@@ -102,13 +106,16 @@ pub fn run_search<AB: AutodiffBackend, T: SearchTask<AB>>(
     let mut opt = optimisers::<AB>(cfg);
     let (mut net, mut arch, mut state) = (net, arch, SearchState::default());
     if run.resume {
-        let restored = checkpoint::load(run.run_dir, net, arch, opt, run.device)?;
+        let restored = checkpoint::load(run.run_dir, run.fingerprint, net, arch, opt, run.device)?;
         (net, arch, opt, state) = restored;
     }
     let batch = cfg.batch_size;
-    let full_steps = (task.train_len() / batch).max(1);
+    // Every training example once per epoch, the last batch partial (DARTS's loader keeps it).
+    let full_steps = task.train_len().div_ceil(batch).max(1);
     let steps = cfg.steps_per_epoch.map_or(full_steps, |s| s.clamp(1, full_steps));
+    let mut epochs_run = 0;
     for epoch in state.next_epoch..cfg.epochs {
+        epochs_run += 1;
         let started = Instant::now();
         AB::seed(run.device, epoch_seed(run.seed, epoch));
         let mut rng = StdRng::seed_from_u64(epoch_seed(run.seed, epoch));
@@ -143,6 +150,8 @@ pub fn run_search<AB: AutodiffBackend, T: SearchTask<AB>>(
             bar.inc(1);
         }
         bar.finish_and_clear();
+        let eval_weights = Relaxation::Softmax.weights(&arch.valid(), None, epoch, cfg.epochs);
+        let evaluation = task.evaluate_val(&net.valid(), &eval_weights);
         let record = EpochRecord {
             epoch,
             w_lr,
@@ -151,30 +160,33 @@ pub fn run_search<AB: AutodiffBackend, T: SearchTask<AB>>(
             train_acc: train_meter.accuracy(),
             val_loss: val_meter.mean_loss(),
             val_acc: val_meter.accuracy(),
+            val_eval_loss: evaluation.map(|e| e.loss),
+            val_eval_acc: evaluation.and_then(|e| e.accuracy),
             seconds: started.elapsed().as_secs_f64(),
             arch_weights: arch_probabilities(&arch),
         };
         if run.progress {
             eprintln!(
-                "epoch {}/{}  train loss {:.4} acc {}  val loss {:.4} acc {}  ({:.1}s)",
+                "epoch {}/{}  train loss {:.4} acc {}  val (arch steps) loss {:.4} acc {}  val (eval pass) acc {}  ({:.1}s)",
                 epoch + 1,
                 cfg.epochs,
                 record.train_loss,
                 fmt_acc(record.train_acc),
                 record.val_loss,
                 fmt_acc(record.val_acc),
+                fmt_acc(record.val_eval_acc),
                 record.seconds
             );
         }
         state.history.push(record);
         state.next_epoch = epoch + 1;
-        checkpoint::save(run.run_dir, &net, &arch, &opt, &state)?;
+        checkpoint::save(run.run_dir, run.fingerprint, &net, &arch, &opt, &state)?;
         write_history_files(run.run_dir, &state)?;
         if run.stop_after.is_some_and(|stop| state.next_epoch >= stop) {
             break;
         }
     }
-    Ok(SearchOutcome { net, arch, state })
+    Ok(SearchOutcome { net, arch, state, epochs_run })
 }
 
 /// softmax(alpha) of every group, read to the host.

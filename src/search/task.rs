@@ -47,4 +47,23 @@ pub trait SearchTask<AB: AutodiffBackend> {
     fn arch_loss(&self, net: &Self::Net, weights: &ArchWeights<AB>, batch: &Self::Batch) -> TaskLoss<AB> {
         self.weight_loss(net, weights, batch)
     }
+    /// An evaluation-mode pass over the whole validation split at the end of an epoch (DARTS's
+    /// reported validation figure), with `weights` the current architecture; `None` when the task
+    /// has no such evaluation.
+    fn evaluate_val(
+        &self,
+        _net: &<Self::Net as AutodiffModule<AB>>::InnerModule,
+        _weights: &ArchWeights<AB::InnerBackend>,
+    ) -> Option<Evaluation> {
+        None
+    }
+}
+
+/// Loss and accuracy of an evaluation pass.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Evaluation {
+    /// Mean loss per example.
+    pub loss: f64,
+    /// Fraction of correct predictions, when the task has accuracy.
+    pub accuracy: Option<f64>,
 }

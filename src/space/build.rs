@@ -25,8 +25,9 @@ pub fn build_arch_graph(file: &SpaceFile, src: &Source) -> Result<ArchGraph> {
         )
     })?;
     for (set, ops) in &file.op_sets {
-        let ops: Vec<(String, Range<usize>)> = ops.iter().map(|o| (o.get_ref().clone(), o.span())).collect();
-        check_ops(&ops, catalogue, src, &format!("op_sets.{set}"))?;
+        let located: Vec<(String, Range<usize>)> =
+            ops.get_ref().iter().map(|o| (o.get_ref().clone(), o.span())).collect();
+        check_ops(&located, ops.span(), catalogue, src, &format!("op_sets.{set}"))?;
     }
     if file.cell.is_empty() {
         return Err(src.error(0..0, "cell", "the space defines no `[[cell]]`"));
@@ -40,6 +41,20 @@ pub fn build_arch_graph(file: &SpaceFile, src: &Source) -> Result<ArchGraph> {
                 cell.name.span(),
                 format!("{field}.name"),
                 format!("duplicate cell `{}`", cell.name.get_ref()),
+            ));
+        }
+        if catalogue == Catalogue::Conv2d
+            && let Some(same) = cells.iter().find(|c| c.reduction == cell.reduction)
+        {
+            let kind = if cell.reduction { "reduction" } else { "normal" };
+            return Err(src.error(
+                cell.name.span(),
+                format!("{field}.name"),
+                format!(
+                    "`{}` is a second {kind} cell after `{}`: a conv2d cell network uses its one normal cell for every normal layer and its one reduction cell for every reduction layer",
+                    cell.name.get_ref(),
+                    same.name
+                ),
             ));
         }
         cells.push(build_cell(file, cell, catalogue, src, &field, &mut groups)?);
@@ -77,10 +92,17 @@ impl GroupTable {
     }
 }
 
-/// Checks that every op of a list (names with their source spans) exists in the catalogue and appears once.
-fn check_ops(ops: &[(String, Range<usize>)], catalogue: Catalogue, src: &Source, field: &str) -> Result<()> {
+/// Checks that every op of a list (names with their source spans; `list_span` locates the list
+/// itself) exists in the catalogue and appears once.
+fn check_ops(
+    ops: &[(String, Range<usize>)],
+    list_span: Range<usize>,
+    catalogue: Catalogue,
+    src: &Source,
+    field: &str,
+) -> Result<()> {
     let Some((_, first_span)) = ops.first() else {
-        return Err(src.error(0..0, field, "empty op list"));
+        return Err(src.error(list_span, field, "empty op list"));
     };
     for (i, (op, span)) in ops.iter().enumerate() {
         if !catalogue.contains(op) {
@@ -110,14 +132,16 @@ fn resolve_ops(
 ) -> Result<Vec<String>> {
     match ops.get_ref() {
         OpsRef::Set(name) => {
-            file.op_sets.get(name).map(|set| set.iter().map(|o| o.get_ref().clone()).collect()).ok_or_else(|| {
-                let known: Vec<&String> = file.op_sets.keys().collect();
-                src.error(ops.span(), field, format!("unknown op set `{name}` (defined: {known:?})"))
-            })
+            file.op_sets.get(name).map(|set| set.get_ref().iter().map(|o| o.get_ref().clone()).collect()).ok_or_else(
+                || {
+                    let known: Vec<&String> = file.op_sets.keys().collect();
+                    src.error(ops.span(), field, format!("unknown op set `{name}` (defined: {known:?})"))
+                },
+            )
         }
         OpsRef::List(list) => {
             let located: Vec<(String, Range<usize>)> = list.iter().map(|o| (o.clone(), ops.span())).collect();
-            check_ops(&located, catalogue, src, field)?;
+            check_ops(&located, ops.span(), catalogue, src, field)?;
             Ok(list.clone())
         }
     }
@@ -140,6 +164,13 @@ fn declared_edges(
     field: &str,
 ) -> Result<Vec<DeclaredEdge>> {
     let mut edges = Vec::new();
+    if let (true, Some(ops)) = (node.from.is_empty(), &node.ops) {
+        return Err(src.error(
+            ops.span(),
+            format!("{field}.ops"),
+            "`ops` applies to the edges listed in `from`, and `from` is empty; give the ops inside each `[[cell.node.edge]]` or list the sources in `from`",
+        ));
+    }
     if !node.from.is_empty() {
         let ops = node.ops.as_ref().ok_or_else(|| {
             src.error(node.name.span(), format!("{field}.ops"), "`from` is given but `ops` is missing")
@@ -273,6 +304,17 @@ fn build_cell(
             graph[dst].keep = Some(k);
         }
         if node.mix == MixFile::Weighted {
+            if edges.len() < 2 {
+                return Err(src.error(
+                    node.name.span(),
+                    format!("{node_field}.mix"),
+                    format!(
+                        "a weighted input choice needs at least 2 incoming edges; node `{}` has {}",
+                        node.name.get_ref(),
+                        edges.len()
+                    ),
+                ));
+            }
             let sources: Vec<String> = edges.iter().map(|e| e.from.clone()).collect();
             graph[dst].input_choice =
                 Some(groups.slot(&share, ChoiceKind::Input, &sources, node.name.get_ref().clone()));

@@ -53,20 +53,22 @@ impl Catalogue {
     }
 
     /// Trainable parameters of `op` on `channels` features (`stride` 2 on reduction edges;
-    /// `affine` adds BatchNorm scale and shift, as in derived networks).
-    pub fn param_count(self, op: &str, channels: usize, stride: usize, affine: bool) -> usize {
+    /// `affine` adds BatchNorm scale and shift, as in derived networks); `None` on overflow.
+    pub fn param_count(self, op: &str, channels: usize, stride: usize, affine: bool) -> Option<usize> {
         let c = channels;
-        let bn = if affine { 2 * c } else { 0 };
+        let bn = if affine { c.checked_mul(2)? } else { 0 };
+        let square = c.checked_mul(c)?;
+        // A depthwise k x k conv followed by a pointwise conv and a BatchNorm.
+        let dw_pw_bn = |k: usize| c.checked_mul(k * k)?.checked_add(square)?.checked_add(bn);
         match (self, op) {
-            (Catalogue::Conv2d, "none") => 0,
-            (Catalogue::Conv2d, "max_pool_3x3" | "avg_pool_3x3") => 0,
-            (Catalogue::Conv2d, "skip_connect") if stride == 1 => 0,
-            (Catalogue::Conv2d, "skip_connect") => 2 * c * (c / 2) + bn,
-            (Catalogue::Conv2d, "sep_conv_3x3") => 2 * (c * 9 + c * c + bn),
-            (Catalogue::Conv2d, "sep_conv_5x5") => 2 * (c * 25 + c * c + bn),
-            (Catalogue::Conv2d, "dil_conv_3x3") => c * 9 + c * c + bn,
-            (Catalogue::Conv2d, "dil_conv_5x5") => c * 25 + c * c + bn,
-            _ => 0,
+            (Catalogue::Conv2d, "none" | "max_pool_3x3" | "avg_pool_3x3") => Some(0),
+            (Catalogue::Conv2d, "skip_connect") if stride == 1 => Some(0),
+            (Catalogue::Conv2d, "skip_connect") => square.checked_add(bn),
+            (Catalogue::Conv2d, "sep_conv_3x3") => dw_pw_bn(3)?.checked_mul(2),
+            (Catalogue::Conv2d, "sep_conv_5x5") => dw_pw_bn(5)?.checked_mul(2),
+            (Catalogue::Conv2d, "dil_conv_3x3") => dw_pw_bn(3),
+            (Catalogue::Conv2d, "dil_conv_5x5") => dw_pw_bn(5),
+            _ => Some(0),
         }
     }
 }

@@ -14,7 +14,7 @@ pub struct SpaceFile {
     pub catalogue: Spanned<String>,
     /// Named lists of candidate ops, referenced by edges.
     #[serde(default)]
-    pub op_sets: BTreeMap<String, Vec<Spanned<String>>>,
+    pub op_sets: BTreeMap<String, Spanned<Vec<Spanned<String>>>>,
     /// Cell templates, in order.
     #[serde(default)]
     pub cell: Vec<CellFile>,

@@ -5,7 +5,9 @@ pub mod cell;
 pub mod mixed_op;
 pub mod network;
 pub mod relaxation;
+pub mod size;
 
 pub use arch_params::ArchParams;
 pub use network::{CellNetwork, NetworkConfig, trainable_params};
 pub use relaxation::{ArchWeights, GumbelNoise, Relaxation, TemperatureSchedule};
+pub use size::{NetworkSize, ensure_fits};

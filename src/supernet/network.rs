@@ -4,6 +4,7 @@
 
 use super::cell::{Cell, CellChannels};
 use super::relaxation::ArchWeights;
+use super::size::{NetworkSize, ensure_fits};
 use crate::error::{KdnasError, Result};
 use crate::ops::conv2d::OpMode;
 use crate::ops::conv2d::batch_norm::BatchNorm2d;
@@ -31,6 +32,9 @@ pub struct NetworkConfig {
     pub reduction_layers: Option<Vec<usize>>,
 }
 
+/// The most cells a network may stack (a bound that keeps size estimates and cell loops finite).
+pub const MAX_LAYERS: usize = 10_000;
+
 fn default_stem_multiplier() -> usize {
     3
 }
@@ -50,6 +54,12 @@ impl NetworkConfig {
         if self.channels < 2 || self.layers == 0 || self.stem_multiplier == 0 {
             return Err(KdnasError::Usage(format!(
                 "{field_prefix}: channels must be >= 2, layers and stem_multiplier >= 1"
+            )));
+        }
+        if self.layers > MAX_LAYERS {
+            return Err(KdnasError::Usage(format!(
+                "{field_prefix}.layers: {} cells; at most {MAX_LAYERS} are supported (DARTS uses 8 in search, 20 in evaluation)",
+                self.layers
             )));
         }
         if let Some(bad) = self.reductions().into_iter().find(|&r| r >= self.layers) {
@@ -85,6 +95,19 @@ impl<B: Backend> CellNetwork<B> {
     ) -> Result<Self> {
         cfg.validate("network")?;
         let reductions = cfg.reductions();
+        for reduction in [false, true] {
+            if let Some(layer) = (0..cfg.layers).find(|l| reductions.contains(l) == reduction)
+                && arch.cell_by_reduction(reduction).is_none()
+            {
+                let kind = if reduction { "reduction" } else { "normal" };
+                return Err(KdnasError::Usage(format!(
+                    "space `{}` has no {kind} cell, but layer {layer} needs one",
+                    arch.name
+                )));
+            }
+        }
+        let size = NetworkSize::of(arch, cfg, in_channels, classes, 1, mode);
+        ensure_fits(size, 0, &format!("network.channels = {}, layers = {}", cfg.channels, cfg.layers))?;
         let c_stem = cfg.stem_multiplier * cfg.channels;
         let stem = uniform_fan_in([c_stem, in_channels, 3, 3], in_channels * 9, device);
         let stem_bn = BatchNorm2d::new(c_stem, true, device);
@@ -96,10 +119,9 @@ impl<B: Backend> CellNetwork<B> {
             if reduction {
                 node *= 2;
             }
-            let graph = arch.cell_by_reduction(reduction).ok_or_else(|| {
-                let kind = if reduction { "a reduction" } else { "a normal" };
-                KdnasError::Usage(format!("space `{}` has no {kind} cell, but layer {layer} needs one", arch.name))
-            })?;
+            let graph = arch
+                .cell_by_reduction(reduction)
+                .ok_or_else(|| KdnasError::Usage(format!("space `{}` has no cell for layer {layer}", arch.name)))?;
             let cell = Cell::new(graph, CellChannels { prev_prev, prev, node }, reduction_prev, mode, device)?;
             (prev_prev, prev) = (prev, cell.multiplier() * node);
             reduction_prev = reduction;

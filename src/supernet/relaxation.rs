@@ -52,6 +52,22 @@ pub enum TemperatureSchedule {
 }
 
 impl TemperatureSchedule {
+    /// Rejects schedules whose temperature is not positive at every epoch; `field` names the section.
+    pub fn validate(&self, field: &str) -> crate::error::Result<()> {
+        use crate::validate::{at_least_one, positive};
+        match *self {
+            TemperatureSchedule::Linear { start, end } => {
+                positive(&format!("{field}.start"), start)?;
+                positive(&format!("{field}.end"), end)
+            }
+            TemperatureSchedule::Step { start, factor, every } => {
+                positive(&format!("{field}.start"), start)?;
+                positive(&format!("{field}.factor"), factor)?;
+                at_least_one(&format!("{field}.every"), every)
+            }
+        }
+    }
+
     /// The temperature at `epoch` of `epochs`.
     pub fn at(&self, epoch: usize, epochs: usize) -> f64 {
         match *self {
@@ -98,6 +114,14 @@ impl<B: Backend> GumbelNoise<B> {
 }
 
 impl Relaxation {
+    /// Rejects a Gumbel temperature schedule that is not positive; `field` names the section.
+    pub fn validate(&self, field: &str) -> crate::error::Result<()> {
+        match self {
+            Relaxation::Softmax => Ok(()),
+            Relaxation::Gumbel { temperature, .. } => temperature.validate(&format!("{field}.temperature")),
+        }
+    }
+
     /// Whether a step needs Gumbel noise.
     pub fn needs_noise(&self) -> bool {
         matches!(self, Relaxation::Gumbel { .. })

@@ -2,9 +2,10 @@
 
 use crate::data::{Augment, ImageSet, image_batch};
 use crate::metrics::{correct_count, cross_entropy};
+use crate::search::task::Evaluation;
 use crate::search::{SearchTask, Split, TaskLoss};
 use crate::supernet::{ArchWeights, CellNetwork};
-use burn::tensor::{Int, Tensor, backend::AutodiffBackend};
+use burn::tensor::{ElementConversion, Int, Tensor, backend::AutodiffBackend};
 use rand::rngs::StdRng;
 
 /// DARTS's image-classification search: the train split trains weights, the val split alphas.
@@ -50,4 +51,25 @@ impl<AB: AutodiffBackend> SearchTask<AB> for ImageSearchTask<AB> {
             count: labels.dims()[0],
         }
     }
+
+    fn evaluate_val(
+        &self,
+        net: &CellNetwork<AB::InnerBackend>,
+        weights: &ArchWeights<AB::InnerBackend>,
+    ) -> Option<Evaluation> {
+        let (mut loss_sum, mut correct) = (0.0f64, 0i64);
+        let indices: Vec<usize> = (0..self.val.len()).collect();
+        for chunk in indices.chunks(EVAL_BATCH) {
+            let (images, labels) = image_batch::<AB::InnerBackend>(&self.val, chunk, None, &self.device);
+            let logits = net.forward(images, Some(weights)); // [n, classes]
+            let ce: f32 = cross_entropy(logits.clone(), labels.clone()).into_scalar().elem();
+            loss_sum += ce as f64 * chunk.len() as f64;
+            correct += correct_count(logits, labels).into_scalar().elem::<i64>();
+        }
+        let n = self.val.len().max(1) as f64;
+        Some(Evaluation { loss: loss_sum / n, accuracy: Some(correct as f64 / n) })
+    }
 }
+
+/// Examples per forward pass of the evaluation (no gradients are kept).
+const EVAL_BATCH: usize = 256;

@@ -3,7 +3,9 @@
 
 use super::{TrainEpoch, TrainState};
 use crate::error::{KdnasError, Result};
-use crate::search::checkpoint::{CHECKPOINT_DIR, existing_checkpoint, write_dir_atomically};
+use crate::files::write_dir_atomically;
+use crate::manifest::{Fingerprint, verify_checkpoint, write_manifest};
+use crate::search::checkpoint::{CHECKPOINT_DIR, checkpoint_to_resume, load_module, load_state};
 use crate::search::sgd::Sgd;
 use crate::supernet::CellNetwork;
 use burn::module::Module;
@@ -18,37 +20,46 @@ struct SavedProgress {
     history: Vec<TrainEpoch>,
 }
 
-fn ck_err(path: &Path, e: impl std::fmt::Display) -> KdnasError {
-    KdnasError::Checkpoint { path: path.to_path_buf(), message: e.to_string() }
-}
+/// Manifest kind of training checkpoints.
+const TRAIN_KIND: &str = "train";
 
-/// Writes `state` to `out_dir/checkpoint` (a complete new directory swapped in by renames).
-pub fn save_training<AB: AutodiffBackend>(out_dir: &Path, state: &TrainState<AB>) -> Result<()> {
+/// Writes `state` to `out_dir/checkpoint` (a complete new directory swapped in by renames), with a
+/// manifest naming the run it belongs to.
+pub fn save_training<AB: AutodiffBackend>(
+    out_dir: &Path,
+    fingerprint: &Fingerprint,
+    state: &TrainState<AB>,
+) -> Result<()> {
     write_dir_atomically(&out_dir.join(CHECKPOINT_DIR), |dir| {
         let recorder = NamedMpkFileRecorder::<FullPrecisionSettings>::new();
-        state.net.clone().save_file(dir.join("net"), &recorder).map_err(|e| ck_err(dir, e))?;
+        let net_path = dir.join("net");
+        state
+            .net
+            .clone()
+            .save_file(&net_path, &recorder)
+            .map_err(|e| KdnasError::Checkpoint { path: net_path.with_extension("mpk"), message: e.to_string() })?;
         state.sgd.save(&dir.join("sgd_velocity.bin"))?;
-        let json =
-            serde_json::to_vec_pretty(&SavedProgress { history: state.history.clone() }).map_err(|e| ck_err(dir, e))?;
-        std::fs::write(dir.join("state.json"), json).map_err(|e| KdnasError::io(dir.join("state.json"), e))
+        let state_path = dir.join("state.json");
+        let json = serde_json::to_vec_pretty(&SavedProgress { history: state.history.clone() })
+            .map_err(|e| KdnasError::Checkpoint { path: state_path.clone(), message: e.to_string() })?;
+        std::fs::write(&state_path, json).map_err(|e| KdnasError::io(&state_path, e))?;
+        write_manifest(dir, TRAIN_KIND, fingerprint)
     })
 }
 
-/// Restores a checkpoint of `out_dir` into `net` (freshly built, same shapes) and `sgd` (fresh).
+/// Restores a checkpoint of `out_dir` into `net` (freshly built, same shapes) and `sgd` (fresh),
+/// after checking that it belongs to the run `fingerprint` describes and that no file was altered.
 pub fn load_training<AB: AutodiffBackend>(
     out_dir: &Path,
+    fingerprint: &Fingerprint,
     net: CellNetwork<AB>,
     mut sgd: Sgd<AB>,
     device: &AB::Device,
 ) -> Result<TrainState<AB>> {
-    let dir = existing_checkpoint(out_dir).ok_or_else(|| {
-        ck_err(&out_dir.join(CHECKPOINT_DIR), "no checkpoint to resume from (training has not finished an epoch)")
-    })?;
-    let recorder = NamedMpkFileRecorder::<FullPrecisionSettings>::new();
-    let net = net.load_file(dir.join("net"), &recorder, device).map_err(|e| ck_err(&dir, e))?;
+    let dir = checkpoint_to_resume(out_dir)?;
+    verify_checkpoint(&dir, TRAIN_KIND, fingerprint)?;
+    let net = load_module(&dir, "net", net, device)?;
     sgd.load(&dir.join("sgd_velocity.bin"), device)?;
-    let state_path = dir.join("state.json");
-    let text = std::fs::read(&state_path).map_err(|e| KdnasError::io(&state_path, e))?;
-    let saved: SavedProgress = serde_json::from_slice(&text).map_err(|e| ck_err(&state_path, e))?;
+    let saved: SavedProgress = load_state(&dir)?;
     Ok(TrainState { net, sgd, history: saved.history })
 }

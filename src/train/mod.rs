@@ -75,19 +75,25 @@ impl Default for TrainConfig {
 impl TrainConfig {
     /// Rejects values that cannot work, naming the field.
     pub fn validate(&self) -> Result<()> {
-        if self.epochs == 0 || self.batch_size == 0 {
-            return Err(KdnasError::Usage("train.epochs: epochs and batch_size must be at least 1".into()));
+        use crate::validate::{at_least_one, field_error, non_negative, positive, unit_interval};
+        at_least_one("train.epochs", self.epochs)?;
+        at_least_one("train.batch_size", self.batch_size)?;
+        positive("train.lr", self.lr)?;
+        non_negative("train.lr_min", self.lr_min)?;
+        if self.lr_min > self.lr {
+            return Err(field_error("train.lr_min", format!("{} is above lr = {}", self.lr_min, self.lr)));
         }
-        if !(self.lr.is_finite() && self.lr > 0.0) {
-            return Err(KdnasError::Usage("train.lr: must be a positive number".into()));
-        }
-        if !(0.0..1.0).contains(&self.drop_path) {
-            return Err(KdnasError::Usage("train.drop_path: must be in [0, 1)".into()));
-        }
+        unit_interval("train.momentum", self.momentum)?;
+        non_negative("train.weight_decay", self.weight_decay)?;
+        positive("train.grad_clip", self.grad_clip)?;
+        unit_interval("train.drop_path", self.drop_path)?;
         if self.cutout == Some(0) {
-            return Err(KdnasError::Usage(
-                "train.cutout: the square side must be at least 1 (leave it out for none)".into(),
-            ));
+            return Err(field_error("train.cutout", "the square side must be at least 1 (leave it out for none)"));
+        }
+        for (field, value) in [("train.channels", self.channels), ("train.layers", self.layers)] {
+            if let Some(v) = value {
+                at_least_one(field, v)?;
+            }
         }
         Ok(())
     }
@@ -171,7 +177,8 @@ pub fn train_classifier<AB: AutodiffBackend>(
 ) -> Result<TrainState<AB>> {
     cfg.validate()?;
     let (train, test, augment, seed, progress) = (data.train, data.test, data.augment, control.seed, control.progress);
-    let steps = (train.len() / cfg.batch_size).max(1);
+    // Every training image once per epoch, the last batch partial (as DARTS's loader).
+    let steps = train.len().div_ceil(cfg.batch_size).max(1);
     for epoch in state.history.len()..cfg.epochs {
         let started = std::time::Instant::now();
         let mut rng = StdRng::seed_from_u64(epoch_seed(seed, epoch));
@@ -200,12 +207,12 @@ pub fn train_classifier<AB: AutodiffBackend>(
             let mut g = GradientsParams::from_module(&mut grads, &state.net);
             clip_global_norm::<AB, CellNetwork<AB>>(&state.net, &mut g, cfg.grad_clip);
             state.net = state.sgd.step(state.net, &g, lr);
-            loss_sum += value as f64;
+            loss_sum += value as f64 * idx.len() as f64;
             correct += c as usize;
             seen += idx.len();
             bar.set_message(format!(
                 "loss {:.3} acc {:.1}%",
-                loss_sum / (step + 1) as f64,
+                loss_sum / seen as f64,
                 100.0 * correct as f64 / seen as f64
             ));
             bar.inc(1);
@@ -215,7 +222,7 @@ pub fn train_classifier<AB: AutodiffBackend>(
         let record = TrainEpoch {
             epoch,
             lr,
-            train_loss: loss_sum / steps as f64,
+            train_loss: loss_sum / seen.max(1) as f64,
             train_acc: correct as f64 / seen.max(1) as f64,
             test_acc,
             seconds: started.elapsed().as_secs_f64(),

@@ -1,6 +1,8 @@
 //! Small builders shared by the integration tests (tiny shapes so the suite stays fast).
 #![allow(dead_code)]
 
+pub mod cli;
+
 use burn::backend::{Autodiff, Flex};
 use kdnas::data::ImageSet;
 use kdnas::space::{ArchGraph, parse_space};
@@ -46,4 +48,164 @@ pub fn temp_dir(name: &str) -> PathBuf {
 pub fn serial() -> std::sync::MutexGuard<'static, ()> {
     static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
     LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+// ---- Command-line crash tests (tests/kill_resume.rs, tests/write_failure.rs) ----
+
+/// A private copy of the `kdnas` binary in `dir`: a rebuild of the shared target directory while a long
+/// test runs then cannot swap the program between a reference run and the runs compared with it.
+pub fn kdnas_binary_copy(dir: &Path) -> PathBuf {
+    let copy = dir.join("kdnas");
+    std::fs::copy(env!("CARGO_BIN_EXE_kdnas"), &copy).unwrap();
+    copy
+}
+
+/// Writes the run config `name` into `dir`: `body` after a `space` line naming the bundled quickstart
+/// space by the absolute path it has on this machine (computed at run time, never committed).
+pub fn write_run_config(dir: &Path, name: &str, body: &str) -> PathBuf {
+    let space = manifest("search_spaces/quickstart.toml");
+    let quoted = serde_json::to_string(space.to_str().expect("UTF-8 path")).unwrap(); // a valid TOML string
+    let path = dir.join(name);
+    std::fs::write(&path, format!("space = {quoted}\n{body}")).unwrap();
+    path
+}
+
+/// Writes `genotype.json` into `dir`: the quickstart space with every choice's second candidate strongest.
+pub fn write_quickstart_genotype(dir: &Path) -> PathBuf {
+    let space = quickstart_space();
+    let probs: Vec<Vec<Vec<f32>>> = space
+        .groups
+        .iter()
+        .map(|g| {
+            (0..g.rows()).map(|_| (0..g.candidates.len()).map(|c| if c == 1 { 0.6 } else { 0.1 }).collect()).collect()
+        })
+        .collect();
+    let path = dir.join("genotype.json");
+    kdnas::export::Genotype::derive(&space, &probs, kdnas::export::DeriveRule::Darts).save(&path).unwrap();
+    path
+}
+
+/// The lines of a JSON-lines file with the member `"field":value` cut out of each line's text; numbers
+/// keep the digits they were written with, so equal lines mean bit-identical values.
+pub fn jsonl_without_field(path: &Path, field: &str) -> Vec<String> {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let key = format!("\"{field}\":");
+    text.lines()
+        .map(|line| {
+            let Some(start) = line.find(&key) else { return line.to_string() };
+            let value_len = line[start + key.len()..].find([',', '}']).expect("a flat JSON object");
+            let end = start + key.len() + value_len;
+            let cut = if line[end..].starts_with(',') {
+                line[..start].to_string() + &line[end + 1..]
+            } else {
+                line[..start].trim_end_matches(',').to_string() + &line[end..]
+            };
+            serde_json::from_str::<serde_json::Value>(&cut).unwrap_or_else(|e| panic!("{cut}: {e}")).to_string() // TEMPHACK
+        })
+        .collect()
+}
+
+/// The bytes of a burn `.mpk` record with every parameter id blanked (burn draws a random id per
+/// parameter in every process), so two records are equal exactly when their tensors are.
+pub fn mpk_without_param_ids(record: &[u8]) -> Vec<u8> {
+    let mut bytes = record.to_vec();
+    let mut at = 0;
+    // Each id is the MessagePack pair `"id": <string of up to 31 bytes>`.
+    while let Some(found) = bytes[at..].windows(4).position(|w| w[..3] == *b"\xa2id" && (0xa0..=0xbf).contains(&w[3])) {
+        let start = at + found + 4;
+        let end = (start + usize::from(bytes[start - 1] & 0x1f)).min(bytes.len());
+        bytes[start..end].fill(b'_');
+        at = end;
+    }
+    assert!(at > 0, "no parameter id found: has burn's record format changed?");
+    bytes
+}
+
+/// One kind of `kdnas` run (search, or training of a derived network) as the crash tests drive it:
+/// started anew, resumed, and compared with a reference run of the same command.
+pub struct CliRun {
+    /// The subcommand: `search` or `train`.
+    pub command: &'static str,
+    /// Arguments of a new run, before `--out DIR`.
+    pub start: Vec<std::ffi::OsString>,
+    /// What the command line says when a new run would overwrite a checkpointed one.
+    pub refusal: &'static str,
+    /// The JSON-lines file that gains one line per finished epoch.
+    pub metrics: &'static str,
+}
+
+impl CliRun {
+    /// `kdnas search --config CONFIG`.
+    pub fn search(config: &Path) -> Self {
+        CliRun {
+            command: "search",
+            start: vec!["search".into(), "--config".into(), config.into()],
+            refusal: "already holds a search",
+            metrics: "metrics.jsonl",
+        }
+    }
+
+    /// `kdnas train --genotype GENOTYPE --config CONFIG`.
+    pub fn training(genotype: &Path, config: &Path) -> Self {
+        CliRun {
+            command: "train",
+            start: vec!["train".into(), "--genotype".into(), genotype.into(), "--config".into(), config.into()],
+            refusal: "already holds a training run",
+            metrics: "train_metrics.jsonl",
+        }
+    }
+
+    /// The arguments that start a new run writing into `out`.
+    pub fn start_args(&self, out: &Path) -> Vec<std::ffi::OsString> {
+        let mut args = self.start.clone();
+        args.extend(["--out".into(), out.into()]);
+        args
+    }
+
+    /// The arguments that resume the run in `out`.
+    pub fn resume_args(&self, out: &Path) -> Vec<std::ffi::OsString> {
+        vec![self.command.into(), "--resume".into(), out.into()]
+    }
+
+    /// Finished epochs of the run in `out`, as its metrics file records them.
+    pub fn finished_epochs(&self, out: &Path) -> usize {
+        std::fs::read_to_string(out.join(self.metrics)).map_or(0, |text| text.lines().count())
+    }
+
+    /// Asserts that the finished run in `run` ended bit-identical to the finished run in `reference`.
+    /// Search: every epoch's architecture weights in `checkpoint/state.json` (`history[*].arch_weights`),
+    /// `arch_weights.jsonl`, and `metrics.jsonl` apart from wall-clock seconds. Training:
+    /// `train_metrics.jsonl` apart from seconds, the tensors of `derived_net.mpk` (its bytes apart
+    /// from parameter ids), and `result.json` apart from seconds.
+    pub fn assert_same_result(&self, reference: &Path, run: &Path) {
+        let bytes = |dir: &Path, file: &str| std::fs::read(dir.join(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
+        let metrics = |dir: &Path| jsonl_without_field(&dir.join(self.metrics), "seconds");
+        assert_eq!(metrics(reference), metrics(run), "{}: {} differs", run.display(), self.metrics);
+        if self.command == "search" {
+            let arch_weights = |dir: &Path| -> Vec<serde_json::Value> {
+                let state: serde_json::Value = serde_json::from_slice(&bytes(dir, "checkpoint/state.json")).unwrap();
+                state["history"].as_array().unwrap().iter().map(|epoch| epoch["arch_weights"].clone()).collect()
+            };
+            assert_eq!(arch_weights(reference), arch_weights(run), "{}: checkpoint arch weights differ", run.display());
+            let jsonl = "arch_weights.jsonl";
+            assert!(bytes(reference, jsonl) == bytes(run, jsonl), "{}: {jsonl} differs", run.display());
+        } else {
+            let net = |dir: &Path| mpk_without_param_ids(&bytes(dir, "derived_net.mpk"));
+            assert!(net(reference) == net(run), "{}: derived_net.mpk differs", run.display());
+            let result = |dir: &Path| {
+                let mut value: serde_json::Value = serde_json::from_slice(&bytes(dir, "result.json")).unwrap();
+                value.as_object_mut().unwrap().remove("seconds");
+                value
+            };
+            assert_eq!(result(reference), result(run), "{}: result.json differs", run.display());
+        }
+    }
+}
+
+/// Runs the `kdnas` binary `bin` with `args` to its end and returns its output; panics with its stderr
+/// unless it succeeds.
+pub fn run_kdnas_ok(bin: &Path, args: &[std::ffi::OsString]) -> std::process::Output {
+    let output = std::process::Command::new(bin).args(args).output().expect("start kdnas");
+    assert!(output.status.success(), "kdnas {args:?} failed: {}", String::from_utf8_lossy(&output.stderr));
+    output
 }

@@ -1,0 +1,115 @@
+//! The ground floor shared by search, training and export: atomic writes (a crash or a failed write
+//! never leaves a half-written file or checkpoint in place), file-name-safe names, and content hashes.
+
+use crate::error::{KdnasError, Result};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// Writes `dir`'s contents with `write` into a sibling temp directory, then swaps it in by renames:
+/// at every moment either the old or the new complete directory exists (as `dir` or `dir.old`).
+/// If `write` fails, `dir` is left untouched and the error is returned.
+pub fn write_dir_atomically(dir: &Path, write: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
+    let tmp = dir.with_extension("tmp");
+    let old = dir.with_extension("old");
+    if tmp.exists() {
+        std::fs::remove_dir_all(&tmp).map_err(|e| KdnasError::io(&tmp, e))?;
+    }
+    std::fs::create_dir_all(&tmp).map_err(|e| KdnasError::io(&tmp, e))?;
+    if let Err(err) = write(&tmp) {
+        let _ = std::fs::remove_dir_all(&tmp);
+        return Err(err);
+    }
+    if dir.exists() {
+        if old.exists() {
+            std::fs::remove_dir_all(&old).map_err(|e| KdnasError::io(&old, e))?;
+        }
+        std::fs::rename(dir, &old).map_err(|e| KdnasError::io(dir, e))?;
+    }
+    std::fs::rename(&tmp, dir).map_err(|e| KdnasError::io(dir, e))?;
+    sync_parent(dir);
+    if old.exists() {
+        std::fs::remove_dir_all(&old).map_err(|e| KdnasError::io(&old, e))?;
+    }
+    Ok(())
+}
+
+/// Writes a file atomically: a temp file in the same directory, flushed to disk, then renamed over
+/// `path`. A failed write (disk full, no permission) removes the temp file and leaves `path` as it was.
+pub fn write_file_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    let written = std::fs::File::create(&tmp).and_then(|mut file| {
+        file.write_all(bytes)?;
+        file.sync_all()
+    });
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(KdnasError::io(&tmp, e));
+    }
+    std::fs::rename(&tmp, path).map_err(|e| KdnasError::io(path, e))?;
+    sync_parent(path);
+    Ok(())
+}
+
+/// Flushes the directory entry of `path` (best effort: not every file system supports it).
+fn sync_parent(path: &Path) {
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        let _ = std::fs::File::open(parent).and_then(|d| d.sync_all());
+    }
+}
+
+/// A name usable as one file-name component: letters, digits, `-`, `_` and inner `.` are kept,
+/// anything else (path separators, quotes, spaces) becomes `_`; never empty, never `.`/`..`-led.
+pub fn safe_file_name(name: &str) -> String {
+    let cleaned: String =
+        name.chars().map(|c| if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') { c } else { '_' }).collect();
+    let trimmed = cleaned.trim_start_matches('.');
+    if trimmed.is_empty() { "_".to_string() } else { trimmed.to_string() }
+}
+
+/// 64-bit FNV-1a hash of `bytes`, as 16 hex digits: a cheap content check for checkpoint files.
+pub fn content_hash(bytes: &[u8]) -> String {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in bytes {
+        hash ^= u64::from(b);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    format!("{hash:016x}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn safe_names_stay_inside_one_directory_level() {
+        assert_eq!(safe_file_name("../escaped_by_name"), "_escaped_by_name");
+        assert_eq!(safe_file_name("nor/mal"), "nor_mal");
+        assert_eq!(safe_file_name("q\"uote"), "q_uote");
+        assert_eq!(safe_file_name(".."), "_");
+        assert_eq!(safe_file_name("normal_ops_0.v2"), "normal_ops_0.v2");
+    }
+
+    #[test]
+    fn content_hash_is_fnv1a() {
+        assert_eq!(content_hash(b""), "cbf29ce484222325");
+        assert_eq!(content_hash(b"a"), "af63dc4c8601ec8c");
+    }
+
+    #[test]
+    fn a_failed_directory_write_leaves_the_old_directory() {
+        let root = std::env::temp_dir().join(format!("kdnas-files-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let dir = root.join("ck");
+        write_dir_atomically(&dir, |d| write_file_atomically(&d.join("a"), b"first")).unwrap();
+        let failed = write_dir_atomically(&dir, |d| {
+            write_file_atomically(&d.join("a"), b"second")?;
+            Err(KdnasError::Usage("disk full".into()))
+        });
+        assert!(failed.is_err());
+        assert_eq!(std::fs::read(dir.join("a")).unwrap(), b"first");
+        assert!(!dir.with_extension("tmp").exists(), "the partial directory is removed");
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+}

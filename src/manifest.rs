@@ -1,0 +1,194 @@
+//! Checkpoint manifests: what a checkpoint belongs to (a fingerprint of the resolved config, the input
+//! files and the network's parameter shapes) and what it contains (size and hash of every file). A
+//! resume recomputes the fingerprint of the run as it is now and refuses a checkpoint that does not
+//! match, naming what differs, instead of loading weights into a network of another shape.
+
+use crate::error::{KdnasError, Result};
+use crate::files::content_hash;
+use burn::module::{Module, ModuleVisitor, Param};
+use burn::tensor::{Tensor, backend::Backend};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// File name of the manifest inside a checkpoint directory.
+pub const MANIFEST: &str = "manifest.json";
+
+/// Config keys left out of the fingerprint: a run directory moved to another machine may point at
+/// its data somewhere else (the data's shape is still checked through the network's shapes).
+const MOVABLE_KEYS: [&str; 1] = ["data.dir"];
+
+/// What a run is: the settings and inputs its checkpoints can only be resumed with.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Fingerprint {
+    /// The resolved config as dotted `section.key` -> TOML value text.
+    pub config: BTreeMap<String, String>,
+    /// Content hash of each input file the run copied (e.g. `space.toml`, `genotype.json`).
+    pub inputs: BTreeMap<String, String>,
+    /// Shape of every parameter and buffer of the network, in module order.
+    pub params: Vec<Vec<usize>>,
+}
+
+impl Fingerprint {
+    /// The fingerprint of a run with `config` (any serialisable config), the input files `inputs`
+    /// (name, contents) and the freshly built `network`.
+    pub fn new<B: Backend, M: Module<B>, C: Serialize>(
+        config: &C,
+        inputs: &[(&str, &[u8])],
+        network: &M,
+    ) -> Result<Self> {
+        let value = toml::Value::try_from(config)
+            .map_err(|e| KdnasError::Usage(format!("cannot serialise the config for its fingerprint: {e}")))?;
+        let mut flat = BTreeMap::new();
+        flatten("", &value, &mut flat);
+        for key in MOVABLE_KEYS {
+            flat.remove(key);
+        }
+        let inputs = inputs.iter().map(|(name, bytes)| (name.to_string(), content_hash(bytes))).collect();
+        Ok(Self { config: flat, inputs, params: param_shapes(network) })
+    }
+
+    /// Every difference between the run as checkpointed (`self`) and as it is now (`now`), one line each.
+    pub fn differences(&self, now: &Fingerprint) -> Vec<String> {
+        let mut out = Vec::new();
+        let keys: std::collections::BTreeSet<&String> = self.config.keys().chain(now.config.keys()).collect();
+        for key in keys {
+            let (then, current) = (self.config.get(key), now.config.get(key));
+            if then != current {
+                let show = |v: Option<&String>| v.cloned().unwrap_or_else(|| "(not set)".into());
+                out.push(format!("config `{key}`: {} in the checkpoint, {} now", show(then), show(current)));
+            }
+        }
+        for (name, hash) in &self.inputs {
+            if now.inputs.get(name) != Some(hash) {
+                out.push(format!("`{name}` differs from the one the checkpoint was made with"));
+            }
+        }
+        if self.params.len() != now.params.len() {
+            out.push(format!(
+                "the network has {} parameter tensors now, the checkpoint {}",
+                now.params.len(),
+                self.params.len()
+            ));
+        } else if let Some(i) = (0..self.params.len()).find(|&i| self.params[i] != now.params[i]) {
+            out.push(format!(
+                "network parameter {i} has shape {:?} now, {:?} in the checkpoint",
+                now.params[i], self.params[i]
+            ));
+        }
+        out
+    }
+}
+
+/// `value` flattened into `prefix.key` -> value text.
+fn flatten(prefix: &str, value: &toml::Value, out: &mut BTreeMap<String, String>) {
+    match value {
+        toml::Value::Table(table) => {
+            for (key, v) in table {
+                let name = if prefix.is_empty() { key.clone() } else { format!("{prefix}.{key}") };
+                flatten(&name, v, out);
+            }
+        }
+        other => {
+            out.insert(prefix.to_string(), other.to_string());
+        }
+    }
+}
+
+/// Shapes of every float tensor of `module` (parameters and running statistics), in visit order.
+pub fn param_shapes<B: Backend, M: Module<B>>(module: &M) -> Vec<Vec<usize>> {
+    struct Shapes(Vec<Vec<usize>>);
+    impl<B: Backend> ModuleVisitor<B> for Shapes {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
+            self.0.push(param.shape().to_vec());
+        }
+    }
+    let mut shapes = Shapes(Vec::new());
+    module.visit(&mut shapes);
+    shapes.0
+}
+
+/// Size and content hash of one checkpoint file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileRecord {
+    /// Length in bytes.
+    pub bytes: u64,
+    /// [`content_hash`] of the contents.
+    pub hash: String,
+}
+
+/// A checkpoint's manifest.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// What kind of run wrote it (`search`, `train`).
+    pub kind: String,
+    /// The run it belongs to.
+    pub fingerprint: Fingerprint,
+    /// Every other file of the checkpoint directory.
+    pub files: BTreeMap<String, FileRecord>,
+}
+
+/// Records every file of the checkpoint directory `dir` (being written) with `fingerprint`.
+pub fn write_manifest(dir: &Path, kind: &str, fingerprint: &Fingerprint) -> Result<()> {
+    let mut files = BTreeMap::new();
+    for entry in std::fs::read_dir(dir).map_err(|e| KdnasError::io(dir, e))? {
+        let path = entry.map_err(|e| KdnasError::io(dir, e))?.path();
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        if name == MANIFEST {
+            continue;
+        }
+        let bytes = std::fs::read(&path).map_err(|e| KdnasError::io(&path, e))?;
+        files.insert(name, FileRecord { bytes: bytes.len() as u64, hash: content_hash(&bytes) });
+    }
+    let manifest = Manifest { kind: kind.to_string(), fingerprint: fingerprint.clone(), files };
+    let json = serde_json::to_vec_pretty(&manifest).map_err(|e| checkpoint_error(dir, e))?;
+    crate::files::write_file_atomically(&dir.join(MANIFEST), &json)
+}
+
+/// Checks the checkpoint directory `dir` before anything is loaded from it: its manifest must be of
+/// `kind`, every recorded file present and unchanged, and its fingerprint equal to `now`.
+pub fn verify_checkpoint(dir: &Path, kind: &str, now: &Fingerprint) -> Result<()> {
+    let path = dir.join(MANIFEST);
+    let text = std::fs::read(&path).map_err(|e| {
+        checkpoint_error(
+            &path,
+            format!("cannot read the manifest ({e}); the checkpoint is incomplete or from a kdnas before manifests"),
+        )
+    })?;
+    let manifest: Manifest = serde_json::from_slice(&text).map_err(|e| checkpoint_error(&path, e))?;
+    if manifest.kind != kind {
+        return Err(checkpoint_error(
+            &path,
+            format!("this is a checkpoint of a `{}` run, not of a `{kind}` run", manifest.kind),
+        ));
+    }
+    for (name, record) in &manifest.files {
+        let file = dir.join(name);
+        let bytes = std::fs::read(&file).map_err(|e| KdnasError::io(&file, e))?;
+        if bytes.len() as u64 != record.bytes || content_hash(&bytes) != record.hash {
+            return Err(checkpoint_error(
+                &file,
+                format!(
+                    "{} bytes now, {} when the checkpoint was written, or other contents: the file was truncated, corrupted or replaced",
+                    bytes.len(),
+                    record.bytes
+                ),
+            ));
+        }
+    }
+    let differences = manifest.fingerprint.differences(now);
+    if !differences.is_empty() {
+        return Err(checkpoint_error(
+            dir,
+            format!(
+                "the checkpoint belongs to another run configuration and cannot be resumed with this one:\n  {}\n(restore the run's files or start a new run with --out)",
+                differences.join("\n  ")
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn checkpoint_error(path: &Path, e: impl std::fmt::Display) -> KdnasError {
+    KdnasError::Checkpoint { path: path.to_path_buf(), message: e.to_string() }
+}
