@@ -17,7 +17,11 @@ pub fn write_dir_atomically(dir: &Path, write: impl FnOnce(&Path) -> Result<()>)
     std::fs::create_dir_all(&tmp).map_err(|e| KdnasError::io(&tmp, e))?;
     if let Err(err) = write(&tmp) {
         let _ = std::fs::remove_dir_all(&tmp);
-        return Err(err);
+        let kept = if dir.exists() { "the previous one is unchanged" } else { "there is no previous one" };
+        return Err(KdnasError::Checkpoint {
+            path: dir.to_path_buf(),
+            message: format!("could not be written ({err}); {kept}"),
+        });
     }
     if dir.exists() {
         if old.exists() {

@@ -13,6 +13,7 @@ pub mod memory;
 pub mod metrics;
 pub mod ops;
 pub mod plot;
+pub mod record_files;
 pub mod search;
 pub mod space;
 pub mod supernet;

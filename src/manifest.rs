@@ -108,6 +108,51 @@ pub fn param_shapes<B: Backend, M: Module<B>>(module: &M) -> Vec<Vec<usize>> {
     shapes.0
 }
 
+/// Checks a module loaded from `path` against the shapes it was built with (`expected`, from
+/// [`param_shapes`] of the fresh module): burn takes shapes from the record without comparing them,
+/// so a forged or corrupted record would otherwise surface as a panic deep inside a forward pass.
+pub fn check_loaded<B: Backend, M: Module<B>>(path: &Path, expected: &[Vec<usize>], module: &M) -> Result<()> {
+    struct Check<'a> {
+        expected: &'a [Vec<usize>],
+        index: usize,
+        fault: Option<String>,
+    }
+    impl<B: Backend> ModuleVisitor<B> for Check<'_> {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
+            let i = self.index;
+            self.index += 1;
+            if self.fault.is_some() {
+                return;
+            }
+            let shape = param.shape().to_vec();
+            let data = param.val().to_data();
+            let stored = data.as_slice::<f32>().map(<[f32]>::len);
+            self.fault = match (self.expected.get(i), stored) {
+                (None, _) => Some(format!("tensor {i} is not part of the network")),
+                (Some(want), _) if *want != shape => {
+                    Some(format!("tensor {i} has shape {shape:?}, the network needs {want:?}"))
+                }
+                (_, Ok(n)) if n != shape.iter().product::<usize>() => {
+                    Some(format!("tensor {i} of shape {shape:?} holds {n} values"))
+                }
+                (_, Err(e)) => Some(format!("tensor {i} cannot be read as f32: {e:?}")),
+                _ => None,
+            };
+        }
+    }
+    let mut check = Check { expected, index: 0, fault: None };
+    module.visit(&mut check);
+    if check.fault.is_none() && check.index != expected.len() {
+        check.fault = Some(format!("{} tensors, the network needs {}", check.index, expected.len()));
+    }
+    match check.fault {
+        Some(fault) => {
+            Err(checkpoint_error(path, format!("{fault}: the record is corrupted or belongs to another network")))
+        }
+        None => Ok(()),
+    }
+}
+
 /// Size and content hash of one checkpoint file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileRecord {

@@ -40,8 +40,9 @@ fn final_state(dir: &Path) -> SearchState {
     serde_json::from_slice(&text).unwrap()
 }
 
-fn run(dir: &Path, resume: bool, stop_after: Option<usize>) {
-    run_prepared::<Cpu>(&reopen_run(dir).unwrap(), resume, false, stop_after, &Default::default()).unwrap();
+/// Runs (or resumes) the search in `dir`; returns how many epochs this call ran.
+fn run(dir: &Path, resume: bool, stop_after: Option<usize>) -> usize {
+    run_prepared::<Cpu>(&reopen_run(dir).unwrap(), resume, false, stop_after, &Default::default()).unwrap().epochs_run
 }
 
 #[test]
@@ -62,12 +63,24 @@ fn resumed_run_matches_uninterrupted_run() {
     let (whole, split) = (start("resume-whole"), start("resume-split"));
     run(&whole, false, None);
     run(&split, false, Some(1));
-    assert_eq!(final_state(&split).next_epoch, 1, "stopped after epoch 1");
-    run(&split, true, None);
+    let stopped = final_state(&split);
+    assert_eq!(stopped.next_epoch, 1, "stopped after epoch 1");
+    assert_eq!(run(&split, true, None), 1, "a resume runs only the epoch after the checkpoint");
     let (a, b) = (final_state(&whole), final_state(&split));
+    assert_eq!(b.history[0], stopped.history[0], "epoch 1's record (wall time included) comes from the checkpoint");
     assert_eq!(b.next_epoch, 2);
     assert_eq!(a.history.last().unwrap().arch_weights, b.history.last().unwrap().arch_weights);
     assert_eq!(a.history.last().unwrap().train_loss, b.history.last().unwrap().train_loss);
     let weights = std::fs::read_to_string(split.join("arch_weights.jsonl")).unwrap();
     assert_eq!(weights.lines().count(), 2, "one line per epoch, across the resume");
+    let metrics = |dir: &Path| common::jsonl_without_field(&dir.join("metrics.jsonl"), "seconds");
+    assert_eq!(metrics(&whole), metrics(&split), "metrics text identical (floats round-trip through the checkpoint)");
+
+    // A crash after the last checkpoint but before the metrics were rewritten: resuming repairs them.
+    let first_line = weights.lines().next().unwrap().to_string() + "\n";
+    std::fs::write(split.join("arch_weights.jsonl"), first_line).unwrap();
+    std::fs::remove_file(split.join("metrics.jsonl")).unwrap();
+    assert_eq!(run(&split, true, None), 0, "nothing left to run");
+    assert_eq!(std::fs::read_to_string(split.join("arch_weights.jsonl")).unwrap(), weights);
+    assert_eq!(metrics(&whole), metrics(&split));
 }

@@ -200,6 +200,9 @@ fn invalid_spaces_are_located() {
         let err = fails(&["inspect", &name], &dir);
         assert!(err.contains(&name) && err.contains(expected), "case {i}: {err}\n{text}");
     }
+    std::fs::write(dir.join("normal_only.toml"), format!("{head}{}", cell("c", false, node))).unwrap();
+    let err = fails(&["inspect", "normal_only.toml"], &dir);
+    assert!(err.contains("space `t` has no reduction cell, but layer 2 needs one"), "{err}");
 }
 
 #[test]

@@ -1,119 +1,57 @@
 //! The second-order architecture gradient (virtual step with momentum and weight decay, finite-difference
 //! Hessian-vector product at w ± eps v, division by 2 eps) equals a central finite difference of
-//! f(alpha) = L_val(w - eta * (mu * buf + grad_w L_train(w, alpha) + wd * w), alpha).
-//!
-//! The supernet here is a tiny smooth one (mixed tanh / sigmoid / identity candidates on two layers):
-//! ReLU and max-pool kinks of the image supernet make finite differences of f jump when a weight
-//! perturbation of DARTS's size (0.01) flips an activation, which would test the kinks, not the loop.
+//! f(alpha) = L_val(w - eta * (mu * buf + grad_w L_train(w, alpha) + wd * w), alpha),
+//! where the reference builds w' by hand from PyTorch's formulas (not with kdnas's virtual step), and
+//! momentum and weight decay are large enough that leaving either out would fail the test.
 
 mod common;
 
-use burn::module::{Module, Param};
+use burn::backend::Flex;
+use burn::module::{Module, ParamId};
 use burn::optim::GradientsParams;
-use burn::tensor::activation::{sigmoid, tanh};
-use burn::tensor::backend::Backend;
-use burn::tensor::{Distribution, ElementConversion, Int, Tensor, TensorData};
+use burn::tensor::ElementConversion;
 use common::Cpu;
-use kdnas::metrics::cross_entropy;
+use common::smooth::{SmoothSupernet, SmoothTask, arch_with, smooth_net, values};
 use kdnas::search::bilevel::{StepSettings, unrolled_arch_grad};
 use kdnas::search::run::optimisers;
-use kdnas::search::sgd::Sgd;
-use kdnas::search::{SearchConfig, SearchMode, SearchTask, Split, TaskLoss};
-use kdnas::supernet::{ArchParams, ArchWeights, Relaxation};
-use rand::rngs::StdRng;
+use kdnas::search::{SearchConfig, SearchMode, SearchTask};
+use kdnas::supernet::Relaxation;
 
 const ETA: f64 = 2.0;
 const MOMENTUM: f64 = 0.9;
-const WEIGHT_DECAY: f64 = 3e-4;
+const WEIGHT_DECAY: f64 = 0.05;
+/// Learning rate of the real step taken first, so the momentum buffer is non-zero.
+const FIRST_LR: f64 = 0.1;
 
-/// Two layers, each a mixed op over {tanh, sigmoid, identity} of a linear map.
-#[derive(Module, Debug)]
-struct SmoothSupernet<B: Backend> {
-    w1: Param<Tensor<B, 2>>,
-    w2: Param<Tensor<B, 2>>,
-}
-
-impl<B: Backend> SmoothSupernet<B> {
-    fn mixed(x: Tensor<B, 2>, w: Tensor<B, 1>) -> Tensor<B, 2> {
-        let pick = |i: usize| w.clone().slice([i..i + 1]).reshape([1, 1]);
-        tanh(x.clone()) * pick(0) + sigmoid(x.clone()) * pick(1) + x * pick(2)
-    }
-
-    /// `[n, 4] -> [n, 3]` logits; `weights` is `[2 choices, 3 candidates]`.
-    fn forward(&self, x: Tensor<B, 2>, weights: Tensor<B, 2>) -> Tensor<B, 2> {
-        let row = |r: usize| weights.clone().slice([r..r + 1, 0..3]).reshape([3]);
-        let h = Self::mixed(x.matmul(self.w1.val()), row(0));
-        Self::mixed(h.matmul(self.w2.val()), row(1))
-    }
-}
-
-struct SmoothTask {
-    train: (Tensor<Cpu, 2>, Tensor<Cpu, 1, Int>),
-    val: (Tensor<Cpu, 2>, Tensor<Cpu, 1, Int>),
-}
-
-impl SearchTask<Cpu> for SmoothTask {
-    type Net = SmoothSupernet<Cpu>;
-    type Batch = (Tensor<Cpu, 2>, Tensor<Cpu, 1, Int>);
-    fn train_len(&self) -> usize {
-        8
-    }
-    fn val_len(&self) -> usize {
-        8
-    }
-    fn batch(&self, split: Split, _indices: &[usize], _rng: &mut StdRng) -> Self::Batch {
-        match split {
-            Split::Train => self.train.clone(),
-            Split::Val => self.val.clone(),
-        }
-    }
-    fn weight_loss(&self, net: &Self::Net, weights: &ArchWeights<Cpu>, batch: &Self::Batch) -> TaskLoss<Cpu> {
-        let ce = cross_entropy(net.forward(batch.0.clone(), weights.groups[0].clone()), batch.1.clone());
-        TaskLoss { total: ce.clone(), terms: vec![("cross_entropy", ce)], correct: None, count: 8 }
-    }
-}
-
-fn arch_with(id: burn::module::ParamId, values: &[f32]) -> ArchParams<Cpu> {
-    let t = Tensor::<Cpu, 2>::from_data(TensorData::new(values.to_vec(), [2, 3]), &Default::default()).require_grad();
-    ArchParams { logits: vec![Param::initialized(id, t)] }
-}
-
-fn batch(seed: u64) -> (Tensor<Cpu, 2>, Tensor<Cpu, 1, Int>) {
-    let device = Default::default();
-    Cpu::seed(&device, seed);
-    let x = Tensor::random([8, 4], Distribution::Normal(0.0, 1.0), &device);
-    let y = Tensor::from_data(TensorData::new(vec![0i64, 1, 2, 0, 1, 2, 0, 1], [8]), &device);
-    (x, y)
+/// Gradient of `loss` with respect to both weight matrices of `net`, as values.
+fn weight_grads(net: &SmoothSupernet<Cpu>, grads: &GradientsParams) -> [Vec<f32>; 2] {
+    [values(grads.get::<Flex, 2>(net.w1.id).unwrap()), values(grads.get::<Flex, 2>(net.w2.id).unwrap())]
 }
 
 #[test]
 fn second_order_gradient_matches_finite_difference() {
-    let device = Default::default();
-    let task = SmoothTask { train: batch(1), val: batch(2) };
-    Cpu::seed(&device, 3);
-    let net = SmoothSupernet::<Cpu> {
-        w1: Param::from_tensor(Tensor::random([4, 4], Distribution::Normal(0.0, 0.8), &device)),
-        w2: Param::from_tensor(Tensor::random([4, 3], Distribution::Normal(0.0, 0.8), &device)),
-    };
+    let _guard = common::serial();
+    let task = SmoothTask::new();
+    let start = smooth_net();
     let alpha = [0.3f32, -0.2, 0.1, -0.4, 0.5, 0.0];
-    let id = burn::module::ParamId::new();
+    let id = ParamId::new();
     let arch = arch_with(id, &alpha);
-    let relaxation = Relaxation::Softmax;
+    let softmax = |a: &kdnas::supernet::ArchParams<Cpu>| Relaxation::Softmax.weights(a, None, 0, 1);
     let config = SearchConfig { w_momentum: MOMENTUM, w_weight_decay: WEIGHT_DECAY, ..SearchConfig::default() };
     let mut opt = optimisers::<Cpu>(&config);
-    // One real weight step first, so the momentum buffer is non-zero in the virtual step.
-    let mut rng = <StdRng as rand::SeedableRng>::seed_from_u64(0);
-    let train = task.batch(Split::Train, &[], &mut rng);
-    let val = task.batch(Split::Val, &[], &mut rng);
-    let loss = task.weight_loss(&net, &relaxation.weights(&arch.clone().no_grad(), None, 0, 1), &train);
-    let mut g = loss.total.backward();
-    let first_grads = GradientsParams::from_module(&mut g, &net);
-    let net = opt.sgd.step(net, &first_grads, 0.1);
-    let mut buffer_twin = Sgd::<Cpu>::new(MOMENTUM, WEIGHT_DECAY);
+    let loss = task.weight_loss(&start, &softmax(&arch.clone().no_grad()), &task.train);
+    let first_grads = GradientsParams::from_module(&mut loss.total.backward(), &start);
+    let g0 = weight_grads(&start, &first_grads);
+    let w0 = [values(start.w1.val()), values(start.w2.val())];
+    let net = opt.sgd.step(start.clone(), &first_grads, FIRST_LR);
+    // PyTorch's first momentum step: buf = g + wd * w.
+    let buffer: Vec<Vec<f64>> =
+        (0..2).map(|i| g0[i].iter().zip(&w0[i]).map(|(&g, &w)| g as f64 + WEIGHT_DECAY * w as f64).collect()).collect();
+    let w = [values(net.w1.val()), values(net.w2.val())];
 
     let settings = StepSettings {
         mode: SearchMode::SecondOrder,
-        relaxation: &relaxation,
+        relaxation: &Relaxation::Softmax,
         noise: None,
         w_lr: ETA,
         arch_lr: 0.0,
@@ -122,51 +60,60 @@ fn second_order_gradient_matches_finite_difference() {
         epochs: 1,
         step: 0,
     };
-    let velocity_file = common::temp_dir("hypergrad").join("v.bin");
-    opt.sgd.save(&velocity_file).unwrap();
-    buffer_twin.load(&velocity_file, &device).unwrap();
-    let (grads, _) = unrolled_arch_grad(&task, &net, &arch, &mut opt, &train, &val, &settings).unwrap();
-    let analytic: Vec<f32> = grads.get::<burn::backend::Flex, 2>(id).unwrap().into_data().into_vec().unwrap();
+    let (grads, _) = unrolled_arch_grad(&task, &net, &arch, &mut opt, &task.train, &task.val, &settings).unwrap();
+    let analytic = values(grads.get::<Flex, 2>(id).unwrap());
 
-    // f(alpha) evaluated independently: virtual step with the same momentum buffer, then L_val.
-    let mut f = |values: &[f32]| -> f64 {
-        let a = arch_with(id, values);
-        let loss = task.weight_loss(&net, &relaxation.weights(&a, None, 0, 1), &train);
-        let mut g = loss.total.backward();
-        let unrolled = buffer_twin.virtual_step(&net, &GradientsParams::from_module(&mut g, &net), ETA);
-        let v: f32 = task.weight_loss(&unrolled, &relaxation.weights(&a, None, 0, 1), &val).total.into_scalar().elem();
-        v as f64
+    // f(alpha) with w' = w - eta (mu buf + g + wd w) built by hand.
+    let f = |logits: &[f32], mu: f64, wd: f64| -> f64 {
+        let a = arch_with(id, logits);
+        let loss = task.weight_loss(&net, &softmax(&a), &task.train);
+        let g = weight_grads(&net, &GradientsParams::from_module(&mut loss.total.backward(), &net));
+        let unrolled: Vec<Vec<f32>> = (0..2)
+            .map(|i| {
+                (0..w[i].len())
+                    .map(|k| {
+                        let w = w[i][k] as f64;
+                        (w - ETA * (mu * buffer[i][k] + g[i][k] as f64 + wd * w)) as f32
+                    })
+                    .collect()
+            })
+            .collect();
+        let unrolled =
+            SmoothSupernet::<Cpu>::from_values([net.w1.id, net.w2.id], unrolled[0].clone(), unrolled[1].clone());
+        let value: f32 = task.weight_loss(&unrolled, &softmax(&a), &task.val).total.into_scalar().elem();
+        value as f64
     };
-    let first_order: Vec<f32> = {
-        let loss = task.weight_loss(&net, &relaxation.weights(&arch, None, 0, 1), &val);
-        let mut g = loss.total.backward();
-        GradientsParams::from_module(&mut g, &arch)
-            .get::<burn::backend::Flex, 2>(id)
-            .unwrap()
-            .into_data()
-            .into_vec()
-            .unwrap()
+    let numeric = |mu: f64, wd: f64| -> Vec<f64> {
+        let h = 1e-2f32;
+        (0..alpha.len())
+            .map(|k| {
+                let (mut plus, mut minus) = (alpha, alpha);
+                plus[k] += h;
+                minus[k] -= h;
+                (f(&plus, mu, wd) - f(&minus, mu, wd)) / (2.0 * h as f64)
+            })
+            .collect()
     };
-    let h = 1e-2f32;
-    let (mut max_err, mut max_grad, mut max_unrolled_effect) = (0.0f64, 0.0f64, 0.0f64);
-    for k in 0..alpha.len() {
-        let mut plus = alpha;
-        plus[k] += h;
-        let mut minus = alpha;
-        minus[k] -= h;
-        let numeric = (f(&plus) - f(&minus)) / (2.0 * h as f64);
-        max_err = max_err.max((numeric - analytic[k] as f64).abs());
-        max_grad = max_grad.max(numeric.abs());
-        max_unrolled_effect = max_unrolled_effect.max((numeric - first_order[k] as f64).abs());
-    }
-    // Tolerance: 0.5% of the largest gradient entry (f32 losses, h = 0.01, DARTS's eps = 0.01 / ||v||);
-    // measured: ~1e-5 absolute against gradients of ~0.15.
+    let reference = numeric(MOMENTUM, WEIGHT_DECAY);
+    let max_diff = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f64::max);
+    let analytic64: Vec<f64> = analytic.iter().map(|&v| v as f64).collect();
+    let max_grad = reference.iter().map(|v| v.abs()).fold(0.0, f64::max);
+    // Tolerance: 0.5% of the largest gradient entry (f32 losses, h = 0.01, DARTS's eps = 0.01 / ||v||).
     let tolerance = 0.005 * max_grad;
-    eprintln!("max_err {max_err:.3e} max_grad {max_grad:.3e} unrolled {max_unrolled_effect:.3e}");
+    let err = max_diff(&reference, &analytic64);
+    let without_momentum = max_diff(&reference, &numeric(0.0, WEIGHT_DECAY));
+    let without_decay = max_diff(&reference, &numeric(MOMENTUM, 0.0));
+    eprintln!(
+        "err {err:.3e} tol {tolerance:.3e}; effect of momentum {without_momentum:.3e}, of decay {without_decay:.3e}"
+    );
     assert!(max_grad > 1e-2, "gradient too small to test: {max_grad}");
-    assert!(max_err < tolerance, "max |numeric - analytic| = {max_err:.3e} >= {tolerance:.3e}");
+    assert!(err < tolerance, "max |numeric - analytic| = {err:.3e} >= {tolerance:.3e}");
     assert!(
-        max_unrolled_effect > 5.0 * tolerance,
-        "the unrolled term ({max_unrolled_effect:.3e}) must matter, or the test could not fail"
+        without_momentum > 5.0 * tolerance,
+        "momentum must matter ({without_momentum:.3e}) or dropping it could pass"
+    );
+    assert!(
+        without_decay > 5.0 * tolerance,
+        "weight decay must matter ({without_decay:.3e}) or dropping it could pass"
     );
 }

@@ -6,12 +6,11 @@ mod common;
 use burn::module::Module;
 use burn::record::{FullPrecisionSettings, NamedMpkFileRecorder};
 use burn::tensor::{Distribution, Tensor};
-use common::{Cpu, manifest, temp_dir};
+use common::{Cpu, temp_dir};
 use kdnas::app::run_config::RunConfig;
 use kdnas::app::train_cmd::{TrainArgs, TrainStart, train_command};
-use kdnas::export::{DeriveRule, Genotype};
+use kdnas::export::Genotype;
 use kdnas::ops::conv2d::OpMode;
-use kdnas::space::load_space;
 use kdnas::supernet::CellNetwork;
 use std::path::{Path, PathBuf};
 
@@ -39,15 +38,7 @@ drop_path = 0.3
 /// A genotype of the quickstart space (every choice's second candidate strongest) and a config beside it.
 fn genotype_dir(name: &str) -> PathBuf {
     let dir = temp_dir(name);
-    let space = load_space(&manifest("search_spaces/quickstart.toml")).unwrap();
-    let probs: Vec<Vec<Vec<f32>>> = space
-        .groups
-        .iter()
-        .map(|g| {
-            (0..g.rows()).map(|_| (0..g.candidates.len()).map(|c| if c == 1 { 0.6 } else { 0.1 }).collect()).collect()
-        })
-        .collect();
-    Genotype::derive(&space, &probs, DeriveRule::Darts).save(&dir.join("genotype.json")).unwrap();
+    common::write_quickstart_genotype(&dir);
     std::fs::write(dir.join("config.toml"), CONFIG).unwrap();
     dir
 }
@@ -92,8 +83,11 @@ fn resumed_training_matches_uninterrupted_training() {
     assert_eq!((stopped.epochs, stopped.finished()), (1, false));
     assert!(!dir.join("split/result.json").exists(), "no final result before the last epoch");
     let resume = TrainArgs { start: TrainStart::Resume, out: dir.join("split"), progress: false, stop_after: None };
+    let first_epoch = std::fs::read_to_string(dir.join("split/train_metrics.jsonl")).unwrap();
     let resumed = train_command::<Cpu>(&resume, &Default::default()).unwrap();
-    assert_eq!(resumed.epochs, 2);
+    assert_eq!((resumed.epochs, resumed.epochs_run), (2, 1), "a resume trains only the epoch after the checkpoint");
+    let both_epochs = std::fs::read_to_string(dir.join("split/train_metrics.jsonl")).unwrap();
+    assert!(both_epochs.starts_with(&first_epoch), "epoch 1's record (wall time included) comes from the checkpoint");
 
     assert_eq!(metrics_without_time(&dir.join("whole")), metrics_without_time(&dir.join("split")));
     assert_eq!(resumed.test_acc, whole.test_acc);

@@ -44,9 +44,19 @@ pub fn write_search_figures(run_dir: &Path, space: &ArchGraph, state: &SearchSta
             state.history.iter().filter_map(|r| f(r).map(|v| ((r.epoch + 1) as f64, v))).collect::<Vec<_>>(),
         )
     };
-    let losses = [series("train loss", &|r| Some(r.train_loss)), series("val loss", &|r| Some(r.val_loss))];
-    metric_curves("search loss", "epoch", "loss", &losses, &dir.join("search_loss"))?;
-    let accuracy = [series("train acc", &|r| r.train_acc), series("val acc", &|r| r.val_acc)];
+    // The running means are averaged over the epoch's steps in training mode while the weights move;
+    // the eval pass is DARTS's reported figure (evaluation mode, whole validation split, epoch end).
+    let losses = [
+        series("train (weight steps, running mean)", &|r| Some(r.train_loss)),
+        series("val (arch steps, running mean)", &|r| Some(r.val_loss)),
+        series("val (eval pass, epoch end)", &|r| r.val_eval_loss),
+    ];
+    metric_curves("search loss", "epoch", "cross-entropy loss", &losses, &dir.join("search_loss"))?;
+    let accuracy = [
+        series("train (weight steps, running mean)", &|r| r.train_acc),
+        series("val (arch steps, running mean)", &|r| r.val_acc),
+        series("val (eval pass, epoch end)", &|r| r.val_eval_acc),
+    ];
     metric_curves("search accuracy", "epoch", "accuracy", &accuracy, &dir.join("search_accuracy"))?;
     Ok(())
 }

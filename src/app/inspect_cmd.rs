@@ -4,6 +4,7 @@
 use crate::error::{KdnasError, Result};
 use crate::ops::conv2d::OpMode;
 use crate::space::{ArchGraph, NodeRole};
+use crate::supernet::network::check_cells_present;
 use crate::supernet::{NetworkConfig, NetworkSize};
 use std::fmt::Write;
 
@@ -74,6 +75,7 @@ pub fn inspect_report(
     }
     let what = format!("--channels {} --layers {}", network.channels, network.layers);
     network.validate("network").map_err(|e| KdnasError::Usage(format!("{what}: {e}")))?;
+    check_cells_present(space, network)?;
     let size = NetworkSize::of(space, network, in_channels, classes, image_side, OpMode::Search).ok_or_else(|| {
         KdnasError::Usage(format!("{what}: the network is too large: its size overflows a 128-bit count"))
     })?;

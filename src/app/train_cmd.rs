@@ -11,8 +11,7 @@ use crate::search::checkpoint::existing_checkpoint;
 use crate::supernet::{CellNetwork, NetworkConfig, NetworkSize, ensure_fits, trainable_params};
 use crate::train::checkpoint::{load_training, save_training};
 use crate::train::{TrainControl, TrainData, TrainState, train_classifier};
-use burn::module::{AutodiffModule, Module};
-use burn::record::{FullPrecisionSettings, NamedMpkFileRecorder};
+use burn::module::AutodiffModule;
 use burn::tensor::backend::AutodiffBackend;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -176,11 +175,16 @@ pub fn train_command<AB: AutodiffBackend>(args: &TrainArgs, device: &AB::Device)
     let data = TrainData { train: &train, test: &test, augment: augment.as_ref() };
     let control = TrainControl { seed: config.seed, progress: args.progress, stop_after: args.stop_after };
     let metrics_path = out.join("train_metrics.jsonl");
+    let write_metrics = |history: &[crate::train::TrainEpoch]| {
+        let lines: String = history.iter().filter_map(|r| serde_json::to_string(r).ok()).map(|l| l + "\n").collect();
+        write_file_atomically(&metrics_path, lines.as_bytes())
+    };
+    // After a resume, rewrite the metrics from the checkpoint: a crash between the checkpoint swap and
+    // the metrics rewrite would otherwise leave them an epoch short for good.
+    write_metrics(&state.history)?;
     let state = train_classifier(state, &data, &config.train, &control, device, |state| {
         save_training(out, &fingerprint, state)?;
-        let lines: String =
-            state.history.iter().filter_map(|r| serde_json::to_string(r).ok()).map(|l| l + "\n").collect();
-        write_file_atomically(&metrics_path, lines.as_bytes())
+        write_metrics(&state.history)
     })?;
     let history = &state.history;
     let summary = TrainSummary {
@@ -196,12 +200,7 @@ pub fn train_command<AB: AutodiffBackend>(args: &TrainArgs, device: &AB::Device)
         epochs_run: history.len() - epochs_before,
     };
     if summary.finished() {
-        let recorder = NamedMpkFileRecorder::<FullPrecisionSettings>::new();
-        state
-            .net
-            .valid()
-            .save_file(out.join("derived_net"), &recorder)
-            .map_err(|e| KdnasError::Checkpoint { path: out.clone(), message: e.to_string() })?;
+        crate::record_files::save_module(&state.net.valid(), &out.join("derived_net.mpk"))?;
         let json = serde_json::to_string_pretty(&summary).map_err(|e| KdnasError::Usage(e.to_string()))?;
         write_file_atomically(&out.join("result.json"), json.as_bytes())?;
     }

@@ -5,11 +5,11 @@ use super::bilevel::Optimisers;
 use super::history::SearchState;
 use crate::error::{KdnasError, Result};
 use crate::files::write_dir_atomically;
-use crate::manifest::{Fingerprint, verify_checkpoint, write_manifest};
+use crate::manifest::{Fingerprint, check_loaded, param_shapes, verify_checkpoint, write_manifest};
+use crate::record_files::{load_record, save_module, save_record};
 use crate::supernet::ArchParams;
 use burn::module::{AutodiffModule, Module};
 use burn::optim::Optimizer;
-use burn::record::{FullPrecisionSettings, NamedMpkFileRecorder, Recorder};
 use burn::tensor::backend::AutodiffBackend;
 use std::path::{Path, PathBuf};
 
@@ -18,10 +18,6 @@ const SEARCH_KIND: &str = "search";
 
 /// Name of the checkpoint directory inside a run directory.
 pub const CHECKPOINT_DIR: &str = "checkpoint";
-
-fn recorder() -> NamedMpkFileRecorder<FullPrecisionSettings> {
-    NamedMpkFileRecorder::<FullPrecisionSettings>::new()
-}
 
 fn ck_err(path: &Path, e: impl std::fmt::Display) -> KdnasError {
     KdnasError::Checkpoint { path: path.to_path_buf(), message: e.to_string() }
@@ -43,21 +39,27 @@ pub fn checkpoint_to_resume(run_dir: &Path) -> Result<PathBuf> {
         } else if dir.is_dir() {
             format!("{} is missing: the checkpoint is incomplete", dir.join("state.json").display())
         } else {
-            "no checkpoint yet: the run has not finished an epoch, or this is not a run directory".to_string()
+            "no checkpoint yet: the run has not finished an epoch (start it again with `--config FILE --out` this \
+             directory), or this is not a run directory"
+                .to_string()
         };
         ck_err(&dir, why)
     })
 }
 
-/// Loads the record `name` (`net`, `arch`, ...) of checkpoint `dir` into `module`, naming the file on failure.
+/// Loads the record `name` (`net`, `arch`, ...) of checkpoint `dir` into `module` and checks that every
+/// tensor kept the shape `module` was built with; errors name the file.
 pub fn load_module<B: burn::tensor::backend::Backend, M: Module<B>>(
     dir: &Path,
     name: &str,
     module: M,
     device: &B::Device,
 ) -> Result<M> {
-    let path = dir.join(name);
-    module.load_file(&path, &recorder(), device).map_err(|e| ck_err(&path.with_extension("mpk"), e))
+    let file = dir.join(format!("{name}.mpk"));
+    let expected = param_shapes(&module);
+    let loaded = module.load_record(load_record(&file, device)?);
+    check_loaded(&file, &expected, &loaded)?;
+    Ok(loaded)
 }
 
 /// The checkpoint's loop state (`state.json`).
@@ -78,10 +80,9 @@ pub fn save<AB: AutodiffBackend, N: AutodiffModule<AB>>(
     state: &SearchState,
 ) -> Result<()> {
     write_dir_atomically(&run_dir.join(CHECKPOINT_DIR), |dir| {
-        let rec = recorder();
-        net.clone().save_file(dir.join("net"), &rec).map_err(|e| ck_err(&dir.join("net.mpk"), e))?;
-        arch.clone().save_file(dir.join("arch"), &rec).map_err(|e| ck_err(&dir.join("arch.mpk"), e))?;
-        rec.record(opt.adam.to_record(), dir.join("arch_opt")).map_err(|e| ck_err(&dir.join("arch_opt.mpk"), e))?;
+        save_module(net, &dir.join("net.mpk"))?;
+        save_module(arch, &dir.join("arch.mpk"))?;
+        save_record::<AB, _>(opt.adam.to_record(), &dir.join("arch_opt.mpk"))?;
         opt.sgd.save(&dir.join("sgd_velocity.bin"))?;
         let json = serde_json::to_vec_pretty(state).map_err(|e| ck_err(dir, e))?;
         std::fs::write(dir.join("state.json"), json).map_err(|e| KdnasError::io(dir.join("state.json"), e))?;
@@ -103,10 +104,33 @@ pub fn load<AB: AutodiffBackend, N: AutodiffModule<AB>>(
     verify_checkpoint(&dir, SEARCH_KIND, fingerprint)?;
     let net = load_module(&dir, "net", net, device)?;
     let arch = load_module(&dir, "arch", arch, device)?;
-    let adam_path = dir.join("arch_opt");
-    let adam_record =
-        recorder().load(adam_path.clone(), device).map_err(|e| ck_err(&adam_path.with_extension("mpk"), e))?;
-    opt.adam = opt.adam.load_record(adam_record);
-    opt.sgd.load(&dir.join("sgd_velocity.bin"), device)?;
-    Ok((net, arch, opt, load_state(&dir)?))
+    opt.adam = opt.adam.load_record(load_record(&dir.join("arch_opt.mpk"), device)?);
+    opt.sgd.load(&dir.join("sgd_velocity.bin"), &net, device)?;
+    let state: SearchState = load_state(&dir)?;
+    check_state(&dir.join("state.json"), &state, &arch)?;
+    Ok((net, arch, opt, state))
+}
+
+/// Checks that the loop state agrees with itself and with the architecture: one record per finished
+/// epoch, and every record's weights shaped like the choice groups (plots and derivation index them).
+fn check_state<AB: AutodiffBackend>(path: &Path, state: &SearchState, arch: &ArchParams<AB>) -> Result<()> {
+    if state.next_epoch != state.history.len() {
+        let why = format!("next_epoch = {} but {} epoch records", state.next_epoch, state.history.len());
+        return Err(ck_err(path, why));
+    }
+    let shapes: Vec<[usize; 2]> = arch.logits.iter().map(|p| p.dims()).collect();
+    for record in &state.history {
+        let fits = record.arch_weights.len() == shapes.len()
+            && record.arch_weights.iter().zip(&shapes).all(|(rows, [r, c])| {
+                rows.len() == *r && rows.iter().all(|row| row.len() == *c && row.iter().all(|v| v.is_finite()))
+            });
+        if !fits {
+            let why = format!(
+                "the architecture weights of epoch {} do not match the space's choice groups {shapes:?}",
+                record.epoch + 1
+            );
+            return Err(ck_err(path, why));
+        }
+    }
+    Ok(())
 }

@@ -108,6 +108,8 @@ pub fn run_search<AB: AutodiffBackend, T: SearchTask<AB>>(
     if run.resume {
         let restored = checkpoint::load(run.run_dir, run.fingerprint, net, arch, opt, run.device)?;
         (net, arch, opt, state) = restored;
+        // A crash between the checkpoint swap and these files' rewrite would leave them an epoch short.
+        write_history_files(run.run_dir, &state)?;
     }
     let batch = cfg.batch_size;
     // Every training example once per epoch, the last batch partial (DARTS's loader keeps it).

@@ -2,7 +2,7 @@
 //! checkpointable. Semantics are PyTorch's (dampening 0): g' = g + wd*w; v = mu*v + g'; w -= lr*v.
 
 use crate::error::{KdnasError, Result};
-use burn::module::{AutodiffModule, ModuleMapper, Param, ParamId};
+use burn::module::{AutodiffModule, ModuleMapper, ModuleVisitor, Param, ParamId};
 use burn::optim::GradientsParams;
 use burn::tensor::{Tensor, TensorData, backend::AutodiffBackend};
 use std::collections::HashMap;
@@ -92,22 +92,45 @@ impl<AB: AutodiffBackend> Sgd<AB> {
         out.flush().map_err(err)
     }
 
-    /// Restores the velocity written by [`Sgd::save`].
-    pub fn load(&mut self, path: &Path, device: &AB::Device) -> Result<()> {
+    /// Restores the velocity written by [`Sgd::save`] for the parameters of `module`; an entry for a
+    /// parameter `module` lacks, or of another length, is a checkpoint error naming the file.
+    pub fn load<M: AutodiffModule<AB>>(&mut self, path: &Path, module: &M, device: &AB::Device) -> Result<()> {
+        let sizes = param_sizes(module);
         let bytes = std::fs::read(path).map_err(|e| KdnasError::io(path, e))?;
         let mut cursor = ByteCursor { bytes: &bytes, path };
         let count = cursor.word()?;
         let mut velocity = HashMap::new();
-        for _ in 0..count {
+        for entry in 0..count {
             let id = ParamId::from(cursor.word()?);
-            let len = cursor.word()? as usize;
-            let raw = cursor.take(4 * len)?;
+            let len = cursor.word()?;
+            match sizes.get(&id) {
+                Some(&n) if n as u64 == len => {}
+                Some(&n) => return Err(cursor.fault(format!("entry {entry} holds {len} values, its parameter {n}"))),
+                None => return Err(cursor.fault(format!("entry {entry} belongs to no parameter of the network"))),
+            }
+            let raw = cursor.take(4 * len as usize)?;
             let values: Vec<f32> = raw.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
-            velocity.insert(id, Tensor::from_data(TensorData::new(values, [len]), device));
+            velocity.insert(id, Tensor::from_data(TensorData::new(values, [len as usize]), device));
+        }
+        if !cursor.bytes.is_empty() {
+            return Err(cursor.fault(format!("{} bytes after the last entry", cursor.bytes.len())));
         }
         self.velocity = velocity;
         Ok(())
     }
+}
+
+/// Number of values of every parameter of `module`, by id.
+fn param_sizes<AB: AutodiffBackend, M: AutodiffModule<AB>>(module: &M) -> HashMap<ParamId, usize> {
+    struct Sizes(HashMap<ParamId, usize>);
+    impl<B: burn::tensor::backend::Backend> ModuleVisitor<B> for Sizes {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
+            self.0.insert(param.id, param.shape().num_elements());
+        }
+    }
+    let mut sizes = Sizes(HashMap::new());
+    module.visit(&mut sizes);
+    sizes.0
 }
 
 /// Reads a checkpoint file front to back, failing with a checkpoint error when it is too short.
@@ -117,12 +140,13 @@ struct ByteCursor<'a> {
 }
 
 impl<'a> ByteCursor<'a> {
+    fn fault(&self, message: String) -> KdnasError {
+        KdnasError::Checkpoint { path: self.path.to_path_buf(), message: format!("SGD velocity file: {message}") }
+    }
+
     fn take(&mut self, n: usize) -> Result<&'a [u8]> {
         if self.bytes.len() < n {
-            return Err(KdnasError::Checkpoint {
-                path: self.path.to_path_buf(),
-                message: "truncated SGD velocity file".into(),
-            });
+            return Err(self.fault("truncated".into()));
         }
         let (head, tail) = self.bytes.split_at(n);
         self.bytes = tail;

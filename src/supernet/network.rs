@@ -10,6 +10,7 @@ use crate::ops::conv2d::OpMode;
 use crate::ops::conv2d::batch_norm::BatchNorm2d;
 use crate::ops::init::uniform_fan_in;
 use crate::space::ArchGraph;
+use crate::validate::{at_least_one, field_error};
 use burn::module::{Module, Param};
 use burn::tensor::module::conv2d;
 use burn::tensor::ops::ConvOptions;
@@ -51,11 +52,14 @@ impl NetworkConfig {
 
     /// Checks the values; `field_prefix` names them in errors.
     pub fn validate(&self, field_prefix: &str) -> Result<()> {
-        if self.channels < 2 || self.layers == 0 || self.stem_multiplier == 0 {
-            return Err(KdnasError::Usage(format!(
-                "{field_prefix}: channels must be >= 2, layers and stem_multiplier >= 1"
-            )));
+        if self.channels < 2 {
+            return Err(field_error(
+                &format!("{field_prefix}.channels"),
+                format!("{} must be at least 2", self.channels),
+            ));
         }
+        at_least_one(&format!("{field_prefix}.layers"), self.layers)?;
+        at_least_one(&format!("{field_prefix}.stem_multiplier"), self.stem_multiplier)?;
         if self.layers > MAX_LAYERS {
             return Err(KdnasError::Usage(format!(
                 "{field_prefix}.layers: {} cells; at most {MAX_LAYERS} are supported (DARTS uses 8 in search, 20 in evaluation)",
@@ -95,17 +99,7 @@ impl<B: Backend> CellNetwork<B> {
     ) -> Result<Self> {
         cfg.validate("network")?;
         let reductions = cfg.reductions();
-        for reduction in [false, true] {
-            if let Some(layer) = (0..cfg.layers).find(|l| reductions.contains(l) == reduction)
-                && arch.cell_by_reduction(reduction).is_none()
-            {
-                let kind = if reduction { "reduction" } else { "normal" };
-                return Err(KdnasError::Usage(format!(
-                    "space `{}` has no {kind} cell, but layer {layer} needs one",
-                    arch.name
-                )));
-            }
-        }
+        check_cells_present(arch, cfg)?;
         let size = NetworkSize::of(arch, cfg, in_channels, classes, 1, mode);
         ensure_fits(size, 0, &format!("network.channels = {}, layers = {}", cfg.channels, cfg.layers))?;
         let c_stem = cfg.stem_multiplier * cfg.channels;
@@ -156,6 +150,24 @@ impl<B: Backend> CellNetwork<B> {
         let pooled = s1.reshape([n * c, h * w]).mean_dim(1).reshape([n, c]); // [n, c]
         pooled.matmul(self.classifier.val().transpose()) + self.classifier_bias.val().unsqueeze::<2>()
     }
+}
+
+/// Fails unless `arch` has a normal cell for every normal layer of `cfg` and a reduction cell for every
+/// reduction layer.
+pub fn check_cells_present(arch: &ArchGraph, cfg: &NetworkConfig) -> Result<()> {
+    let reductions = cfg.reductions();
+    for reduction in [false, true] {
+        if let Some(layer) = (0..cfg.layers).find(|l| reductions.contains(l) == reduction)
+            && arch.cell_by_reduction(reduction).is_none()
+        {
+            let kind = if reduction { "reduction" } else { "normal" };
+            return Err(KdnasError::Usage(format!(
+                "space `{}` has no {kind} cell, but layer {layer} needs one",
+                arch.name
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Number of trainable parameters (excludes BatchNorm running statistics).

@@ -5,11 +5,10 @@ use super::{TrainEpoch, TrainState};
 use crate::error::{KdnasError, Result};
 use crate::files::write_dir_atomically;
 use crate::manifest::{Fingerprint, verify_checkpoint, write_manifest};
+use crate::record_files::save_module;
 use crate::search::checkpoint::{CHECKPOINT_DIR, checkpoint_to_resume, load_module, load_state};
 use crate::search::sgd::Sgd;
 use crate::supernet::CellNetwork;
-use burn::module::Module;
-use burn::record::{FullPrecisionSettings, NamedMpkFileRecorder};
 use burn::tensor::backend::AutodiffBackend;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -31,13 +30,7 @@ pub fn save_training<AB: AutodiffBackend>(
     state: &TrainState<AB>,
 ) -> Result<()> {
     write_dir_atomically(&out_dir.join(CHECKPOINT_DIR), |dir| {
-        let recorder = NamedMpkFileRecorder::<FullPrecisionSettings>::new();
-        let net_path = dir.join("net");
-        state
-            .net
-            .clone()
-            .save_file(&net_path, &recorder)
-            .map_err(|e| KdnasError::Checkpoint { path: net_path.with_extension("mpk"), message: e.to_string() })?;
+        save_module(&state.net, &dir.join("net.mpk"))?;
         state.sgd.save(&dir.join("sgd_velocity.bin"))?;
         let state_path = dir.join("state.json");
         let json = serde_json::to_vec_pretty(&SavedProgress { history: state.history.clone() })
@@ -59,7 +52,7 @@ pub fn load_training<AB: AutodiffBackend>(
     let dir = checkpoint_to_resume(out_dir)?;
     verify_checkpoint(&dir, TRAIN_KIND, fingerprint)?;
     let net = load_module(&dir, "net", net, device)?;
-    sgd.load(&dir.join("sgd_velocity.bin"), device)?;
+    sgd.load(&dir.join("sgd_velocity.bin"), &net, device)?;
     let saved: SavedProgress = load_state(&dir)?;
     Ok(TrainState { net, sgd, history: saved.history })
 }

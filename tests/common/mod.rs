@@ -2,6 +2,8 @@
 #![allow(dead_code)]
 
 pub mod cli;
+pub mod instrumented;
+pub mod smooth;
 
 use burn::backend::{Autodiff, Flex};
 use kdnas::data::ImageSet;
@@ -52,12 +54,10 @@ pub fn serial() -> std::sync::MutexGuard<'static, ()> {
 
 // ---- Command-line crash tests (tests/kill_resume.rs, tests/write_failure.rs) ----
 
-/// A private copy of the `kdnas` binary in `dir`: a rebuild of the shared target directory while a long
-/// test runs then cannot swap the program between a reference run and the runs compared with it.
-pub fn kdnas_binary_copy(dir: &Path) -> PathBuf {
-    let copy = dir.join("kdnas");
-    std::fs::copy(env!("CARGO_BIN_EXE_kdnas"), &copy).unwrap();
-    copy
+/// The `kdnas` binary cargo built for the tests (run in place: copying it and executing the copy from
+/// parallel test threads races with fork, ETXTBSY).
+pub fn kdnas_binary() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_kdnas"))
 }
 
 /// Writes the run config `name` into `dir`: `body` after a `space` line naming the bundled quickstart
@@ -100,7 +100,8 @@ pub fn jsonl_without_field(path: &Path, field: &str) -> Vec<String> {
             } else {
                 line[..start].trim_end_matches(',').to_string() + &line[end..]
             };
-            serde_json::from_str::<serde_json::Value>(&cut).unwrap_or_else(|e| panic!("{cut}: {e}")).to_string() // TEMPHACK
+            serde_json::from_str::<serde_json::Value>(&cut).unwrap_or_else(|e| panic!("{cut}: {e}"));
+            cut
         })
         .collect()
 }
@@ -172,6 +173,11 @@ impl CliRun {
         std::fs::read_to_string(out.join(self.metrics)).map_or(0, |text| text.lines().count())
     }
 
+    /// The metrics lines of the run in `out` without their wall-clock seconds.
+    fn metrics_of(&self, out: &Path) -> Vec<String> {
+        jsonl_without_field(&out.join(self.metrics), "seconds")
+    }
+
     /// Asserts that the finished run in `run` ended bit-identical to the finished run in `reference`.
     /// Search: every epoch's architecture weights in `checkpoint/state.json` (`history[*].arch_weights`),
     /// `arch_weights.jsonl`, and `metrics.jsonl` apart from wall-clock seconds. Training:
@@ -179,8 +185,17 @@ impl CliRun {
     /// from parameter ids), and `result.json` apart from seconds.
     pub fn assert_same_result(&self, reference: &Path, run: &Path) {
         let bytes = |dir: &Path, file: &str| std::fs::read(dir.join(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
-        let metrics = |dir: &Path| jsonl_without_field(&dir.join(self.metrics), "seconds");
-        assert_eq!(metrics(reference), metrics(run), "{}: {} differs", run.display(), self.metrics);
+        let (expected, got) = (self.metrics_of(reference), self.metrics_of(run));
+        if let Some(line) = (0..expected.len().max(got.len())).find(|&i| expected.get(i) != got.get(i)) {
+            panic!(
+                "{}: line {} of {} differs from the reference (seconds left out)\n  reference: {:?}\n  this run:  {:?}",
+                run.display(),
+                line + 1,
+                self.metrics,
+                expected.get(line),
+                got.get(line)
+            );
+        }
         if self.command == "search" {
             let arch_weights = |dir: &Path| -> Vec<serde_json::Value> {
                 let state: serde_json::Value = serde_json::from_slice(&bytes(dir, "checkpoint/state.json")).unwrap();

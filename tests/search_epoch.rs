@@ -1,0 +1,86 @@
+//! What one search epoch covers and reports: every training example once with the last batch partial
+//! (DARTS's loader), and an evaluation-mode pass over the whole validation split at the epoch's end
+//! that equals an independent evaluation of the checkpointed network and architecture.
+
+mod common;
+
+use burn::module::Module;
+use burn::record::{FullPrecisionSettings, NamedMpkFileRecorder};
+use burn::tensor::ElementConversion;
+use common::instrumented::{run_tiny_search, tiny_search};
+use common::{Cpu, manifest, temp_dir};
+use kdnas::app::run_config::RunConfig;
+use kdnas::app::search_cmd::{prepare_new_run, run_prepared};
+use kdnas::data::image_batch;
+use kdnas::metrics::{correct_count, cross_entropy};
+use kdnas::ops::conv2d::OpMode;
+use kdnas::search::{SearchConfig, SearchState};
+use kdnas::supernet::{ArchParams, CellNetwork, Relaxation};
+use std::path::Path;
+
+/// The inner (non-autodiff) CPU backend, on which evaluation runs.
+type NdCpu = <Cpu as burn::tensor::backend::AutodiffBackend>::InnerBackend;
+
+#[test]
+fn an_epoch_sees_every_training_example_once_with_a_partial_last_batch() {
+    let _guard = common::serial();
+    let (net, arch, task) = tiny_search(20, None);
+    let config = SearchConfig { epochs: 1, batch_size: 8, ..SearchConfig::default() };
+    run_tiny_search(&temp_dir("partial-batch"), &config, &task, net, arch).unwrap();
+    let batches = task.train_batches.into_inner();
+    assert_eq!(batches.iter().map(Vec::len).collect::<Vec<_>>(), [8, 8, 4]);
+    let mut seen: Vec<usize> = batches.concat();
+    seen.sort_unstable();
+    assert_eq!(seen, (0..20).collect::<Vec<_>>(), "every example exactly once");
+}
+
+const CONFIG: &str = r#"
+space = "quickstart.toml"
+seed = 3
+[data]
+source = "bundled-fashion-mnist"
+limit_train_per_class = 3
+[network]
+channels = 4
+layers = 3
+[search]
+epochs = 1
+batch_size = 8
+steps_per_epoch = 2
+"#;
+
+#[test]
+fn the_epoch_end_evaluation_equals_an_independent_evaluation_of_the_checkpoint() {
+    let _guard = common::serial();
+    let config = RunConfig::parse(CONFIG, Path::new("eval.toml")).unwrap();
+    let space_path = manifest("search_spaces/quickstart.toml");
+    let dir = temp_dir("eval-pass");
+    let text = std::fs::read_to_string(&space_path).unwrap();
+    let run = prepare_new_run(config.clone(), &manifest("search_spaces"), &text, &space_path, &dir).unwrap();
+    run_prepared::<Cpu>(&run, false, false, None, &Default::default()).unwrap();
+    let state: SearchState =
+        serde_json::from_slice(&std::fs::read(dir.join("checkpoint/state.json")).unwrap()).unwrap();
+    let record = &state.history[0];
+
+    let device = Default::default();
+    let recorder = NamedMpkFileRecorder::<FullPrecisionSettings>::new();
+    let space = kdnas::space::load_space(&space_path).unwrap();
+    let net = CellNetwork::<NdCpu>::new(&space, &config.network, 1, 10, OpMode::Search, &device)
+        .unwrap()
+        .load_file(dir.join("checkpoint/net"), &recorder, &device)
+        .unwrap();
+    let arch =
+        ArchParams::<NdCpu>::new(&space, &device).load_file(dir.join("checkpoint/arch"), &recorder, &device).unwrap();
+    let (train_full, _) = config.data.load(&dir).unwrap();
+    let (_, val) = train_full.split_at_fraction(config.search.train_fraction);
+    let indices: Vec<usize> = (0..val.len()).collect();
+    let (images, labels) = image_batch::<NdCpu>(&val, &indices, None, &device);
+    let logits = net.forward(images, Some(&Relaxation::Softmax.weights(&arch, None, 0, 1)));
+    let loss: f32 = cross_entropy(logits.clone(), labels.clone()).into_scalar().elem();
+    let correct: i64 = correct_count(logits, labels).into_scalar().elem();
+    assert_eq!(record.val_eval_acc, Some(correct as f64 / val.len() as f64));
+    let eval_loss = record.val_eval_loss.unwrap();
+    assert!((eval_loss - loss as f64).abs() < 1e-5, "{eval_loss} vs {loss}");
+    let metrics = std::fs::read_to_string(dir.join("metrics.jsonl")).unwrap();
+    assert!(metrics.contains("\"val_eval_acc\"") && metrics.contains("\"val_acc\""), "{metrics}");
+}
