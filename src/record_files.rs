@@ -32,3 +32,22 @@ pub fn load_record<B: Backend, R: Record<B>>(path: &Path, device: &B::Device) ->
     let bytes = std::fs::read(path).map_err(|e| KdnasError::io(path, e))?;
     Recorder::<B>::load(&recorder(), bytes, device).map_err(|e| record_error(path, e))
 }
+
+/// Runs `decode` — burn decoding a record into a module, which panics on some malformed records (an
+/// invalid parameter id, a tensor buffer shorter than its shape) instead of returning an error — and
+/// turns such a panic into a checkpoint error naming `path`. The panic message is not printed: the
+/// error carries it.
+pub fn guard_decoding<T>(path: &Path, decode: impl FnOnce() -> Result<T>) -> Result<T> {
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(decode));
+    std::panic::set_hook(hook);
+    outcome.unwrap_or_else(|payload| {
+        let text = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or("unknown failure");
+        Err(record_error(path, format!("malformed record: {text}")))
+    })
+}

@@ -226,3 +226,23 @@ fn io_errors_name_the_file_once() {
     let err = fails(&["inspect", "nowhere.toml"], &dir);
     assert_eq!(err.matches("No such file").count(), 1, "{err}");
 }
+
+#[test]
+fn training_resume_refuses_a_changed_run() {
+    let dir = tiny_run_dir("guard-train");
+    common::write_quickstart_genotype(&dir);
+    let config = format!("{TINY_CONFIG}\n[train]\nepochs = 2\nbatch_size = 8\n");
+    std::fs::write(dir.join("run.toml"), config).unwrap();
+    succeeds(
+        &["train", "--genotype", "genotype.json", "--config", "run.toml", "--out", "t", "--stop-after", "1"],
+        &dir,
+    );
+    let original = std::fs::read(dir.join("t/config.toml")).unwrap();
+    edit(&dir.join("t/config.toml"), "\nlr = 0.025", "\nlr = 0.05");
+    let err = fails(&["train", "--resume", "t"], &dir);
+    assert!(err.contains("config `train.lr`: 0.025 in the checkpoint, 0.05 now"), "{err}");
+    std::fs::write(dir.join("t/config.toml"), original).unwrap();
+    edit(&dir.join("t/genotype.json"), "\"sep_conv_3x3\"", "\"dil_conv_3x3\"");
+    let err = fails(&["train", "--resume", "t"], &dir);
+    assert!(err.contains("`genotype.json` differs from the one the checkpoint was made with"), "{err}");
+}

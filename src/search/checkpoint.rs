@@ -6,7 +6,7 @@ use super::history::SearchState;
 use crate::error::{KdnasError, Result};
 use crate::files::write_dir_atomically;
 use crate::manifest::{Fingerprint, check_loaded, param_shapes, verify_checkpoint, write_manifest};
-use crate::record_files::{load_record, save_module, save_record};
+use crate::record_files::{guard_decoding, load_record, save_module, save_record};
 use crate::supernet::ArchParams;
 use burn::module::{AutodiffModule, Module};
 use burn::optim::Optimizer;
@@ -57,9 +57,11 @@ pub fn load_module<B: burn::tensor::backend::Backend, M: Module<B>>(
 ) -> Result<M> {
     let file = dir.join(format!("{name}.mpk"));
     let expected = param_shapes(&module);
-    let loaded = module.load_record(load_record(&file, device)?);
-    check_loaded(&file, &expected, &loaded)?;
-    Ok(loaded)
+    guard_decoding(&file, || {
+        let loaded = module.load_record(load_record(&file, device)?);
+        check_loaded(&file, &expected, &loaded)?;
+        Ok(loaded)
+    })
 }
 
 /// The checkpoint's loop state (`state.json`).
@@ -104,7 +106,9 @@ pub fn load<AB: AutodiffBackend, N: AutodiffModule<AB>>(
     verify_checkpoint(&dir, SEARCH_KIND, fingerprint)?;
     let net = load_module(&dir, "net", net, device)?;
     let arch = load_module(&dir, "arch", arch, device)?;
-    opt.adam = opt.adam.load_record(load_record(&dir.join("arch_opt.mpk"), device)?);
+    let adam_file = dir.join("arch_opt.mpk");
+    let adam = guard_decoding(&adam_file, || Ok(opt.adam.load_record(load_record(&adam_file, device)?)))?;
+    opt.adam = adam;
     opt.sgd.load(&dir.join("sgd_velocity.bin"), &net, device)?;
     let state: SearchState = load_state(&dir)?;
     check_state(&dir.join("state.json"), &state, &arch)?;
