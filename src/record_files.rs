@@ -15,11 +15,11 @@ fn record_error(path: &Path, e: impl std::fmt::Display) -> KdnasError {
     KdnasError::Checkpoint { path: path.to_path_buf(), message: e.to_string() }
 }
 
-/// Writes `record` to `path` (named MessagePack, full precision: what burn's `NamedMpkFileRecorder`
-/// reads as `<stem>.mpk`).
+/// Writes `record` to `path` atomically (named MessagePack, full precision: what burn's
+/// `NamedMpkFileRecorder` reads as `<stem>.mpk`).
 pub fn save_record<B: Backend, R: Record<B>>(record: R, path: &Path) -> Result<()> {
     let bytes = Recorder::<B>::record(&recorder(), record, ()).map_err(|e| record_error(path, e))?;
-    std::fs::write(path, bytes).map_err(|e| KdnasError::io(path, e))
+    crate::files::write_file_atomically(path, &bytes)
 }
 
 /// Writes the weights of `module` to `path`.
