@@ -36,6 +36,18 @@ pub fn at_least_one(field: &str, value: usize) -> Result<()> {
     if value >= 1 { Ok(()) } else { Err(field_error(field, "must be at least 1")) }
 }
 
+/// Checks a cosine schedule from `lr` down to `lr_min` (fields `lr_field`, `min_field`): the start is
+/// positive, the floor at least 0 and not above the start.
+pub fn cosine_range(lr_field: &str, lr: f64, min_field: &str, lr_min: f64) -> Result<()> {
+    positive(lr_field, lr)?;
+    non_negative(min_field, lr_min)?;
+    if lr_min > lr {
+        let start = lr_field.rsplit('.').next().unwrap_or(lr_field);
+        return Err(field_error(min_field, format!("{lr_min} is above {start} = {lr}")));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -50,5 +62,11 @@ mod tests {
         let err = at_least_one("train.batch_size", 0).unwrap_err().to_string();
         assert_eq!(err, "train.batch_size: must be at least 1");
         assert!(unit_interval("search.w_momentum", -5.0).unwrap_err().to_string().starts_with("search.w_momentum: -5"));
+        let err = cosine_range("train.lr", 0.01, "train.lr_min", 0.1).unwrap_err().to_string();
+        assert_eq!(err, "train.lr_min: 0.1 is above lr = 0.01");
+        assert!(
+            cosine_range("train.lr", 0.0, "train.lr_min", 0.0).is_err()
+                && cosine_range("a.lr", 1.0, "a.m", 1.0).is_ok()
+        );
     }
 }

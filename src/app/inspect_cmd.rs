@@ -3,7 +3,7 @@
 
 use crate::error::{KdnasError, Result};
 use crate::ops::conv2d::OpMode;
-use crate::space::{ArchGraph, NodeRole};
+use crate::space::{ArchGraph, NodeRole, cell_kind};
 use crate::supernet::network::check_cells_present;
 use crate::supernet::{NetworkConfig, NetworkSize};
 use std::fmt::Write;
@@ -37,7 +37,7 @@ pub fn inspect_report(
             out,
             "  cell `{}` ({}, share `{}`): {} inputs, {} intermediate nodes, {} edges, concat {}",
             cell.name,
-            if cell.reduction { "reduction" } else { "normal" },
+            cell_kind(cell.reduction),
             cell.share,
             inputs,
             cell.order.len(),

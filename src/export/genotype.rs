@@ -3,7 +3,7 @@
 
 use super::genotype_check::check_genotype;
 use crate::error::{KdnasError, Result};
-use crate::space::{ArchGraph, Catalogue, CellGraph, ChoiceKind, EdgeSpec, NodeRole, NodeSpec, ZERO_OP};
+use crate::space::{ArchGraph, Catalogue, CellGraph, ChoiceKind, EdgeSpec, NodeRole, NodeSpec, ZERO_OP, cell_kind};
 use petgraph::graph::DiGraph;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -144,7 +144,7 @@ impl Genotype {
     /// normal and one reduction cell of two inputs whose every node has exactly two input edges.
     pub fn darts_notation(&self) -> std::result::Result<String, String> {
         let part = |reduction: bool| -> std::result::Result<(String, String), String> {
-            let kind = if reduction { "reduction" } else { "normal" };
+            let kind = cell_kind(reduction);
             let mut of_kind = self.cells.iter().filter(|c| c.reduction == reduction);
             let cell = of_kind.next().ok_or_else(|| format!("there is no {kind} cell"))?;
             if of_kind.next().is_some() {

@@ -3,7 +3,7 @@
 //! before any network is built so a hand-edited or corrupted file gets an error naming the field.
 
 use super::genotype::{DerivedCell, Genotype};
-use crate::space::{Catalogue, ZERO_OP};
+use crate::space::{Catalogue, ZERO_OP, cell_kind};
 use std::collections::HashSet;
 
 /// What is wrong with a genotype: the dotted field (`cells[0].nodes[1].inputs[0].from`) and why.
@@ -23,7 +23,7 @@ fn fault(field: String, message: String) -> GenotypeFault {
 pub fn check_genotype(genotype: &Genotype) -> Result<(), GenotypeFault> {
     for reduction in [false, true] {
         let mut of_kind = genotype.cells.iter().enumerate().filter(|(_, c)| c.reduction == reduction);
-        let kind = if reduction { "reduction" } else { "normal" };
+        let kind = cell_kind(reduction);
         if of_kind.next().is_none() {
             return Err(fault("cells".into(), format!("no {kind} cell (a cell network needs one of each)")));
         }

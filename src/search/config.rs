@@ -75,7 +75,7 @@ impl Default for SearchConfig {
 impl SearchConfig {
     /// Rejects values that cannot work, naming the field.
     pub fn validate(&self) -> Result<()> {
-        use crate::validate::{at_least_one, field_error, non_negative, positive, unit_interval};
+        use crate::validate::{at_least_one, cosine_range, field_error, non_negative, positive, unit_interval};
         at_least_one("search.epochs", self.epochs)?;
         at_least_one("search.batch_size", self.batch_size)?;
         if let Some(steps) = self.steps_per_epoch {
@@ -84,11 +84,7 @@ impl SearchConfig {
         if !(self.train_fraction > 0.0 && self.train_fraction < 1.0) {
             return Err(field_error("search.train_fraction", "must be strictly between 0 and 1"));
         }
-        positive("search.w_lr", self.w_lr)?;
-        non_negative("search.w_lr_min", self.w_lr_min)?;
-        if self.w_lr_min > self.w_lr {
-            return Err(field_error("search.w_lr_min", format!("{} is above w_lr = {}", self.w_lr_min, self.w_lr)));
-        }
+        cosine_range("search.w_lr", self.w_lr, "search.w_lr_min", self.w_lr_min)?;
         unit_interval("search.w_momentum", self.w_momentum)?;
         non_negative("search.w_weight_decay", self.w_weight_decay)?;
         positive("search.grad_clip", self.grad_clip)?;

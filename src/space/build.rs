@@ -3,7 +3,9 @@
 
 use super::catalogue::{Catalogue, ZERO_OP};
 use super::file::{CellFile, MixFile, NodeFile, OpsRef, SpaceFile};
-use super::graph::{ArchGraph, CellGraph, ChoiceGroup, ChoiceKind, ChoiceSlot, EdgeSpec, NodeRole, NodeSpec};
+use super::graph::{
+    ArchGraph, CellGraph, ChoiceGroup, ChoiceKind, ChoiceSlot, EdgeSpec, NodeRole, NodeSpec, cell_kind,
+};
 use super::locate::Source;
 use crate::error::Result;
 use petgraph::graph::{DiGraph, NodeIndex};
@@ -46,7 +48,7 @@ pub fn build_arch_graph(file: &SpaceFile, src: &Source) -> Result<ArchGraph> {
         if catalogue == Catalogue::Conv2d
             && let Some(same) = cells.iter().find(|c| c.reduction == cell.reduction)
         {
-            let kind = if cell.reduction { "reduction" } else { "normal" };
+            let kind = cell_kind(cell.reduction);
             return Err(src.error(
                 cell.name.span(),
                 format!("{field}.name"),

@@ -1,6 +1,6 @@
 //! Graphviz DOT drawings of cell graphs: the search space (every candidate) or a derived cell.
 
-use super::graph::{ArchGraph, CellGraph, NodeRole};
+use super::graph::{ArchGraph, CellGraph, NodeRole, cell_kind};
 use std::fmt::Write;
 
 /// DOT text of every cell, one cluster per cell, edges labelled with their candidate ops (one op on a
@@ -18,7 +18,7 @@ pub fn space_to_dot(arch: &ArchGraph) -> String {
 
 /// Writes one cell as a DOT cluster; `label` names each edge.
 fn write_cell(out: &mut String, ci: usize, cell: &CellGraph, label: impl Fn(petgraph::graph::EdgeIndex) -> String) {
-    let kind = if cell.reduction { "reduction" } else { "normal" };
+    let kind = cell_kind(cell.reduction);
     let _ = writeln!(
         out,
         "  subgraph cluster_{ci} {{\n    label=\"{} ({kind}, share={})\";",

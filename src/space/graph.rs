@@ -119,6 +119,11 @@ impl CellGraph {
     }
 }
 
+/// How a cell is named by its kind in messages and drawings: `reduction` or `normal`.
+pub fn cell_kind(reduction: bool) -> &'static str {
+    if reduction { "reduction" } else { "normal" }
+}
+
 /// A validated search space.
 #[derive(Debug, Clone)]
 pub struct ArchGraph {

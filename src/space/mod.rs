@@ -9,7 +9,7 @@ pub mod graph;
 mod locate;
 
 pub use catalogue::{CONV2D_OPS, Catalogue, ZERO_OP};
-pub use graph::{ArchGraph, CellGraph, ChoiceGroup, ChoiceKind, ChoiceSlot, EdgeSpec, NodeRole, NodeSpec};
+pub use graph::{ArchGraph, CellGraph, ChoiceGroup, ChoiceKind, ChoiceSlot, EdgeSpec, NodeRole, NodeSpec, cell_kind};
 pub use locate::Source;
 
 use crate::error::{KdnasError, Result};

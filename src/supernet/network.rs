@@ -9,7 +9,7 @@ use crate::error::{KdnasError, Result};
 use crate::ops::conv2d::OpMode;
 use crate::ops::conv2d::batch_norm::BatchNorm2d;
 use crate::ops::init::uniform_fan_in;
-use crate::space::ArchGraph;
+use crate::space::{ArchGraph, cell_kind};
 use crate::validate::{at_least_one, field_error};
 use burn::module::{Module, Param};
 use burn::tensor::module::conv2d;
@@ -160,7 +160,7 @@ pub fn check_cells_present(arch: &ArchGraph, cfg: &NetworkConfig) -> Result<()> 
         if let Some(layer) = (0..cfg.layers).find(|l| reductions.contains(l) == reduction)
             && arch.cell_by_reduction(reduction).is_none()
         {
-            let kind = if reduction { "reduction" } else { "normal" };
+            let kind = cell_kind(reduction);
             return Err(KdnasError::Usage(format!(
                 "space `{}` has no {kind} cell, but layer {layer} needs one",
                 arch.name

@@ -75,14 +75,10 @@ impl Default for TrainConfig {
 impl TrainConfig {
     /// Rejects values that cannot work, naming the field.
     pub fn validate(&self) -> Result<()> {
-        use crate::validate::{at_least_one, field_error, non_negative, positive, unit_interval};
+        use crate::validate::{at_least_one, cosine_range, field_error, non_negative, positive, unit_interval};
         at_least_one("train.epochs", self.epochs)?;
         at_least_one("train.batch_size", self.batch_size)?;
-        positive("train.lr", self.lr)?;
-        non_negative("train.lr_min", self.lr_min)?;
-        if self.lr_min > self.lr {
-            return Err(field_error("train.lr_min", format!("{} is above lr = {}", self.lr_min, self.lr)));
-        }
+        cosine_range("train.lr", self.lr, "train.lr_min", self.lr_min)?;
         unit_interval("train.momentum", self.momentum)?;
         non_negative("train.weight_decay", self.weight_decay)?;
         positive("train.grad_clip", self.grad_clip)?;
