@@ -117,3 +117,10 @@ mod tests {
         std::fs::remove_dir_all(&root).unwrap();
     }
 }
+
+/// `path` resolved against `base` (a config file's folder) and made absolute, so that a config copied
+/// into a run directory still finds its files.
+pub fn absolute_from(base: &Path, path: &Path) -> PathBuf {
+    let resolved = base.join(path);
+    std::path::absolute(&resolved).unwrap_or(resolved)
+}

@@ -5,14 +5,18 @@
 
 pub mod app;
 pub mod data;
+pub mod distill;
 pub mod error;
 pub mod export;
 pub mod files;
 pub mod manifest;
 pub mod memory;
 pub mod metrics;
+pub mod models;
 pub mod ops;
+pub mod optim;
 pub mod plot;
+pub mod progress;
 pub mod record_files;
 pub mod search;
 pub mod space;

@@ -4,19 +4,27 @@ use anyhow::{Context, Result, bail};
 use burn::backend::Autodiff;
 use burn::tensor::backend::AutodiffBackend;
 use clap::{Parser, Subcommand, ValueEnum};
-use kdnas::app::bench::{BenchArgs, bench_darts};
+use kdnas::app::bench::{BenchArgs, DfaBenchArgs, DfaStep, bench_darts, bench_dfa};
+use kdnas::app::dfa_cmd::run_dfa_search;
+use kdnas::app::distill_cmd::{DistillArgs, distill_command};
+use kdnas::app::eval_cmd::{EvalArgs, eval_command};
 use kdnas::app::inspect_cmd::inspect_report;
 use kdnas::app::outputs::write_search_outputs;
 use kdnas::app::quickstart::quickstart;
-use kdnas::app::search_cmd::{prepare_from_file, reopen_run, run_prepared};
+use kdnas::app::quickstart_dfa::quickstart_dfa;
+use kdnas::app::run_config::{RunConfig, locate_in_config};
+use kdnas::app::search_cmd::{PreparedRun, RUN_CONFIG, SpaceRunConfig, prepare_from_file, reopen_run, run_prepared};
+use kdnas::app::teacher_cmd::{TeacherArgs, TeacherStart, teacher_command};
 use kdnas::app::train_cmd::{TrainArgs, TrainStart, train_command};
 use kdnas::export::DeriveRule;
 use kdnas::search::SearchMode;
 use kdnas::search::checkpoint::existing_checkpoint;
 use kdnas::space::load_space;
 use kdnas::supernet::NetworkConfig;
+use kdnas::tasks::dfa::config::DfaSearchConfig;
+use kdnas::tasks::{TaskKind, TaskSection, task_kind_of};
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Large tensor buffers are recycled instead of being mapped, faulted in and zeroed afresh each time;
 /// `KDNAS_BLOCK_CACHE_MIB` sets the budget (0 turns the cache off).
@@ -104,6 +112,29 @@ enum Command {
         #[arg(long, default_value = "cpu")]
         device: String,
     },
+    /// Teacher networks (CIFAR ResNet / WRN) for distillation.
+    Teacher {
+        #[command(subcommand)]
+        which: TeacherCommand,
+    },
+    /// Score trained weights (a teacher run directory or a weights file in one): top-1, top-5, per-class
+    /// accuracy and a confusion-matrix heatmap.
+    Eval {
+        /// Teacher run directory, or its model.mpk, best/model.mpk or snapshots/epoch_NNNN.mpk.
+        checkpoint: PathBuf,
+        /// TOML file with a [data] section to evaluate on (default: the run's test set).
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// Output directory (default: eval/ inside the run directory).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Images per forward pass.
+        #[arg(long, default_value_t = 256, value_parser = at_least_one)]
+        batch_size: usize,
+        /// cpu, or cuda[:N].
+        #[arg(long, default_value = "cpu")]
+        device: String,
+    },
     /// Summarise a search-space file and write its DOT drawing.
     Inspect {
         /// Search-space TOML.
@@ -129,9 +160,40 @@ enum Command {
     },
     /// Small complete run on the bundled Fashion-MNIST subset: search, derive, train (a few minutes on 2 cores).
     Quickstart {
-        /// Output directory (its `search` and `train` folders are replaced).
-        #[arg(long, default_value = "results/quickstart")]
-        out: PathBuf,
+        /// image: DARTS search + derived network; dfa: teacher, DFA search, distillation (DFA and Last).
+        #[arg(long, value_enum, default_value = "image")]
+        task: QuickstartTask,
+        /// Output directory (default results/quickstart or results/quickstart-dfa; its step folders are
+        /// replaced).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// cpu, or cuda[:N].
+        #[arg(long, default_value = "cpu")]
+        device: String,
+    },
+    /// DFA: search a frozen teacher's per-stage feature aggregation (stage 1; see examples/dfa_search.toml).
+    Dfa {
+        #[command(subcommand)]
+        which: DfaCommand,
+    },
+    /// Distil a fresh student from a frozen teacher with weighted objectives (DFA stage 2 and the baselines;
+    /// see examples/distill_*.toml).
+    Distill {
+        /// Distillation config (TOML); not needed with --resume.
+        #[arg(long, required_unless_present = "resume")]
+        config: Option<PathBuf>,
+        /// Continue the run in this directory from its last checkpoint (refused if its config was changed).
+        #[arg(long, conflicts_with_all = ["config", "out", "seed"])]
+        resume: Option<PathBuf>,
+        /// Run directory (default: runs/<config name>).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Override the config's seed.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Stop after this many finished epochs (checkpointed); continue later with --resume.
+        #[arg(long, value_parser = at_least_one)]
+        stop_after: Option<usize>,
         /// cpu, or cuda[:N].
         #[arg(long, default_value = "cpu")]
         device: String,
@@ -140,6 +202,56 @@ enum Command {
     Bench {
         #[command(subcommand)]
         which: BenchCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum TeacherCommand {
+    /// Train a teacher from a config with [data], [model] and [train] sections (see examples/teacher_resnet20.toml).
+    Train {
+        /// Teacher config (TOML); not needed with --resume.
+        #[arg(long, required_unless_present = "resume")]
+        config: Option<PathBuf>,
+        /// Continue the run in this directory from its last checkpoint (refused if its config was changed).
+        #[arg(long, conflicts_with_all = ["config", "out", "seed"])]
+        resume: Option<PathBuf>,
+        /// Run directory (default: runs/<config name>).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Override the config's seed.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Stop after this many finished epochs (checkpointed); continue later with --resume.
+        #[arg(long, value_parser = at_least_one)]
+        stop_after: Option<usize>,
+        /// cpu, or cuda[:N].
+        #[arg(long, default_value = "cpu")]
+        device: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum DfaCommand {
+    /// Search the aggregation weights with the bridge loss (a `[task] kind = "dfa"` config).
+    Search {
+        /// DFA search config (TOML); not needed with --resume.
+        #[arg(long, required_unless_present = "resume")]
+        config: Option<PathBuf>,
+        /// Resume the run in this directory from its last checkpoint.
+        #[arg(long, conflicts_with_all = ["config", "out", "seed"])]
+        resume: Option<PathBuf>,
+        /// Run directory (default: runs/<config name>).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Override the config's seed.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Stop after this many finished epochs (checkpointed); continue later with --resume.
+        #[arg(long, value_parser = at_least_one)]
+        stop_after: Option<usize>,
+        /// cpu, or cuda[:N].
+        #[arg(long, default_value = "cpu")]
+        device: String,
     },
 }
 
@@ -166,6 +278,38 @@ enum BenchCommand {
         #[arg(long, default_value = "cpu")]
         device: String,
     },
+    /// DFA's search step (first / second order) and distillation step, ResNet-56 -> ResNet-20
+    /// (compare with bench/torch_reference/dfa.py).
+    Dfa {
+        /// first, second, distill or all.
+        #[arg(long, value_enum, default_value = "all")]
+        step: DfaStepArg,
+        #[arg(long, default_value_t = 64)]
+        batch: usize,
+        #[arg(long, default_value_t = 32)]
+        image: usize,
+        #[arg(long, default_value_t = 1)]
+        warmup: usize,
+        #[arg(long, default_value_t = 3)]
+        iters: usize,
+        /// cpu, or cuda[:N].
+        #[arg(long, default_value = "cpu")]
+        device: String,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum DfaStepArg {
+    First,
+    Second,
+    Distill,
+    All,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum QuickstartTask {
+    Image,
+    Dfa,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -198,10 +342,7 @@ fn at_least_one(text: &str) -> std::result::Result<usize, String> {
 
 /// The genotype line printed after a search or derivation.
 fn genotype_line(genotype: &kdnas::export::Genotype) -> String {
-    match (&genotype.darts, &genotype.darts_unavailable) {
-        (Some(text), _) => text.clone(),
-        (None, why) => format!("see genotype.json (no DARTS notation: {})", why.as_deref().unwrap_or("-")),
-    }
+    genotype.summary().replace('\n', "\n          ")
 }
 
 fn parse_device(text: &str) -> Result<DeviceChoice> {
@@ -246,25 +387,69 @@ struct SearchJob {
     out: Option<PathBuf>,
     seed: Option<u64>,
     stop_after: Option<usize>,
+    /// The task the command is for (`kdnas dfa search`); `None`: whatever the config's `[task]` says.
+    expected: Option<TaskKind>,
+}
+
+impl SearchJob {
+    /// The run directory: `--resume DIR`, `--out DIR` or runs/<config name>.
+    fn run_dir(&self) -> Result<(PathBuf, bool)> {
+        match (&self.resume, &self.config) {
+            (Some(dir), _) => Ok((dir.clone(), true)),
+            (None, Some(config)) => {
+                let stem = config.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "run".into());
+                Ok((self.out.clone().unwrap_or_else(|| PathBuf::from("runs").join(stem)), false))
+            }
+            (None, None) => bail!("give --config FILE or --resume RUN_DIR"),
+        }
+    }
+
+    fn prepare<C: SpaceRunConfig>(&self, dir: &Path, resume: bool) -> Result<PreparedRun<C>> {
+        Ok(match (&self.config, resume) {
+            (Some(config), false) => prepare_from_file(config, dir, self.seed)?,
+            _ => reopen_run(dir)?,
+        })
+    }
 }
 
 impl OnBackend for SearchJob {
     type Output = ();
     fn run<AB: AutodiffBackend>(self, device: &AB::Device) -> Result<()> {
         let progress = std::io::stderr().is_terminal();
-        let (run, resume) = match (&self.resume, &self.config) {
-            (Some(dir), _) => (reopen_run(dir)?, true),
-            (None, Some(config)) => {
-                let stem = config.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "run".into());
-                let out = self.out.clone().unwrap_or_else(|| PathBuf::from("runs").join(stem));
-                (prepare_from_file(config, &out, self.seed)?, false)
-            }
-            (None, None) => bail!("give --config FILE or --resume RUN_DIR"),
+        let (dir, resume) = self.run_dir()?;
+        if resume && !dir.is_dir() {
+            bail!("{}: no such run directory", dir.display());
+        }
+        let config_file = match &self.config {
+            Some(config) if !resume => config.clone(),
+            _ => dir.join(RUN_CONFIG),
         };
-        let genotype = run_prepared::<AB>(&run, resume, progress, self.stop_after, device)?.genotype;
-        println!("run directory: {}", run.dir.display());
+        let kind = task_kind_of(&config_file)?;
+        if let Some(expected) = self.expected {
+            TaskSection { kind }.expect(expected).map_err(|e| locate_in_config(&config_file, e))?;
+        }
+        let (dir, genotype) = match kind {
+            TaskKind::Image => {
+                let run = self.prepare::<RunConfig>(&dir, resume)?;
+                (run.dir.clone(), run_prepared::<AB>(&run, resume, progress, self.stop_after, device)?.genotype)
+            }
+            TaskKind::Dfa => {
+                let run = self.prepare::<DfaSearchConfig>(&dir, resume)?;
+                (run.dir.clone(), run_dfa_search::<AB>(&run, resume, progress, self.stop_after, device)?.genotype)
+            }
+        };
+        println!("run directory: {}", dir.display());
         println!("genotype: {}", genotype_line(&genotype));
         Ok(())
+    }
+}
+
+/// Where a training-like run ended: its results, or the command that continues it.
+fn print_run_end(finished: bool, out: &Path, command: &str) {
+    if finished {
+        println!("results: {}", out.display());
+    } else {
+        println!("stopped; continue with: kdnas {command} --resume {}", out.display());
     }
 }
 
@@ -281,11 +466,59 @@ impl OnBackend for TrainJob {
             summary.epochs,
             summary.planned_epochs
         );
-        if summary.finished() {
-            println!("results: {}", self.0.out.display());
-        } else {
-            println!("stopped; continue with: kdnas train --resume {}", self.0.out.display());
-        }
+        print_run_end(summary.finished(), &self.0.out, "train");
+        Ok(())
+    }
+}
+
+struct TeacherJob(TeacherArgs);
+
+impl OnBackend for TeacherJob {
+    type Output = ();
+    fn run<AB: AutodiffBackend>(self, device: &AB::Device) -> Result<()> {
+        let summary = teacher_command::<AB>(&self.0, device)?;
+        println!(
+            "teacher {}: {} parameters, test accuracy {:.2}% (best {:.2}% at epoch {}) after {} of {} epochs",
+            summary.model,
+            summary.params,
+            100.0 * summary.test_acc,
+            100.0 * summary.best_test_acc,
+            summary.best_epoch + 1,
+            summary.epochs,
+            summary.planned_epochs
+        );
+        print_run_end(summary.finished(), &self.0.out, "teacher train");
+        Ok(())
+    }
+}
+
+struct DistillJob(DistillArgs);
+
+impl OnBackend for DistillJob {
+    type Output = ();
+    fn run<AB: AutodiffBackend>(self, device: &AB::Device) -> Result<()> {
+        let summary = distill_command::<AB>(&self.0, device)?;
+        println!(
+            "student {}: {} parameters, test accuracy {:.2}% after {} of {} epochs",
+            summary.model,
+            summary.params,
+            100.0 * summary.test_acc,
+            summary.epochs,
+            summary.planned_epochs
+        );
+        print_run_end(summary.finished(), &self.0.out, "distill");
+        Ok(())
+    }
+}
+
+struct EvalJob(EvalArgs);
+
+impl OnBackend for EvalJob {
+    type Output = ();
+    fn run<AB: AutodiffBackend>(self, device: &AB::Device) -> Result<()> {
+        let report = eval_command::<AB::InnerBackend>(&self.0, device)?;
+        print!("{}", report.table());
+        println!("written to {}", report.out.display());
         Ok(())
     }
 }
@@ -308,7 +541,35 @@ impl OnBackend for QuickstartJob {
     }
 }
 
+struct DfaQuickstartJob(PathBuf);
+
+impl OnBackend for DfaQuickstartJob {
+    type Output = ();
+    fn run<AB: AutodiffBackend>(self, device: &AB::Device) -> Result<()> {
+        let q = quickstart_dfa::<AB>(&self.0, true, device)?;
+        let acc = |s: &kdnas::app::teacher_cmd::TeacherSummary| format!("{:.2}%", 100.0 * s.test_acc);
+        println!("teacher {} ({} parameters): test accuracy {}", q.teacher.model, q.teacher.params, acc(&q.teacher));
+        println!("searched aggregation weights:\n  {}", q.genotype.summary().replace('\n', "\n  "));
+        println!("student {} distilled with DFA weights: test accuracy {}", q.dfa.model, acc(&q.dfa));
+        println!("student {} distilled with Last weights: test accuracy {}", q.last.model, acc(&q.last));
+        println!("results: {}", self.0.display());
+        Ok(())
+    }
+}
+
 struct BenchJob(BenchArgs);
+
+struct DfaBenchJob(DfaBenchArgs);
+
+impl OnBackend for DfaBenchJob {
+    type Output = ();
+    fn run<AB: AutodiffBackend>(self, device: &AB::Device) -> Result<()> {
+        for line in bench_dfa::<AB>(&self.0, device)? {
+            println!("{line}");
+        }
+        Ok(())
+    }
+}
 
 impl OnBackend for BenchJob {
     type Output = ();
@@ -341,10 +602,27 @@ fn main() {
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Search { config, resume, out, seed, stop_after, device } => {
-            with_device(&device, SearchJob { config, resume, out, seed, stop_after })
+            with_device(&device, SearchJob { config, resume, out, seed, stop_after, expected: None })
+        }
+        Command::Dfa { which: DfaCommand::Search { config, resume, out, seed, stop_after, device } } => {
+            with_device(&device, SearchJob { config, resume, out, seed, stop_after, expected: Some(TaskKind::Dfa) })
+        }
+        Command::Distill { config, resume, out, seed, stop_after, device } => {
+            let progress = std::io::stderr().is_terminal();
+            let (config, out) = match (resume, config) {
+                (Some(dir), _) => (None, dir),
+                (None, Some(config)) => {
+                    let stem =
+                        config.file_stem().map_or_else(|| "distill".into(), |s| s.to_string_lossy().into_owned());
+                    let out = out.unwrap_or_else(|| PathBuf::from("runs").join(stem));
+                    (Some((config, seed)), out)
+                }
+                (None, None) => bail!("distill: give --config FILE or --resume DIR"),
+            };
+            with_device(&device, DistillJob(DistillArgs { config, out, progress, stop_after }))
         }
         Command::Derive { run_dir, rule } => {
-            let run = reopen_run(&run_dir)?;
+            let run = reopen_run::<RunConfig>(&run_dir)?;
             let rule = match rule {
                 Some(RuleArg::Darts) => DeriveRule::Darts,
                 Some(RuleArg::Argmax) => DeriveRule::Argmax,
@@ -373,6 +651,25 @@ fn run(cli: Cli) -> Result<()> {
             };
             with_device(&device, TrainJob(TrainArgs { start, out, progress, stop_after }))
         }
+        Command::Teacher { which: TeacherCommand::Train { config, resume, out, seed, stop_after, device } } => {
+            let progress = std::io::stderr().is_terminal();
+            let (start, out) = match (resume, config) {
+                (Some(dir), _) => (TeacherStart::Resume, dir),
+                (None, Some(config)) => {
+                    let stem = config
+                        .file_stem()
+                        .map(|s| s.to_string_lossy().into_owned())
+                        .unwrap_or_else(|| "teacher".into());
+                    let out = out.unwrap_or_else(|| PathBuf::from("runs").join(stem));
+                    (TeacherStart::New { config, seed }, out)
+                }
+                (None, None) => bail!("teacher train: give --config FILE or --resume DIR"),
+            };
+            with_device(&device, TeacherJob(TeacherArgs { start, out, progress, stop_after }))
+        }
+        Command::Eval { checkpoint, data, out, batch_size, device } => {
+            with_device(&device, EvalJob(EvalArgs { checkpoint, data, out, batch_size }))
+        }
         Command::Inspect { space, channels, layers, in_channels, image, classes, dot } => {
             let arch = load_space(&space)?;
             let network = NetworkConfig { channels, layers, stem_multiplier: 3, reduction_layers: None };
@@ -383,7 +680,12 @@ fn run(cli: Cli) -> Result<()> {
             println!("DOT written to {}", dot.display());
             Ok(())
         }
-        Command::Quickstart { out, device } => with_device(&device, QuickstartJob(out)),
+        Command::Quickstart { task: QuickstartTask::Image, out, device } => {
+            with_device(&device, QuickstartJob(out.unwrap_or_else(|| PathBuf::from("results/quickstart"))))
+        }
+        Command::Quickstart { task: QuickstartTask::Dfa, out, device } => {
+            with_device(&device, DfaQuickstartJob(out.unwrap_or_else(|| PathBuf::from("results/quickstart-dfa"))))
+        }
         Command::Bench {
             which: BenchCommand::Darts { order, batch, channels, layers, image, warmup, iters, device },
         } => {
@@ -394,6 +696,20 @@ fn run(cli: Cli) -> Result<()> {
             };
             let args = BenchArgs { batch, channels, layers, image, warmup, iters, modes, device_label: device.clone() };
             with_device(&device, BenchJob(args))
+        }
+        Command::Bench { which: BenchCommand::Dfa { step, batch, image, warmup, iters, device } } => {
+            let steps = match step {
+                DfaStepArg::First => vec![DfaStep::Search(SearchMode::FirstOrder)],
+                DfaStepArg::Second => vec![DfaStep::Search(SearchMode::SecondOrder)],
+                DfaStepArg::Distill => vec![DfaStep::Distill],
+                DfaStepArg::All => vec![
+                    DfaStep::Search(SearchMode::FirstOrder),
+                    DfaStep::Search(SearchMode::SecondOrder),
+                    DfaStep::Distill,
+                ],
+            };
+            let args = DfaBenchArgs { batch, image, warmup, iters, steps, device_label: device.clone() };
+            with_device(&device, DfaBenchJob(args))
         }
     }
 }

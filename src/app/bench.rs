@@ -1,45 +1,22 @@
-//! `kdnas bench darts`: time of one DARTS search step (architecture step + weight step) at DARTS's
-//! shapes on random data, after warm-up; median, min, max and peak memory. Prints the same line as
-//! bench/torch_reference/darts.py so the two compare side by side.
+//! `kdnas bench`: the wall time of one step of a search or a training at a paper's shapes on random
+//! data, after warm-up: median, min, max and peak memory. Every line has the format of its PyTorch
+//! twin in bench/torch_reference, so the two compare side by side.
+
+pub mod darts;
+pub mod dfa;
+
+pub use darts::{BenchArgs, bench_darts};
+pub use dfa::{DfaBenchArgs, DfaStep, bench_dfa};
 
 use crate::data::ImageSet;
 use crate::error::{KdnasError, Result};
-use crate::ops::conv2d::OpMode;
-use crate::search::bilevel::{StepSettings, search_step};
-use crate::search::run::optimisers;
-use crate::search::{SearchConfig, SearchMode, SearchTask, Split};
-use crate::space::parse_space;
-use crate::supernet::{ArchParams, CellNetwork, NetworkConfig};
-use crate::tasks::image::ImageSearchTask;
+use crate::search::SearchConfig;
+use crate::search::SearchMode;
+use crate::search::bilevel::StepSettings;
 use burn::tensor::backend::AutodiffBackend;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
-use std::path::Path;
 use std::time::Instant;
-
-/// The DARTS space compiled in for benchmarks.
-const DARTS_SPACE: &str = include_str!("../../search_spaces/darts_cifar.toml");
-
-/// Benchmark shape and repetitions.
-#[derive(Debug, Clone)]
-pub struct BenchArgs {
-    /// Batch size (64).
-    pub batch: usize,
-    /// Node channels (16).
-    pub channels: usize,
-    /// Cells (8).
-    pub layers: usize,
-    /// Image side (32).
-    pub image: usize,
-    /// Untimed steps first.
-    pub warmup: usize,
-    /// Timed steps.
-    pub iters: usize,
-    /// Orders to run.
-    pub modes: Vec<SearchMode>,
-    /// Device label for the report line.
-    pub device_label: String,
-}
 
 /// Peak resident memory of this process in MiB (Linux `VmHWM`), if readable.
 pub fn peak_rss_mib() -> Option<f64> {
@@ -49,7 +26,7 @@ pub fn peak_rss_mib() -> Option<f64> {
     Some(kib / 1024.0)
 }
 
-/// A random image set of `n` 3-channel images (the bench needs shapes, not data).
+/// A random set of `n` 3-channel `side x side` images over 10 classes (a bench needs shapes, not data).
 fn random_images(n: usize, side: usize, seed: u64) -> ImageSet {
     use rand::RngExt;
     let mut rng = StdRng::seed_from_u64(seed);
@@ -65,87 +42,108 @@ fn median(times: &mut [f64]) -> f64 {
     if times.len().is_multiple_of(2) { (times[mid - 1] + times[mid]) / 2.0 } else { times[mid] }
 }
 
-/// Runs the benchmark and returns one report line per mode.
-pub fn bench_darts<AB: AutodiffBackend>(args: &BenchArgs, device: &AB::Device) -> Result<Vec<String>> {
-    if args.iters == 0 || args.batch == 0 {
-        return Err(KdnasError::Usage("bench: --iters and --batch must be at least 1".into()));
-    }
-    let space = parse_space(DARTS_SPACE, Path::new("search_spaces/darts_cifar.toml"))?;
-    let network =
-        NetworkConfig { channels: args.channels, layers: args.layers, stem_multiplier: 3, reduction_layers: None };
-    let task = ImageSearchTask::<AB> {
-        train: random_images(args.batch, args.image, 1),
-        val: random_images(args.batch, args.image, 2),
-        augment: None,
-        device: device.clone(),
-    };
-    let indices: Vec<usize> = (0..args.batch).collect();
-    let mut rng = StdRng::seed_from_u64(0);
-    let train = task.batch(Split::Train, &indices, &mut rng);
-    let val = task.batch(Split::Val, &indices, &mut rng);
-    let mut lines = Vec::new();
-    for &mode in &args.modes {
-        AB::seed(device, 0);
-        let mut net = CellNetwork::<AB>::new(&space, &network, 3, 10, OpMode::Search, device)?;
-        let mut arch = ArchParams::<AB>::new(&space, device);
-        let config = SearchConfig { mode, ..SearchConfig::default() };
-        let mut opt = optimisers::<AB>(&config);
-        let mut times = Vec::new();
-        for i in 0..args.warmup + args.iters {
-            let settings = StepSettings {
-                mode,
-                relaxation: &config.relaxation,
-                noise: None,
-                w_lr: config.w_lr,
-                arch_lr: config.arch_lr,
-                grad_clip: config.grad_clip,
-                epoch: 0,
-                epochs: 1,
-                step: i,
-            };
-            let started = Instant::now();
-            let (n, a, _) = search_step(&task, net, arch, &mut opt, &train, &val, &settings)?;
-            AB::sync(device).map_err(|e| KdnasError::Usage(format!("device sync failed: {e:?}")))?;
-            (net, arch) = (n, a);
-            if i >= args.warmup {
-                times.push(started.elapsed().as_secs_f64() * 1000.0);
-            }
-        }
-        let median = median(&mut times);
-        let order = match mode {
-            SearchMode::FirstOrder => "first",
-            SearchMode::SecondOrder => "second",
-            SearchMode::SingleLevel => "single",
-        };
-        lines.push(format!(
-            "darts-step order={order} device={} threads={} batch={} channels={} layers={} image={} median_ms={median:.1} min_ms={:.1} max_ms={:.1} iters={} peak_mem_mb={:.0}",
-            args.device_label,
-            rayon_threads(),
-            args.batch,
-            args.channels,
-            args.layers,
-            args.image,
-            times[0],
-            times[times.len() - 1],
-            args.iters,
-            peak_rss_mib().unwrap_or(f64::NAN)
-        ));
-    }
-    Ok(lines)
+/// Runs `f`, waits for the device to finish its work, and returns `f`'s result with the wall time in ms.
+fn timed<AB: AutodiffBackend, T>(device: &AB::Device, f: impl FnOnce() -> Result<T>) -> Result<(T, f64)> {
+    let started = Instant::now();
+    let out = f()?;
+    AB::sync(device).map_err(|e| KdnasError::Usage(format!("device sync failed: {e:?}")))?;
+    Ok((out, started.elapsed().as_secs_f64() * 1000.0))
 }
 
-/// Worker threads available to the CPU backend.
+/// Wall times in ms of the steps after the warm-up.
+struct Samples {
+    warmup: usize,
+    seen: usize,
+    times: Vec<f64>,
+}
+
+impl Samples {
+    /// Samples that ignore the first `warmup` steps.
+    fn new(warmup: usize) -> Self {
+        Self { warmup, seen: 0, times: Vec::new() }
+    }
+
+    /// Records the time of the next step (dropped while warming up).
+    fn add(&mut self, ms: f64) {
+        if self.seen >= self.warmup {
+            self.times.push(ms);
+        }
+        self.seen += 1;
+    }
+
+    /// The median of the recorded times.
+    fn median(&self) -> f64 {
+        median(&mut self.times.clone())
+    }
+
+    /// `median_ms=.. min_ms=.. max_ms=.. iters=.. peak_mem_mb=..`, the tail of every bench line.
+    fn fields(&self) -> String {
+        let mut sorted = self.times.clone();
+        let median = median(&mut sorted);
+        format!(
+            "median_ms={median:.1} min_ms={:.1} max_ms={:.1} iters={} peak_mem_mb={:.0}",
+            sorted.first().copied().unwrap_or(f64::NAN),
+            sorted.last().copied().unwrap_or(f64::NAN),
+            sorted.len(),
+            peak_rss_mib().unwrap_or(f64::NAN)
+        )
+    }
+}
+
+/// Refuses a bench with nothing to time.
+fn check_counts(iters: usize, batch: usize) -> Result<()> {
+    if iters == 0 || batch == 0 {
+        return Err(KdnasError::Usage("bench: --iters and --batch must be at least 1".into()));
+    }
+    Ok(())
+}
+
+/// The settings of step `step` of a one-epoch search with `config`'s mode and rates.
+fn step_settings<AB: AutodiffBackend>(config: &SearchConfig, step: usize) -> StepSettings<'_, AB> {
+    StepSettings {
+        mode: config.mode,
+        relaxation: &config.relaxation,
+        noise: None,
+        w_lr: config.w_lr,
+        arch_lr: config.arch_lr,
+        grad_clip: config.grad_clip,
+        epoch: 0,
+        epochs: 1,
+        step,
+    }
+}
+
+/// The `order=` value of a search mode.
+fn order_name(mode: SearchMode) -> &'static str {
+    match mode {
+        SearchMode::FirstOrder => "first",
+        SearchMode::SecondOrder => "second",
+        SearchMode::SingleLevel => "single",
+    }
+}
+
+/// Worker threads of the CPU backend (rayon's global pool; `RAYON_NUM_THREADS` sets it).
 fn rayon_threads() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
+    rayon::current_num_threads()
 }
 
 #[cfg(test)]
 mod tests {
-    use super::median;
+    use super::{Samples, median};
 
     #[test]
     fn median_averages_the_middle_pair_of_an_even_count() {
         assert_eq!(median(&mut [3.0, 1.0, 2.0]), 2.0);
         assert_eq!(median(&mut [4.0, 1.0]), 2.5);
+    }
+
+    #[test]
+    fn samples_drop_the_warm_up_steps() {
+        let mut samples = Samples::new(2);
+        for ms in [100.0, 50.0, 3.0, 1.0, 2.0] {
+            samples.add(ms);
+        }
+        assert_eq!(samples.median(), 2.0);
+        assert!(samples.fields().starts_with("median_ms=2.0 min_ms=1.0 max_ms=3.0 iters=3 peak_mem_mb="));
     }
 }

@@ -3,9 +3,10 @@
 
 use crate::error::Result;
 use crate::plot::{WeightTable, evolution, heatmap, metric_curves};
-use crate::search::SearchState;
+use crate::search::{EpochRecord, SearchState};
 use crate::space::{ArchGraph, ChoiceKind};
 use ndarray::{Array2, Array3};
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 /// Writes every figure of `state` into `run_dir/plots`.
@@ -38,7 +39,11 @@ pub fn write_search_figures(run_dir: &Path, space: &ArchGraph, state: &SearchSta
             &dir.join(format!("evolution_{name}")),
         )?;
     }
-    let series = |name: &str, f: &dyn Fn(&crate::search::EpochRecord) -> Option<f64>| {
+    if space.cells.is_empty() && !space.groups.is_empty() {
+        plain_choices_heatmap(space, last, &dir)?;
+    }
+    write_term_curves(state, &dir)?;
+    let series = |name: &str, f: &dyn Fn(&EpochRecord) -> Option<f64>| {
         (
             name.to_string(),
             state.history.iter().filter_map(|r| f(r).map(|v| ((r.epoch + 1) as f64, v))).collect::<Vec<_>>(),
@@ -58,5 +63,50 @@ pub fn write_search_figures(run_dir: &Path, space: &ArchGraph, state: &SearchSta
         series("val (eval pass, epoch end)", &|r| r.val_eval_acc),
     ];
     metric_curves("search accuracy", "epoch", "accuracy", &accuracy, &dir.join("search_accuracy"))?;
+    Ok(())
+}
+
+/// One heatmap of every plain choice (DFA: a row per teacher stage, a column per block), the cells a
+/// choice does not have left blank.
+fn plain_choices_heatmap(space: &ArchGraph, last: &EpochRecord, dir: &Path) -> Result<()> {
+    let cols = space.groups.iter().map(|g| g.candidates.len()).max().unwrap_or(0);
+    let values = Array2::from_shape_fn((space.groups.len(), cols), |(g, c)| {
+        last.arch_weights[g].first().and_then(|row| row.get(c)).copied().unwrap_or(f32::NAN)
+    });
+    let table = WeightTable {
+        title: format!("weights of every choice after epoch {}", last.epoch + 1),
+        row_labels: space.groups.iter().map(|g| g.key.clone()).collect(),
+        col_labels: (1..=cols).map(|c| format!("candidate {c}")).collect(),
+        values,
+    };
+    heatmap(&table, &dir.join("weights_all_choices"))?;
+    Ok(())
+}
+
+/// Every named loss term over epochs: one figure for the weight steps and one for the architecture
+/// steps, when a task reports more than one term (DFA: cross_entropy, feature, bridge_ts, bridge_st).
+fn write_term_curves(state: &SearchState, dir: &Path) -> Result<()> {
+    let figures: [(&str, &str, fn(&EpochRecord) -> &BTreeMap<String, f64>); 2] = [
+        ("weight-step loss terms (training split)", "loss_terms_weights", |r| &r.train_terms),
+        ("architecture-step loss terms (validation split)", "loss_terms_arch", |r| &r.val_terms),
+    ];
+    for (title, stem, terms_of) in figures {
+        let names: BTreeSet<&String> = state.history.iter().flat_map(|r| terms_of(r).keys()).collect();
+        if names.len() < 2 {
+            continue;
+        }
+        let series: Vec<(String, Vec<(f64, f64)>)> = names
+            .iter()
+            .map(|name| {
+                let points = state
+                    .history
+                    .iter()
+                    .filter_map(|r| terms_of(r).get(*name).map(|v| ((r.epoch + 1) as f64, *v)))
+                    .collect();
+                (name.to_string(), points)
+            })
+            .collect();
+        metric_curves(title, "epoch", "mean loss per example", &series, &dir.join(stem))?;
+    }
     Ok(())
 }

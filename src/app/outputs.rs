@@ -22,11 +22,7 @@ pub fn write_search_outputs(
         .ok_or_else(|| KdnasError::Usage(format!("{}: the search has not finished an epoch yet", run_dir.display())))?;
     let genotype = Genotype::derive(space, &last.arch_weights, rule);
     genotype.save(&run_dir.join("genotype.json"))?;
-    let notation = match (&genotype.darts, &genotype.darts_unavailable) {
-        (Some(text), _) => text.clone(),
-        (None, why) => format!("(no DARTS notation: {})", why.as_deref().unwrap_or("not a DARTS-shaped genotype")),
-    };
-    write_file_atomically(&run_dir.join("genotype.txt"), format!("{notation}\n").as_bytes())?;
+    write_file_atomically(&run_dir.join("genotype.txt"), format!("{}\n", genotype.summary()).as_bytes())?;
     write_file_atomically(&run_dir.join("space.dot"), space_to_dot(space).as_bytes())?;
     write_file_atomically(&run_dir.join("derived.dot"), space_to_dot(&genotype.to_arch_graph()?).as_bytes())?;
     super::figures::write_search_figures(run_dir, space, state)?;

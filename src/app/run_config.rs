@@ -7,7 +7,9 @@ use crate::export::DeriveRule;
 use crate::search::SearchConfig;
 use crate::space::Source;
 use crate::supernet::NetworkConfig;
+use crate::tasks::{TaskKind, TaskSection};
 use crate::train::TrainConfig;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -15,6 +17,9 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RunConfig {
+    /// Which task (`image`, the default, for DARTS cell search).
+    #[serde(default)]
+    pub task: TaskSection,
     /// Search-space file, relative to the config file.
     pub space: PathBuf,
     /// Seed of everything random.
@@ -39,20 +44,17 @@ pub struct RunConfig {
 impl RunConfig {
     /// Parses and validates config text; errors name `path`, the line and the field.
     pub fn parse(text: &str, path: &Path) -> Result<Self> {
-        let src = Source { path, text };
-        let cfg: RunConfig = toml::from_str(text).map_err(|e| src.toml_error(e))?;
-        cfg.validate().map_err(|e| locate_usage(&src, e))?;
-        Ok(cfg)
+        parse_config(text, path, Self::validate)
     }
 
     /// Reads and validates a config file.
     pub fn load(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|e| KdnasError::io(path, e))?;
-        Self::parse(&text, path)
+        load_config(path, Self::validate)
     }
 
     /// Checks every section.
     pub fn validate(&self) -> Result<()> {
+        self.task.expect(TaskKind::Image)?;
         self.data.validate()?;
         self.network.validate("network")?;
         self.search.validate()?;
@@ -62,17 +64,34 @@ impl RunConfig {
     /// Makes a relative `data.dir` absolute against `base` (the config file's folder), so the config
     /// can be copied into a run directory and still find its data.
     pub fn with_absolute_data_dir(mut self, base: &Path) -> Self {
-        if let Some(dir) = &self.data.dir {
-            let resolved = base.join(dir);
-            self.data.dir = Some(std::path::absolute(&resolved).unwrap_or(resolved));
-        }
+        self.data.dir = self.data.dir.map(|dir| crate::files::absolute_from(base, &dir));
         self
     }
 
     /// The config as TOML text.
     pub fn to_toml(&self) -> Result<String> {
-        toml::to_string_pretty(self).map_err(|e| KdnasError::Usage(format!("cannot serialise the config: {e}")))
+        config_toml(self)
     }
+}
+
+/// Parses config text of any kind and validates it with `validate`; parse errors and `section.field:
+/// why` validation errors both name `path` and the line.
+pub fn parse_config<T: DeserializeOwned>(text: &str, path: &Path, validate: impl Fn(&T) -> Result<()>) -> Result<T> {
+    let src = Source { path, text };
+    let config: T = toml::from_str(text).map_err(|e| src.toml_error(e))?;
+    validate(&config).map_err(|e| locate_usage(&src, e))?;
+    Ok(config)
+}
+
+/// Reads a config file of any kind and validates it (see [`parse_config`]).
+pub fn load_config<T: DeserializeOwned>(path: &Path, validate: impl Fn(&T) -> Result<()>) -> Result<T> {
+    let text = std::fs::read_to_string(path).map_err(|e| KdnasError::io(path, e))?;
+    parse_config(&text, path, validate)
+}
+
+/// A config as TOML text.
+pub fn config_toml<T: Serialize>(config: &T) -> Result<String> {
+    toml::to_string_pretty(config).map_err(|e| KdnasError::Usage(format!("cannot serialise the config: {e}")))
 }
 
 /// Turns a `section.field: message` usage error about the config file at `path` into one that names
@@ -84,18 +103,36 @@ pub fn locate_in_config(path: &Path, err: KdnasError) -> KdnasError {
     }
 }
 
-/// Turns a `section.field: message` usage error into one that names the line of that field.
-fn locate_usage(src: &Source, err: KdnasError) -> KdnasError {
+/// Turns a `section.field: message` usage error into one that names the line of that field. The
+/// section may be an array of tables with an index (`choice[1].candidates` is the `candidates` key of
+/// the second `[[choice]]`).
+pub fn locate_usage(src: &Source, err: KdnasError) -> KdnasError {
     let KdnasError::Usage(message) = &err else { return err };
     let Some((field, rest)) = message.split_once(": ") else { return err };
     let Some((section, key)) = field.split_once('.') else { return err };
     let key = key.split(['.', '[']).next().unwrap_or(key);
+    let (section, index) = match section.split_once('[') {
+        Some((name, index)) => (name, index.trim_end_matches(']').parse::<usize>().ok()),
+        None => (section, None),
+    };
     let mut in_section = false;
+    let mut seen = 0;
     let mut offset = 0;
     for line in src.text.lines() {
         let trimmed = line.trim();
         if trimmed.starts_with('[') {
-            in_section = trimmed.trim_matches(|c| c == '[' || c == ']').trim() == section;
+            let name = trimmed.trim_matches(|c| c == '[' || c == ']').trim();
+            let is_array = trimmed.starts_with("[[");
+            in_section = name == section
+                && match index {
+                    Some(i) => {
+                        is_array && {
+                            seen += 1;
+                            seen - 1 == i
+                        }
+                    }
+                    None => !is_array,
+                };
         } else if in_section && trimmed.split('=').next().is_some_and(|k| k.trim() == key) {
             return src.error(offset..offset, field, rest);
         }

@@ -20,12 +20,48 @@ pub const RUN_CONFIG: &str = "config.toml";
 /// Copy of the search space inside a run directory.
 pub const RUN_SPACE: &str = "space.toml";
 
+/// A run config that names a search space and can be copied into its run directory.
+pub trait SpaceRunConfig: Sized {
+    /// The command that runs and resumes such configs (`kdnas search`).
+    const COMMAND: &'static str;
+    /// Reads and validates the config file at `path`.
+    fn load(path: &Path) -> Result<Self>;
+    /// The search-space file, relative to the config file.
+    fn space(&self) -> &Path;
+    /// The config as it is kept in the run directory: relative data and checkpoint paths made
+    /// absolute against `base` (the config file's folder) and the space renamed to `space`.
+    fn into_run_copy(self, base: &Path, space: &Path) -> Self;
+    /// The config as TOML text.
+    fn to_toml(&self) -> Result<String>;
+    /// Overrides the seed.
+    fn set_seed(&mut self, seed: u64);
+}
+
+impl SpaceRunConfig for RunConfig {
+    const COMMAND: &'static str = "kdnas search";
+    fn load(path: &Path) -> Result<Self> {
+        RunConfig::load(path)
+    }
+    fn space(&self) -> &Path {
+        &self.space
+    }
+    fn into_run_copy(self, base: &Path, space: &Path) -> Self {
+        Self { space: space.to_path_buf(), ..self.with_absolute_data_dir(base) }
+    }
+    fn to_toml(&self) -> Result<String> {
+        RunConfig::to_toml(self)
+    }
+    fn set_seed(&mut self, seed: u64) {
+        self.seed = seed;
+    }
+}
+
 /// A prepared run: its directory, config and space.
-pub struct PreparedRun {
+pub struct PreparedRun<C = RunConfig> {
     /// Run directory.
     pub dir: PathBuf,
     /// Resolved config (space path relative to the run directory).
-    pub config: RunConfig,
+    pub config: C,
     /// Validated space.
     pub space: ArchGraph,
     /// Text of the run's copy of the space (part of the checkpoint fingerprint).
@@ -34,47 +70,51 @@ pub struct PreparedRun {
 
 /// Creates `out` for a new run of `config` (refusing to overwrite a run that has a checkpoint) and
 /// writes the resolved config and the space into it. `base` resolves relative paths of the config.
-pub fn prepare_new_run(
-    config: RunConfig,
+pub fn prepare_new_run<C: SpaceRunConfig>(
+    config: C,
     base: &Path,
     space_text: &str,
     space_path: &Path,
     out: &Path,
-) -> Result<PreparedRun> {
+) -> Result<PreparedRun<C>> {
     if existing_checkpoint(out).is_some() {
         return Err(KdnasError::Usage(format!(
-            "{} already holds a search; resume it with `kdnas search --resume {}` or choose another --out",
+            "{} already holds a search; resume it with `{} --resume {}` or choose another --out",
             out.display(),
+            C::COMMAND,
             out.display()
         )));
     }
     let space = parse_space(space_text, space_path)?;
     std::fs::create_dir_all(out).map_err(|e| KdnasError::io(out, e))?;
-    let mut config = config.with_absolute_data_dir(base);
-    config.space = PathBuf::from(RUN_SPACE);
+    let config = config.into_run_copy(base, Path::new(RUN_SPACE));
     write_file_atomically(&out.join(RUN_SPACE), space_text.as_bytes())?;
     write_file_atomically(&out.join(RUN_CONFIG), config.to_toml()?.as_bytes())?;
     Ok(PreparedRun { dir: out.to_path_buf(), config, space, space_text: space_text.to_string() })
 }
 
 /// Prepares a run from a config file, with optional seed override.
-pub fn prepare_from_file(config_path: &Path, out: &Path, seed: Option<u64>) -> Result<PreparedRun> {
-    let mut config = RunConfig::load(config_path)?;
+pub fn prepare_from_file<C: SpaceRunConfig>(
+    config_path: &Path,
+    out: &Path,
+    seed: Option<u64>,
+) -> Result<PreparedRun<C>> {
+    let mut config = C::load(config_path)?;
     if let Some(seed) = seed {
-        config.seed = seed;
+        config.set_seed(seed);
     }
     let base = config_path.parent().unwrap_or(Path::new("."));
-    let space_path = base.join(&config.space);
+    let space_path = base.join(config.space());
     let space_text = std::fs::read_to_string(&space_path).map_err(|e| KdnasError::io(&space_path, e))?;
     prepare_new_run(config, base, &space_text, &space_path, out)
 }
 
 /// Re-opens an existing run directory for resuming.
-pub fn reopen_run(dir: &Path) -> Result<PreparedRun> {
+pub fn reopen_run<C: SpaceRunConfig>(dir: &Path) -> Result<PreparedRun<C>> {
     if !dir.is_dir() {
         return Err(KdnasError::Usage(format!("{}: no such run directory", dir.display())));
     }
-    let config = RunConfig::load(&dir.join(RUN_CONFIG))?;
+    let config = C::load(&dir.join(RUN_CONFIG))?;
     let space_path = dir.join(RUN_SPACE);
     let space_text = std::fs::read_to_string(&space_path).map_err(|e| KdnasError::io(&space_path, e))?;
     let space = parse_space(&space_text, &space_path)?;

@@ -9,16 +9,19 @@ use crate::manifest::Fingerprint;
 use crate::ops::conv2d::OpMode;
 use crate::search::checkpoint::existing_checkpoint;
 use crate::supernet::{CellNetwork, NetworkConfig, NetworkSize, ensure_fits, trainable_params};
-use crate::train::checkpoint::{load_training, save_training};
-use crate::train::{TrainControl, TrainData, TrainState, train_classifier};
+use crate::train::figures::write_training_figures;
+use crate::train::{ImageTrainTask, TrainRun, train_loop};
 use burn::module::AutodiffModule;
 use burn::tensor::backend::AutodiffBackend;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
-/// The genotype and the resolved config a training directory keeps for resuming.
-const TRAIN_GENOTYPE: &str = "genotype.json";
+/// The genotype a training directory keeps for resuming.
+pub const TRAIN_GENOTYPE: &str = "genotype.json";
+/// The resolved config a training directory keeps for resuming.
 const TRAIN_CONFIG: &str = "config.toml";
+/// The trained weights of a finished training run.
+pub const DERIVED_WEIGHTS: &str = "derived_net.mpk";
 
 /// Where a training run starts from.
 pub enum TrainStart {
@@ -118,6 +121,16 @@ fn prepare_new(
     Ok((genotype, config))
 }
 
+/// The skeleton of the derived network: the search network's, with `train.channels` and
+/// `train.layers` where set.
+pub fn derived_network_config(config: &RunConfig) -> NetworkConfig {
+    NetworkConfig {
+        channels: config.train.channels.unwrap_or(config.network.channels),
+        layers: config.train.layers.unwrap_or(config.network.layers),
+        ..config.network.clone()
+    }
+}
+
 /// Trains (or resumes training) the derived network and writes metrics, checkpoints, weights and a
 /// summary to `args.out`.
 pub fn train_command<AB: AutodiffBackend>(args: &TrainArgs, device: &AB::Device) -> Result<TrainSummary> {
@@ -134,11 +147,7 @@ pub fn train_command<AB: AutodiffBackend>(args: &TrainArgs, device: &AB::Device)
         }
     };
     let (train, test) = config.data.load(Path::new("."))?;
-    let network = NetworkConfig {
-        channels: config.train.channels.unwrap_or(config.network.channels),
-        layers: config.train.layers.unwrap_or(config.network.layers),
-        ..config.network.clone()
-    };
+    let network = derived_network_config(&config);
     let derived = genotype.to_arch_graph()?;
     let size = NetworkSize::of(&derived, &network, train.channels, train.classes, train.height, OpMode::Derived);
     let what =
@@ -150,57 +159,49 @@ pub fn train_command<AB: AutodiffBackend>(args: &TrainArgs, device: &AB::Device)
     let genotype_path = out.join(TRAIN_GENOTYPE);
     let genotype_bytes = std::fs::read(&genotype_path).map_err(|e| KdnasError::io(&genotype_path, e))?;
     let fingerprint = Fingerprint::new(&config, &[(TRAIN_GENOTYPE, &genotype_bytes)], &net)?;
-    let fresh = TrainState::new(net, &config.train);
-    let state = match args.start {
-        TrainStart::New { .. } => fresh,
-        TrainStart::Resume => load_training(out, &fingerprint, fresh.net, fresh.sgd, device)?,
-    };
-    let epochs_before = state.history.len();
+    let resume = matches!(args.start, TrainStart::Resume);
     if args.progress {
         eprintln!(
-            "train: derived network, C={} layers={} params={} epochs {}..{} -> {}",
+            "train: derived network, C={} layers={} params={} epochs {} -> {}",
             network.channels,
             network.layers,
             params,
-            state.history.len() + 1,
             config.train.epochs,
             out.display()
         );
     }
-    let (crop_flip, cutout) = (config.train.augment, config.train.cutout);
-    let augment = (crop_flip || cutout.is_some()).then(|| {
-        let pad = if crop_flip { 4 } else { 0 };
-        crate::data::Augment::new(pad, crop_flip, &config.data.normalization()).with_cutout(cutout)
-    });
-    let data = TrainData { train: &train, test: &test, augment: augment.as_ref() };
-    let control = TrainControl { seed: config.seed, progress: args.progress, stop_after: args.stop_after };
-    let metrics_path = out.join("train_metrics.jsonl");
-    let write_metrics = |history: &[crate::train::TrainEpoch]| {
-        let lines: String = history.iter().filter_map(|r| serde_json::to_string(r).ok()).map(|l| l + "\n").collect();
-        write_file_atomically(&metrics_path, lines.as_bytes())
+    let augment = config.train.augmenter(&config.data);
+    let task = ImageTrainTask::<AB, CellNetwork<AB>>::new(train, test, augment, config.train.drop_path, device.clone());
+    let run = TrainRun {
+        config: &config.train,
+        seed: config.seed,
+        run_dir: out,
+        resume,
+        progress: args.progress,
+        stop_after: args.stop_after,
+        device,
+        fingerprint: &fingerprint,
+        keep_best: None,
+        label: "train",
     };
-    // After a resume, rewrite the metrics from the checkpoint: a crash between the checkpoint swap and
-    // the metrics rewrite would otherwise leave them an epoch short for good.
-    write_metrics(&state.history)?;
-    let state = train_classifier(state, &data, &config.train, &control, device, |state| {
-        save_training(out, &fingerprint, state)?;
-        write_metrics(&state.history)
-    })?;
-    let history = &state.history;
+    let outcome = train_loop(&task, net, &run, |_, _| Ok(()))?;
+    let history = &outcome.history;
+    let test_acc = |r: &crate::train::TrainEpoch| r.metric("test_acc").unwrap_or(0.0);
     let summary = TrainSummary {
         genotype: genotype.darts.clone(),
         params,
         channels: network.channels,
         layers: network.layers,
-        test_acc: history.last().map_or(0.0, |r| r.test_acc),
-        best_test_acc: history.iter().map(|r| r.test_acc).fold(0.0, f64::max),
+        test_acc: history.last().map_or(0.0, test_acc),
+        best_test_acc: history.iter().map(test_acc).fold(0.0, f64::max),
         epochs: history.len(),
         planned_epochs: config.train.epochs,
         seconds: history.iter().map(|r| r.seconds).sum(),
-        epochs_run: history.len() - epochs_before,
+        epochs_run: outcome.epochs_run,
     };
     if summary.finished() {
-        crate::record_files::save_module(&state.net.valid(), &out.join("derived_net.mpk"))?;
+        write_training_figures(out, history, "derived network")?;
+        crate::record_files::save_module(&outcome.net.valid(), &out.join(DERIVED_WEIGHTS))?;
         let json = serde_json::to_string_pretty(&summary).map_err(|e| KdnasError::Usage(e.to_string()))?;
         write_file_atomically(&out.join("result.json"), json.as_bytes())?;
     }

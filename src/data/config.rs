@@ -1,6 +1,7 @@
 //! The `[data]` section of a run configuration: which image set to load and how to cut it down.
 
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, PoisonError};
 
 use serde::{Deserialize, Serialize};
 
@@ -8,6 +9,7 @@ use super::augment::Augment;
 use super::bundled::{FASHION_MNIST_CLASSES, bundled_fashion_mnist};
 use super::cifar::{CifarFormat, load_cifar_dir};
 use super::idx::load_idx_dir;
+use super::image_folder::{PerClassLimits, load_image_folder};
 use super::image_set::ImageSet;
 use super::normalize::{FASHION_MNIST_NORMALIZATION, MNIST_NORMALIZATION, Normalization};
 use crate::error::Result;
@@ -28,6 +30,10 @@ pub enum DataSource {
     /// A directory of CIFAR-100 binary files (`train.bin`, `test.bin`), directly or under
     /// `cifar-100-binary/`.
     Cifar100Bin,
+    /// PNG / JPEG images in `train/<class>/` and `test/<class>/` folders (torchvision's
+    /// `ImageFolder` layout), in a directory or a `.tar.gz` / `.tgz` archive, directly or under
+    /// one top-level folder; normalised with the statistics of the loaded training images.
+    ImageFolder,
 }
 
 impl DataSource {
@@ -38,6 +44,7 @@ impl DataSource {
             DataSource::Idx => "idx",
             DataSource::Cifar10Bin => "cifar10-bin",
             DataSource::Cifar100Bin => "cifar100-bin",
+            DataSource::ImageFolder => "image-folder",
         }
     }
 }
@@ -78,7 +85,44 @@ pub struct DataConfig {
     /// Apply the standard random crop (pad 4) and horizontal flip to training batches.
     #[serde(default)]
     pub augment: bool,
+    /// The normalisation an `image-folder` source computed in the last [`DataConfig::load`].
+    #[serde(skip)]
+    loaded: LoadedNormalization,
 }
+
+/// The normalisation computed by the last load of an `image-folder` source.
+///
+/// Derived state, not configuration: it is never written or read, and configurations compare
+/// equal whatever it holds.
+#[derive(Debug, Default)]
+struct LoadedNormalization(Mutex<Option<Normalization>>);
+
+impl LoadedNormalization {
+    /// The stored normalisation, if a load stored one.
+    fn get(&self) -> Option<Normalization> {
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Stores `normalization`, replacing an earlier one.
+    fn set(&self, normalization: Normalization) {
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = Some(normalization);
+    }
+}
+
+impl Clone for LoadedNormalization {
+    fn clone(&self) -> Self {
+        LoadedNormalization(Mutex::new(self.get()))
+    }
+}
+
+impl PartialEq for LoadedNormalization {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+/// What [`DataConfig::normalization`] returns for an `image-folder` source before it is loaded.
+const NOT_LOADED: Normalization = Normalization { mean: &[], std: &[] };
 
 impl DataConfig {
     /// Checks that the fields fit together; [`DataConfig::load`] calls it first.
@@ -93,7 +137,7 @@ impl DataConfig {
                     "data.dir",
                     format!(
                         "{:?} is not used with data.source = \"{source}\"; remove it or choose \"idx\", \
-                         \"cifar10-bin\" or \"cifar100-bin\"",
+                         \"cifar10-bin\", \"cifar100-bin\" or \"image-folder\"",
                         dir.display().to_string()
                     ),
                 ));
@@ -127,6 +171,11 @@ impl DataConfig {
     }
 
     /// The normalisation the loaded images use (and augmentation padding must match).
+    ///
+    /// An `image-folder` source has no fixed constants: its normalisation is the per-channel mean
+    /// and standard deviation of the training images, computed by [`DataConfig::load`] and
+    /// remembered in this configuration (and its clones made afterwards). Before a load it has no
+    /// channels, so call `load` first.
     pub fn normalization(&self) -> Normalization {
         match self.source {
             DataSource::BundledFashionMnist => FASHION_MNIST_NORMALIZATION,
@@ -136,6 +185,7 @@ impl DataConfig {
             },
             DataSource::Cifar10Bin => CifarFormat::Cifar10.normalization(),
             DataSource::Cifar100Bin => CifarFormat::Cifar100.normalization(),
+            DataSource::ImageFolder => self.loaded.get().unwrap_or(NOT_LOADED),
         }
     }
 
@@ -146,10 +196,19 @@ impl DataConfig {
 
     /// Loads `(train, test)`, with `dir` resolved against `base_dir` (the directory of the
     /// configuration file) and the per-class limits applied.
+    ///
+    /// An `image-folder` source applies the limits while reading (only kept images are decoded)
+    /// and stores its computed normalisation for [`DataConfig::normalization`].
     pub fn load(&self, base_dir: &Path) -> Result<(ImageSet, ImageSet)> {
         self.validate()?;
         let dir = self.dir.as_ref().map(|d| base_dir.join(d));
         let (train, test) = match (self.source, dir) {
+            (DataSource::ImageFolder, Some(dir)) => {
+                let limits = PerClassLimits { train: self.limit_train_per_class, test: self.limit_test_per_class };
+                let sets = load_image_folder(&dir, limits)?;
+                self.loaded.set(sets.normalization);
+                return Ok((sets.train, sets.test));
+            }
             (DataSource::Idx, Some(dir)) => load_idx_dir(&dir, &self.normalization(), FASHION_MNIST_CLASSES.len())?,
             (DataSource::Cifar10Bin, Some(dir)) => load_cifar_dir(&dir, CifarFormat::Cifar10)?,
             (DataSource::Cifar100Bin, Some(dir)) => load_cifar_dir(&dir, CifarFormat::Cifar100)?,

@@ -1,5 +1,6 @@
-//! Image data: IDX (MNIST, Fashion-MNIST) and CIFAR binary loaders, normalisation, the bundled
-//! Fashion-MNIST subset, CIFAR-style augmentation and batching into burn tensors.
+//! Image data: IDX (MNIST, Fashion-MNIST), CIFAR binary and image-folder (PNG/JPEG) loaders,
+//! normalisation, the bundled Fashion-MNIST subset, CIFAR-style augmentation and batching into
+//! burn tensors.
 
 mod augment;
 mod batch;
@@ -7,6 +8,7 @@ mod bundled;
 mod cifar;
 mod config;
 mod idx;
+mod image_folder;
 mod image_set;
 mod normalize;
 
@@ -20,6 +22,7 @@ pub use idx::{
     IdxImages, decode_idx_images, decode_idx_labels, encode_idx, idx_file, idx_image_set, idx_pair_from_bytes,
     load_idx_dir, load_idx_pair, read_idx_images, read_idx_labels, write_idx_gz,
 };
+pub use image_folder::{IMAGE_FOLDER_EXTENSIONS, ImageFolderSets, PerClassLimits, load_image_folder};
 pub use image_set::{ImageSet, stratified_prefix_indices};
 pub use normalize::{
     CIFAR10_NORMALIZATION, CIFAR100_NORMALIZATION, FASHION_MNIST_NORMALIZATION, MNIST_NORMALIZATION, Normalization,

@@ -205,6 +205,24 @@ impl Genotype {
         crate::files::write_file_atomically(path, json.as_bytes())
     }
 
+    /// One line per result: the DARTS notation when there is one; for a genotype of plain choices
+    /// (DFA's aggregation weights) one line per choice with its candidates' weights; otherwise why
+    /// there is no DARTS notation.
+    pub fn summary(&self) -> String {
+        if let Some(text) = &self.darts {
+            return text.clone();
+        }
+        if self.cells.is_empty() && !self.choices.is_empty() {
+            let line = |c: &ChoiceRecord| {
+                let weights: Vec<String> =
+                    c.candidates.iter().zip(&c.weights).map(|(name, w)| format!("{name} {w:.3}")).collect();
+                format!("{}: {}", c.label, weights.join(", "))
+            };
+            return self.choices.iter().map(line).collect::<Vec<_>>().join("\n");
+        }
+        format!("(no DARTS notation: {})", self.darts_unavailable.as_deref().unwrap_or("not a DARTS-shaped genotype"))
+    }
+
     /// Reads and validates a genotype JSON file; errors name the file and the offending field.
     pub fn load(path: &Path) -> Result<Genotype> {
         let text = std::fs::read_to_string(path).map_err(|e| KdnasError::io(path, e))?;

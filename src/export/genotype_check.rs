@@ -19,8 +19,15 @@ fn fault(field: String, message: String) -> GenotypeFault {
     GenotypeFault { field, message }
 }
 
-/// Checks every cell of `genotype` and that the network can find one normal and one reduction cell.
+/// Checks every cell of `genotype` and that the network can find one normal and one reduction cell;
+/// a `features` genotype (plain choices, e.g. DFA's aggregation weights) must have no cells.
 pub fn check_genotype(genotype: &Genotype) -> Result<(), GenotypeFault> {
+    if genotype.catalogue == Catalogue::Features {
+        return match genotype.cells.is_empty() {
+            true => Ok(()),
+            false => Err(fault("cells".into(), "a `features` genotype has no cells".into())),
+        };
+    }
     for reduction in [false, true] {
         let mut of_kind = genotype.cells.iter().enumerate().filter(|(_, c)| c.reduction == reduction);
         let kind = cell_kind(reduction);
@@ -44,6 +51,7 @@ pub fn check_genotype(genotype: &Genotype) -> Result<(), GenotypeFault> {
 fn check_cell(cell: &DerivedCell, catalogue: Catalogue, field: &str) -> Result<(), GenotypeFault> {
     let expected_inputs = match catalogue {
         Catalogue::Conv2d => 2,
+        Catalogue::Features => unreachable!("check_genotype returns before the cells of a `features` genotype"),
     };
     if cell.inputs.len() != expected_inputs {
         return Err(fault(

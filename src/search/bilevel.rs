@@ -4,13 +4,13 @@
 use super::config::SearchMode;
 use super::params::{clip_global_norm, global_norm, perturbed};
 use super::sgd::Sgd;
-use super::task::{SearchTask, TaskLoss};
-use crate::error::{KdnasError, Result};
+pub use super::task::LossReading;
+use super::task::{SearchTask, TaskLoss, read_loss};
+use crate::error::Result;
 use crate::supernet::{ArchParams, ArchWeights, GumbelNoise, Relaxation};
 use burn::module::Module;
 use burn::optim::adaptor::OptimizerAdaptor;
 use burn::optim::{Adam, GradientsParams, Optimizer};
-use burn::tensor::ElementConversion;
 use burn::tensor::backend::AutodiffBackend;
 
 /// The two optimisers of a search: SGD for the weights, Adam for the architecture.
@@ -50,34 +50,12 @@ impl<AB: AutodiffBackend> StepSettings<'_, AB> {
 
     /// Reads a loss to the host, failing with the name of the first non-finite term.
     fn checked(&self, loss: &TaskLoss<AB>) -> Result<LossReading> {
-        let value: f32 = loss.total.clone().into_scalar().elem();
-        if !value.is_finite() {
-            let (term, value) = loss
-                .terms
-                .iter()
-                .map(|(name, t)| (*name, t.clone().into_scalar().elem::<f32>()))
-                .find(|(_, v)| !v.is_finite())
-                .unwrap_or(("total", value));
-            return Err(KdnasError::NonFinite { epoch: self.epoch, step: self.step, term: term.to_string(), value });
-        }
-        let correct = loss.correct.clone().map(|c| c.into_scalar().elem::<i64>() as usize);
-        Ok(LossReading { loss: value, correct, count: loss.count })
+        read_loss(loss, self.epoch, self.step)
     }
 }
 
-/// A loss as read back to the host.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct LossReading {
-    /// Loss value.
-    pub loss: f32,
-    /// Correct predictions, for tasks with accuracy.
-    pub correct: Option<usize>,
-    /// Batch size.
-    pub count: usize,
-}
-
 /// What one step measured.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct StepReport {
     /// Loss of the weight update (training batch).
     pub train: LossReading,
@@ -104,7 +82,7 @@ pub fn search_step<AB: AutodiffBackend, T: SearchTask<AB>>(
         clip_global_norm::<AB, T::Net>(&net, &mut g_net, s.grad_clip);
         let arch = opt.adam.step(s.arch_lr, arch, g_arch);
         let net = opt.sgd.step(net, &g_net, s.w_lr);
-        return Ok((net, arch, StepReport { train: reading, val: reading }));
+        return Ok((net, arch, StepReport { train: reading.clone(), val: reading }));
     }
     let (g_arch, val_reading) = match s.mode {
         SearchMode::SecondOrder => unrolled_arch_grad(task, &net, &arch, opt, train, val, s)?,

@@ -55,11 +55,20 @@ pub fn load_module<B: burn::tensor::backend::Backend, M: Module<B>>(
     module: M,
     device: &B::Device,
 ) -> Result<M> {
-    let file = dir.join(format!("{name}.mpk"));
+    load_module_file(&dir.join(format!("{name}.mpk")), module, device)
+}
+
+/// Loads the record file `file` into `module`, guarded against records that make burn's decoder
+/// panic and checked tensor by tensor against the shapes `module` was built with.
+pub fn load_module_file<B: burn::tensor::backend::Backend, M: Module<B>>(
+    file: &Path,
+    module: M,
+    device: &B::Device,
+) -> Result<M> {
     let expected = param_shapes(&module);
-    guard_decoding(&file, || {
-        let loaded = module.load_record(load_record(&file, device)?);
-        check_loaded(&file, &expected, &loaded)?;
+    guard_decoding(file, || {
+        let loaded = module.load_record(load_record(file, device)?);
+        check_loaded(file, &expected, &loaded)?;
         Ok(loaded)
     })
 }

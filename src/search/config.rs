@@ -96,8 +96,4 @@ impl SearchConfig {
     }
 }
 
-/// Cosine annealing from `max` at epoch 0 to `min` at epoch `epochs` (PyTorch CosineAnnealingLR).
-pub fn cosine_lr(max: f64, min: f64, epoch: usize, epochs: usize) -> f64 {
-    let t = epoch as f64 / epochs.max(1) as f64;
-    min + 0.5 * (max - min) * (1.0 + (std::f64::consts::PI * t).cos())
-}
+pub use crate::optim::schedule::cosine_lr;

@@ -3,6 +3,7 @@
 use crate::error::Result;
 use crate::files::write_file_atomically;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::path::Path;
 
 /// Metrics of one finished epoch.
@@ -30,6 +31,12 @@ pub struct EpochRecord {
     /// Accuracy of that end-of-epoch evaluation pass.
     #[serde(default)]
     pub val_eval_acc: Option<f64>,
+    /// Per-example mean of every named term of the weight-step loss (e.g. `cross_entropy`, `feature`).
+    #[serde(default)]
+    pub train_terms: BTreeMap<String, f64>,
+    /// Per-example mean of every named term of the architecture-step loss (e.g. `bridge_ts`).
+    #[serde(default)]
+    pub val_terms: BTreeMap<String, f64>,
     /// Wall-clock seconds of the epoch.
     pub seconds: f64,
     /// softmax(alpha) per choice group at the end of the epoch: `[group][row][candidate]`.
@@ -55,7 +62,8 @@ pub fn write_history_files(run_dir: &Path, state: &SearchState) -> Result<()> {
             "epoch": r.epoch, "w_lr": r.w_lr, "temperature": r.temperature,
             "train_loss": r.train_loss, "train_acc": r.train_acc,
             "val_loss": r.val_loss, "val_acc": r.val_acc,
-            "val_eval_loss": r.val_eval_loss, "val_eval_acc": r.val_eval_acc, "seconds": r.seconds,
+            "val_eval_loss": r.val_eval_loss, "val_eval_acc": r.val_eval_acc,
+            "train_terms": r.train_terms, "val_terms": r.val_terms, "seconds": r.seconds,
         });
         metrics.push_str(&m.to_string());
         metrics.push('\n');

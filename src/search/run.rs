@@ -8,16 +8,17 @@ use super::sgd::Sgd;
 use super::task::{SearchTask, Split};
 use crate::error::Result;
 use crate::manifest::Fingerprint;
+use crate::progress::progress_bar;
 use crate::supernet::{ArchParams, GumbelNoise, Relaxation};
 use burn::module::AutodiffModule;
 use burn::optim::AdamConfig;
 use burn::optim::decay::WeightDecayConfig;
 use burn::tensor::activation::softmax;
 use burn::tensor::backend::AutodiffBackend;
-use indicatif::{ProgressBar, ProgressStyle};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Instant;
 
@@ -72,24 +73,35 @@ pub fn epoch_seed(seed: u64, epoch: usize) -> u64 {
 
 /// Running sums of step readings, weighted by batch size (DARTS's AvgrageMeter).
 #[derive(Default)]
-struct Meter {
+pub struct Meter {
     loss: f64,
     correct: Option<usize>,
     count: usize,
+    terms: BTreeMap<String, f64>,
 }
 
 impl Meter {
-    fn add(&mut self, r: LossReading) {
+    /// Adds one step's reading.
+    pub fn add(&mut self, r: LossReading) {
         self.loss += r.loss as f64 * r.count as f64;
         self.count += r.count;
         if let Some(c) = r.correct {
             *self.correct.get_or_insert(0) += c;
         }
+        for (name, value) in r.terms {
+            *self.terms.entry(name.to_string()).or_insert(0.0) += value as f64 * r.count as f64;
+        }
     }
-    fn mean_loss(&self) -> f64 {
+    /// Per-example mean of every named term.
+    pub fn mean_terms(&self) -> BTreeMap<String, f64> {
+        self.terms.iter().map(|(k, v)| (k.clone(), v / self.count.max(1) as f64)).collect()
+    }
+    /// Per-example mean loss.
+    pub fn mean_loss(&self) -> f64 {
         self.loss / self.count.max(1) as f64
     }
-    fn accuracy(&self) -> Option<f64> {
+    /// Fraction of correct predictions, when the task counts them.
+    pub fn accuracy(&self) -> Option<f64> {
         self.correct.map(|c| c as f64 / self.count.max(1) as f64)
     }
 }
@@ -126,7 +138,7 @@ pub fn run_search<AB: AutodiffBackend, T: SearchTask<AB>>(
         train_order.shuffle(&mut rng);
         val_order.shuffle(&mut rng);
         let w_lr = cosine_lr(cfg.w_lr, cfg.w_lr_min, epoch, cfg.epochs);
-        let bar = progress_bar(run.progress, steps as u64, epoch, cfg.epochs);
+        let bar = progress_bar(run.progress, steps as u64, &format!("epoch {}/{}", epoch + 1, cfg.epochs));
         let (mut train_meter, mut val_meter) = (Meter::default(), Meter::default());
         for step in 0..steps {
             let train_idx = &train_order[step * batch..((step + 1) * batch).min(train_order.len())];
@@ -162,6 +174,8 @@ pub fn run_search<AB: AutodiffBackend, T: SearchTask<AB>>(
             train_acc: train_meter.accuracy(),
             val_loss: val_meter.mean_loss(),
             val_acc: val_meter.accuracy(),
+            train_terms: train_meter.mean_terms(),
+            val_terms: val_meter.mean_terms(),
             val_eval_loss: evaluation.map(|e| e.loss),
             val_eval_acc: evaluation.and_then(|e| e.accuracy),
             seconds: started.elapsed().as_secs_f64(),
@@ -205,17 +219,4 @@ fn temperature(relaxation: &Relaxation, epoch: usize, epochs: usize) -> Option<f
 
 fn fmt_acc(acc: Option<f64>) -> String {
     acc.map_or_else(|| "-".to_string(), |a| format!("{:.1}%", 100.0 * a))
-}
-
-fn progress_bar(visible: bool, steps: u64, epoch: usize, epochs: usize) -> ProgressBar {
-    if !visible {
-        return ProgressBar::hidden();
-    }
-    let bar = ProgressBar::new(steps);
-    let style = ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {elapsed_precise} eta {eta} {msg}")
-        .unwrap_or_else(|_| ProgressStyle::default_bar())
-        .progress_chars("=> ");
-    bar.set_style(style);
-    bar.set_prefix(format!("epoch {}/{}", epoch + 1, epochs));
-    bar
 }

@@ -1,9 +1,11 @@
 //! The contract between the one search loop and a task (image classification, DFA, AdaRec...): the task
 //! owns data and losses, the loop owns optimisation.
 
+use crate::error::{KdnasError, Result};
 use crate::supernet::ArchWeights;
 use burn::module::AutodiffModule;
-use burn::tensor::{Int, Tensor, backend::AutodiffBackend};
+use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::tensor::{ElementConversion, Int, Tensor};
 use rand::rngs::StdRng;
 
 /// Which part of the search data a batch comes from.
@@ -66,4 +68,35 @@ pub struct Evaluation {
     pub loss: f64,
     /// Fraction of correct predictions, when the task has accuracy.
     pub accuracy: Option<f64>,
+}
+
+/// A loss as read back to the host.
+#[derive(Debug, Clone, Default)]
+pub struct LossReading {
+    /// Loss value.
+    pub loss: f32,
+    /// Correct predictions, for tasks with accuracy.
+    pub correct: Option<usize>,
+    /// Batch size.
+    pub count: usize,
+    /// The loss's named terms.
+    pub terms: Vec<(&'static str, f32)>,
+}
+
+/// Reads a step's loss to the host (total, every term, correct count), failing with the name of the
+/// first non-finite term (or `total`) when the loss is not finite; `epoch` and `step` (0-based) locate
+/// the failure.
+pub fn read_loss<B: Backend>(loss: &TaskLoss<B>, epoch: usize, step: usize) -> Result<LossReading> {
+    let total: f32 = loss.total.clone().into_scalar().elem();
+    let terms: Vec<(&'static str, f32)> = match loss.terms.as_slice() {
+        // A single term is the total itself: no second read-back.
+        [(name, _)] => vec![(*name, total)],
+        terms => terms.iter().map(|(name, t)| (*name, t.clone().into_scalar().elem::<f32>())).collect(),
+    };
+    if !total.is_finite() {
+        let (term, value) = terms.iter().copied().find(|(_, v)| !v.is_finite()).unwrap_or(("total", total));
+        return Err(KdnasError::NonFinite { epoch, step, term: term.to_string(), value });
+    }
+    let correct = loss.correct.clone().map(|c| c.into_scalar().elem::<i64>() as usize);
+    Ok(LossReading { loss: total, correct, count: loss.count, terms })
 }

@@ -2,7 +2,7 @@
 //! error that names the file, line and field.
 
 use super::catalogue::{Catalogue, ZERO_OP};
-use super::file::{CellFile, MixFile, NodeFile, OpsRef, SpaceFile};
+use super::file::{CellFile, ChoiceFile, MixFile, NodeFile, OpsRef, SpaceFile};
 use super::graph::{
     ArchGraph, CellGraph, ChoiceGroup, ChoiceKind, ChoiceSlot, EdgeSpec, NodeRole, NodeSpec, cell_kind,
 };
@@ -15,24 +15,14 @@ use toml::Spanned;
 
 /// Validates a parsed space file into an [`ArchGraph`].
 pub fn build_arch_graph(file: &SpaceFile, src: &Source) -> Result<ArchGraph> {
-    let catalogue = Catalogue::from_name(file.catalogue.get_ref()).ok_or_else(|| {
-        src.error(
-            file.catalogue.span(),
-            "catalogue",
-            format!(
-                "unknown catalogue `{}` (known: {})",
-                file.catalogue.get_ref(),
-                Catalogue::known_names().join(", ")
-            ),
-        )
-    })?;
+    let catalogue = resolve_catalogue(file, src)?;
     for (set, ops) in &file.op_sets {
         let located: Vec<(String, Range<usize>)> =
             ops.get_ref().iter().map(|o| (o.get_ref().clone(), o.span())).collect();
         check_ops(&located, ops.span(), catalogue, src, &format!("op_sets.{set}"))?;
     }
-    if file.cell.is_empty() {
-        return Err(src.error(0..0, "cell", "the space defines no `[[cell]]`"));
+    if file.cell.is_empty() && file.choice.is_empty() {
+        return Err(src.error(0..0, "cell", "the space defines no `[[cell]]` and no `[[choice]]`"));
     }
     let mut groups = GroupTable::default();
     let mut cells: Vec<CellGraph> = Vec::new();
@@ -61,7 +51,62 @@ pub fn build_arch_graph(file: &SpaceFile, src: &Source) -> Result<ArchGraph> {
         }
         cells.push(build_cell(file, cell, catalogue, src, &field, &mut groups)?);
     }
+    for (i, choice) in file.choice.iter().enumerate() {
+        add_plain_choice(choice, src, &format!("choice[{i}]"), &mut groups)?;
+    }
     Ok(ArchGraph { name: file.name.clone(), catalogue, cells, groups: groups.groups })
+}
+
+/// The catalogue a file names; a file without one may only declare plain choices (`features`).
+fn resolve_catalogue(file: &SpaceFile, src: &Source) -> Result<Catalogue> {
+    let Some(name) = &file.catalogue else {
+        return match file.cell.first() {
+            Some(cell) => Err(src.error(
+                cell.name.span(),
+                "catalogue",
+                format!(
+                    "cells need an op catalogue: add `catalogue = \"conv2d\"` (known: {})",
+                    Catalogue::known_names().join(", ")
+                ),
+            )),
+            None => Ok(Catalogue::Features),
+        };
+    };
+    Catalogue::from_name(name.get_ref()).ok_or_else(|| {
+        src.error(
+            name.span(),
+            "catalogue",
+            format!("unknown catalogue `{}` (known: {})", name.get_ref(), Catalogue::known_names().join(", ")),
+        )
+    })
+}
+
+/// Adds a plain `[[choice]]` as a one-row input-choice group keyed by its name.
+fn add_plain_choice(choice: &ChoiceFile, src: &Source, field: &str, groups: &mut GroupTable) -> Result<()> {
+    let name = choice.name.get_ref();
+    if groups.groups.iter().any(|g| g.key == *name) {
+        return Err(src.error(choice.name.span(), format!("{field}.name"), format!("duplicate choice `{name}`")));
+    }
+    let candidates = choice.candidates.get_ref();
+    if candidates.len() < 2 {
+        return Err(src.error(
+            choice.candidates.span(),
+            format!("{field}.candidates"),
+            format!("a choice needs at least 2 candidates; `{name}` has {}", candidates.len()),
+        ));
+    }
+    let names: Vec<String> = candidates.iter().map(|c| c.get_ref().clone()).collect();
+    for (i, candidate) in candidates.iter().enumerate() {
+        if names[..i].contains(candidate.get_ref()) {
+            return Err(src.error(
+                candidate.span(),
+                format!("{field}.candidates[{i}]"),
+                format!("candidate `{}` listed twice", candidate.get_ref()),
+            ));
+        }
+    }
+    groups.slot(name, ChoiceKind::Input, &names, name.clone());
+    Ok(())
 }
 
 /// Choice groups under construction, keyed by (sharing key, kind, candidates).

@@ -9,6 +9,9 @@ use serde::{Deserialize, Serialize};
 pub enum Catalogue {
     /// DARTS's 2-D image ops on `[batch, channels, h, w]` features.
     Conv2d,
+    /// No ops: a space of plain choice groups over existing features (DFA's weighting of a
+    /// teacher's block outputs); such a space declares no cells.
+    Features,
 }
 
 /// The 2-D ops of DARTS (operations.py), in DARTS's PRIMITIVES order.
@@ -31,19 +34,21 @@ impl Catalogue {
     pub fn from_name(name: &str) -> Option<Self> {
         match name {
             "conv2d" => Some(Catalogue::Conv2d),
+            "features" => Some(Catalogue::Features),
             _ => None,
         }
     }
 
     /// Names of the catalogues, for error messages.
     pub fn known_names() -> &'static [&'static str] {
-        &["conv2d"]
+        &["conv2d", "features"]
     }
 
     /// The catalogue's op names.
     pub fn ops(self) -> &'static [&'static str] {
         match self {
             Catalogue::Conv2d => &CONV2D_OPS,
+            Catalogue::Features => &[],
         }
     }
 

@@ -4,20 +4,35 @@ use serde::Deserialize;
 use std::collections::BTreeMap;
 use toml::Spanned;
 
-/// A search-space file: named op sets and cell templates.
+/// A search-space file: named op sets, cell templates and plain choice groups.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SpaceFile {
     /// Name of the space, used in reports.
     pub name: String,
-    /// Op catalogue that op names refer to (`conv2d`).
-    pub catalogue: Spanned<String>,
+    /// Op catalogue that op names refer to (`conv2d`); required when the space has cells, `features`
+    /// (no ops) when it only declares plain choices.
+    pub catalogue: Option<Spanned<String>>,
     /// Named lists of candidate ops, referenced by edges.
     #[serde(default)]
     pub op_sets: BTreeMap<String, Spanned<Vec<Spanned<String>>>>,
     /// Cell templates, in order.
     #[serde(default)]
     pub cell: Vec<CellFile>,
+    /// Plain choice groups that need no cell (DFA: "weigh these block outputs of teacher stage i").
+    #[serde(default)]
+    pub choice: Vec<ChoiceFile>,
+}
+
+/// A plain choice group: one softmax over named candidates, consumed by the task that declares the
+/// candidates' meaning (e.g. the block outputs of a teacher stage).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChoiceFile {
+    /// Name of the choice, unique in the file; also its sharing key.
+    pub name: Spanned<String>,
+    /// Candidate names, at least two, each once.
+    pub candidates: Spanned<Vec<Spanned<String>>>,
 }
 
 /// One cell template.

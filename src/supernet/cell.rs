@@ -4,6 +4,7 @@
 
 use super::mixed_op::MixedOp;
 use super::relaxation::ArchWeights;
+use super::weighted_sum::weighted_sum;
 use crate::error::Result;
 use crate::ops::conv2d::OpMode;
 use crate::ops::conv2d::reduce::{FactorizedReduce, ReluConvBn};
@@ -146,13 +147,11 @@ impl<B: Backend> Cell<B> {
     ) -> Tensor<B, 4> {
         let mut states = vec![self.pre0.forward(s0), self.pre1.forward(s1)];
         for node in &self.plan.nodes {
-            let input_weights = node.input_choice.zip(weights).map(|(slot, w)| row_of(w, slot));
-            let mut sum: Option<Tensor<B, 4>> = None;
-            for (i, edge) in node.edges.iter().enumerate() {
+            let input_weights = node.input_choice.zip(weights).map(|(slot, w)| w.row(slot));
+            let mut outs = Vec::with_capacity(node.edges.len());
+            for edge in &node.edges {
                 let (row, selected) = match (edge.choice, weights) {
-                    (Some(slot), Some(w)) => {
-                        (Some(row_of(w, slot)), w.selected.as_ref().map(|s| s[slot.group][slot.row]))
-                    }
+                    (Some(slot), Some(w)) => (Some(w.row(slot)), w.selected.as_ref().map(|s| s[slot.group][slot.row])),
                     _ => (None, None),
                 };
                 let (op, fixed) = (&self.edges[edge.module], row.is_none());
@@ -160,14 +159,12 @@ impl<B: Backend> Cell<B> {
                 if drop_path > 0.0 && fixed && !op.is_identity() {
                     out = drop_samples(out, drop_path);
                 }
-                if let Some(iw) = &input_weights {
-                    out = out * iw.clone().slice([i..i + 1]).reshape([1, 1, 1, 1]);
-                }
-                sum = Some(match sum {
-                    Some(acc) => acc + out,
-                    None => out,
-                });
+                outs.push(out);
             }
+            let sum = match input_weights {
+                Some(iw) => Some(weighted_sum(outs, iw)),
+                None => outs.into_iter().reduce(|acc, out| acc + out),
+            };
             states.push(sum.expect("validated nodes have incoming edges"));
         }
         let outputs = self.plan.concat.iter().map(|&i| states[i].clone()).collect();
@@ -181,13 +178,6 @@ fn drop_samples<B: Backend>(x: Tensor<B, 4>, p: f64) -> Tensor<B, 4> {
     let keep = 1.0 - p;
     let mask = Tensor::<B, 4>::random([x.dims()[0], 1, 1, 1], Distribution::Bernoulli(keep), &x.device()); // [n, 1, 1, 1]
     x * mask.div_scalar(keep)
-}
-
-/// Row `slot.row` of group `slot.group`: `[candidates]`.
-fn row_of<B: Backend>(weights: &ArchWeights<B>, slot: ChoiceSlot) -> Tensor<B, 1> {
-    let g = &weights.groups[slot.group];
-    let cols = g.dims()[1];
-    g.clone().slice([slot.row..slot.row + 1, 0..cols]).reshape([cols])
 }
 
 #[cfg(test)]

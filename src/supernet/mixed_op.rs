@@ -3,6 +3,7 @@
 use crate::error::Result;
 use crate::ops::conv2d::{Op2d, OpMode};
 use crate::space::{EdgeSpec, ZERO_OP};
+use crate::supernet::weighted_sum;
 use burn::module::Module;
 use burn::tensor::{Tensor, backend::Backend};
 
@@ -35,16 +36,18 @@ impl<B: Backend> MixedOp<B> {
         let Some(w) = weights else {
             return self.ops[0].forward(x);
         };
-        let scalar = |col: usize| w.clone().slice([col..col + 1]).reshape([1, 1, 1, 1]);
         if let Some(col) = selected {
             return match self.columns.iter().position(|&c| c == col) {
-                Some(i) => self.ops[i].forward(x) * scalar(col),
+                Some(i) => self.ops[i].forward(x) * w.slice([col..col + 1]).reshape([1, 1, 1, 1]),
                 None => self.zeros(x),
             };
         }
-        let mut terms = self.ops.iter().zip(&self.columns).map(|(op, &col)| op.forward(x.clone()) * scalar(col));
-        let first = terms.next().expect("an edge has at least one non-zero op");
-        terms.fold(first, |acc, t| acc + t)
+        // The weights of the built ops (`none` contributes zeros and is skipped).
+        let built = match self.columns.as_slice() {
+            [first, .., last] if last - first + 1 == self.columns.len() => w.slice([*first..last + 1]),
+            _ => Tensor::cat(self.columns.iter().map(|&c| w.clone().slice([c..c + 1])).collect(), 0),
+        };
+        weighted_sum(self.ops.iter().map(|op| op.forward(x.clone())), built)
     }
 
     /// Whether the edge is a fixed identity (stride-1 skip_connect), which drop path leaves alone.

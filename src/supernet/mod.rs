@@ -6,8 +6,10 @@ pub mod mixed_op;
 pub mod network;
 pub mod relaxation;
 pub mod size;
+pub mod weighted_sum;
 
 pub use arch_params::ArchParams;
 pub use network::{CellNetwork, NetworkConfig, trainable_params};
 pub use relaxation::{ArchWeights, GumbelNoise, Relaxation, TemperatureSchedule};
 pub use size::{NetworkSize, ensure_fits};
+pub use weighted_sum::weighted_sum;

@@ -2,6 +2,7 @@
 //! straight-through), with the temperature schedules of GDAS and AdaRec.
 
 use super::arch_params::ArchParams;
+use crate::space::ChoiceSlot;
 use burn::tensor::activation::softmax;
 use burn::tensor::{Distribution, Tensor, backend::Backend};
 use serde::{Deserialize, Serialize};
@@ -88,6 +89,15 @@ pub struct ArchWeights<B: Backend> {
     /// For hard sampling: the selected candidate of every row of every group (host side), so that
     /// only the selected op is evaluated.
     pub selected: Option<Vec<Vec<usize>>>,
+}
+
+impl<B: Backend> ArchWeights<B> {
+    /// The weights of one choice: row `slot.row` of group `slot.group`, `[candidates]`.
+    pub fn row(&self, slot: ChoiceSlot) -> Tensor<B, 1> {
+        let g = &self.groups[slot.group];
+        let cols = g.dims()[1];
+        g.clone().slice([slot.row..slot.row + 1, 0..cols]).reshape([cols])
+    }
 }
 
 /// Gumbel noise drawn once per step, reused by every forward pass of that step.

@@ -5,7 +5,10 @@ use crate::metrics::{correct_count, cross_entropy};
 use crate::search::task::Evaluation;
 use crate::search::{SearchTask, Split, TaskLoss};
 use crate::supernet::{ArchWeights, CellNetwork};
-use burn::tensor::{ElementConversion, Int, Tensor, backend::AutodiffBackend};
+use crate::train::classify::{ClassifierScores, score_classifier};
+use crate::train::image_task::{EVAL_BATCH, ImageClassifier};
+use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::tensor::{Int, Tensor};
 use rand::rngs::StdRng;
 
 /// DARTS's image-classification search: the train split trains weights, the val split alphas.
@@ -57,19 +60,27 @@ impl<AB: AutodiffBackend> SearchTask<AB> for ImageSearchTask<AB> {
         net: &CellNetwork<AB::InnerBackend>,
         weights: &ArchWeights<AB::InnerBackend>,
     ) -> Option<Evaluation> {
-        let (mut loss_sum, mut correct) = (0.0f64, 0i64);
-        let indices: Vec<usize> = (0..self.val.len()).collect();
-        for chunk in indices.chunks(EVAL_BATCH) {
-            let (images, labels) = image_batch::<AB::InnerBackend>(&self.val, chunk, None, &self.device);
-            let logits = net.forward(images, Some(weights)); // [n, classes]
-            let ce: f32 = cross_entropy(logits.clone(), labels.clone()).into_scalar().elem();
-            loss_sum += ce as f64 * chunk.len() as f64;
-            correct += correct_count(logits, labels).into_scalar().elem::<i64>();
-        }
-        let n = self.val.len().max(1) as f64;
-        Some(Evaluation { loss: loss_sum / n, accuracy: Some(correct as f64 / n) })
+        Some(evaluation_of(score_classifier(&WithWeights { net, weights }, &self.val, EVAL_BATCH, &self.device)))
     }
 }
 
-/// Examples per forward pass of the evaluation (no gradients are kept).
-const EVAL_BATCH: usize = 256;
+/// A search network evaluated with fixed architecture weights.
+struct WithWeights<'a, B: Backend> {
+    net: &'a CellNetwork<B>,
+    weights: &'a ArchWeights<B>,
+}
+
+impl<B: Backend> ImageClassifier<B> for WithWeights<'_, B> {
+    fn train_logits(&self, images: Tensor<B, 4>, _drop_path: f64) -> Tensor<B, 2> {
+        self.logits(images)
+    }
+
+    fn logits(&self, images: Tensor<B, 4>) -> Tensor<B, 2> {
+        self.net.forward(images, Some(self.weights))
+    }
+}
+
+/// The loss and top-1 accuracy of a classifier's scores.
+pub fn evaluation_of(scores: ClassifierScores) -> Evaluation {
+    Evaluation { loss: scores.loss, accuracy: Some(scores.top1) }
+}

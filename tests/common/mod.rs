@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod cli;
+pub mod dfa;
 pub mod instrumented;
 pub mod smooth;
 

@@ -20,6 +20,9 @@ pub struct BatchNorm2d<B: Backend> {
     pub momentum: f64,
     /// Variance epsilon (PyTorch 1e-5).
     pub epsilon: f64,
+    /// Always normalise with the running statistics and never update them, even on an autodiff
+    /// backend: a frozen network (a distillation teacher) that gradients still flow through.
+    pub frozen: bool,
 }
 
 impl<B: Backend> BatchNorm2d<B> {
@@ -32,14 +35,21 @@ impl<B: Backend> BatchNorm2d<B> {
             running_var: RunningState::new(Tensor::ones([channels], device)),
             momentum: 0.1,
             epsilon: 1e-5,
+            frozen: false,
         }
     }
 
-    /// Normalises with batch statistics on an autodiff backend (training), running statistics otherwise.
+    /// The same BatchNorm in evaluation behaviour on every backend (see [`BatchNorm2d::frozen`]).
+    pub fn into_frozen(self) -> Self {
+        Self { frozen: true, ..self }
+    }
+
+    /// Normalises with batch statistics on an autodiff backend (training) unless frozen, running
+    /// statistics otherwise.
     pub fn forward(&self, x: Tensor<B, 4>) -> Tensor<B, 4> {
         let [n, c, h, w] = x.dims();
         let rows = x.reshape([n * c, h * w]); // [n*c, hw]
-        let (mean, var) = if B::ad_enabled(&rows.device()) {
+        let (mean, var) = if !self.frozen && B::ad_enabled(&rows.device()) {
             self.batch_stats(rows.clone(), n, c)
         } else {
             (self.running_mean.value(), self.running_var.value())

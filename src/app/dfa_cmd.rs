@@ -1,0 +1,110 @@
+//! `kdnas dfa search`: DFA's stage 1 — search the per-stage aggregation weights of a frozen teacher's
+//! block features with the bridge loss, through the one search loop.
+
+use super::outputs::write_search_outputs;
+use super::run_config::locate_usage;
+use super::search_cmd::{PreparedRun, RUN_CONFIG, RUN_SPACE, SearchResult, SpaceRunConfig};
+use crate::error::{KdnasError, Result};
+use crate::export::DeriveRule;
+use crate::files::absolute_from;
+use crate::manifest::Fingerprint;
+use crate::models::StagedClassifier;
+use crate::search::{SearchRun, run_search};
+use crate::space::Source;
+use crate::supernet::{ArchParams, trainable_params};
+use crate::tasks::dfa::config::DfaSearchConfig;
+use crate::tasks::dfa::space_check::{check_pair, stage_slots};
+use crate::tasks::dfa::{DfaSearchTask, DfaStudent, FrozenTeacher};
+use burn::tensor::backend::AutodiffBackend;
+use std::path::Path;
+
+impl SpaceRunConfig for DfaSearchConfig {
+    const COMMAND: &'static str = "kdnas dfa search";
+    fn load(path: &Path) -> Result<Self> {
+        DfaSearchConfig::load(path)
+    }
+    fn space(&self) -> &Path {
+        &self.space
+    }
+    fn into_run_copy(mut self, base: &Path, space: &Path) -> Self {
+        self.data.dir = self.data.dir.map(|dir| absolute_from(base, &dir));
+        self.teacher.resolve(base);
+        self.space = space.to_path_buf();
+        self
+    }
+    fn to_toml(&self) -> Result<String> {
+        DfaSearchConfig::to_toml(self)
+    }
+    fn set_seed(&mut self, seed: u64) {
+        self.seed = seed;
+    }
+}
+
+/// Runs (or resumes) a DFA search and writes the aggregation weights (genotype.json), metrics and plots.
+pub fn run_dfa_search<AB: AutodiffBackend>(
+    run: &PreparedRun<DfaSearchConfig>,
+    resume: bool,
+    progress: bool,
+    stop_after: Option<usize>,
+    device: &AB::Device,
+) -> Result<SearchResult> {
+    let cfg = &run.config;
+    let config_path = run.dir.join(RUN_CONFIG);
+    let in_config = |e: KdnasError| super::run_config::locate_in_config(&config_path, e);
+    let (train_full, _test) = cfg.data.load(&run.dir)?;
+    let (train, val) = train_full.split_at_fraction(cfg.search.train_fraction);
+    if train.len() < cfg.search.batch_size || val.is_empty() {
+        return Err(in_config(crate::validate::field_error(
+            "search.batch_size",
+            format!("{} is larger than the weight-training split ({} images)", cfg.search.batch_size, train.len()),
+        )));
+    }
+    let teacher = FrozenTeacher::<AB>::load(&cfg.teacher, train.channels, train.classes, device).map_err(in_config)?;
+    let teacher_shapes = teacher.inner.stage_shapes();
+    let space_src = Source { path: &run.dir.join(RUN_SPACE), text: &run.space_text };
+    let slots =
+        stage_slots(&run.space, &teacher_shapes, &cfg.teacher.model.name()).map_err(|e| locate_usage(&space_src, e))?;
+    AB::seed(device, cfg.seed);
+    let student = cfg.student.model.build::<AB>(train.channels, train.classes, device)?;
+    check_pair(&teacher_shapes, &student.stage_shapes(), (&cfg.teacher.model.name(), &cfg.student.model.name()))
+        .map_err(in_config)?;
+    let net = DfaStudent::new(student, &teacher_shapes, device);
+    let arch = ArchParams::<AB>::new(&run.space, device);
+    if progress {
+        eprintln!(
+            "dfa search: teacher {} -> student {} ({} weights with connectors), {:?}, {} epochs -> {}",
+            cfg.teacher.model.name(),
+            cfg.student.model.name(),
+            trainable_params(&net),
+            cfg.search.mode,
+            cfg.search.epochs,
+            run.dir.display()
+        );
+    }
+    let teacher_bytes =
+        std::fs::read(&cfg.teacher.checkpoint).map_err(|e| KdnasError::io(&cfg.teacher.checkpoint, e))?;
+    let fingerprint =
+        Fingerprint::new(cfg, &[(RUN_SPACE, run.space_text.as_bytes()), ("teacher.checkpoint", &teacher_bytes)], &net)?;
+    let task = DfaSearchTask::<AB> {
+        train,
+        val,
+        augment: cfg.data.augmenter(),
+        teacher,
+        slots,
+        losses: cfg.dfa.clone(),
+        device: device.clone(),
+    };
+    let search_run = SearchRun {
+        config: &cfg.search,
+        seed: cfg.seed,
+        run_dir: &run.dir,
+        resume,
+        progress,
+        stop_after,
+        device,
+        fingerprint: &fingerprint,
+    };
+    let outcome = run_search(&task, net, arch, &search_run)?;
+    let genotype = write_search_outputs(&run.dir, &run.space, &outcome.state, DeriveRule::Argmax)?;
+    Ok(SearchResult { genotype, epochs_run: outcome.epochs_run })
+}

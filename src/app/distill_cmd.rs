@@ -1,0 +1,162 @@
+//! `kdnas distill`: stage 2 — train a fresh student from a frozen teacher with weighted objectives
+//! (CE, KD, FitNet, AT, DFA's aggregation with searched / Last / Average / Random weights) through
+//! the one training loop; `--resume DIR` continues a stopped run exactly.
+
+use super::teacher_cmd::{FINAL_WEIGHTS, MODEL_INFO, ModelInfo, TeacherSummary};
+use crate::error::{KdnasError, Result};
+use crate::files::write_file_atomically;
+use crate::manifest::Fingerprint;
+use crate::models::StagedClassifier;
+use crate::search::checkpoint::existing_checkpoint;
+use crate::supernet::trainable_params;
+use crate::tasks::dfa::FrozenTeacher;
+use crate::tasks::dfa::distill_config::DistillConfig;
+use crate::tasks::dfa::distill_task::{BoundObjective, DistillStudent, DistillTask};
+use crate::tasks::dfa::objectives::{Objective, aggregation_weights};
+use crate::train::figures::write_training_figures;
+use crate::train::{TrainRun, train_loop};
+use burn::module::AutodiffModule;
+use burn::tensor::backend::AutodiffBackend;
+use std::path::{Path, PathBuf};
+
+/// The resolved config a distillation run directory keeps for resuming.
+pub const DISTILL_CONFIG: &str = "config.toml";
+
+/// Inputs of `kdnas distill`.
+pub struct DistillArgs {
+    /// A new run of this config file (with an optional seed override), or `None` to resume `out`.
+    pub config: Option<(PathBuf, Option<u64>)>,
+    /// Run directory.
+    pub out: PathBuf,
+    /// Show progress.
+    pub progress: bool,
+    /// Stop once this many epochs are finished (resume later with `--resume`).
+    pub stop_after: Option<usize>,
+}
+
+/// Writes the resolved config of a new run into `out`, refusing a directory with a checkpoint.
+fn prepare_new(config_path: &Path, seed: Option<u64>, out: &Path) -> Result<DistillConfig> {
+    if existing_checkpoint(out).is_some() {
+        return Err(KdnasError::Usage(format!(
+            "{} already holds a distillation run; resume it with `kdnas distill --resume {}` or choose another --out",
+            out.display(),
+            out.display()
+        )));
+    }
+    let mut config = DistillConfig::load(config_path)?.resolved(config_path.parent().unwrap_or(Path::new(".")));
+    if let Some(seed) = seed {
+        config.seed = seed;
+    }
+    std::fs::create_dir_all(out).map_err(|e| KdnasError::io(out, e))?;
+    write_file_atomically(&out.join(DISTILL_CONFIG), config.to_toml()?.as_bytes())?;
+    Ok(config)
+}
+
+/// The bytes of every file a distillation depends on besides its config (the teacher's weights and
+/// the searched aggregation weights), for the checkpoint fingerprint.
+fn input_files(config: &DistillConfig) -> Result<Vec<(String, Vec<u8>)>> {
+    let read = |path: &Path| std::fs::read(path).map_err(|e| KdnasError::io(path, e));
+    let mut files = vec![("teacher.checkpoint".to_string(), read(&config.teacher.checkpoint)?)];
+    for (i, objective) in config.objective.iter().enumerate() {
+        if let Objective::Aggregation { search: Some(dir), .. } = objective {
+            let path = dir.join("genotype.json");
+            if path.is_file() {
+                files.push((format!("objective[{i}].search"), read(&path)?));
+            }
+        }
+    }
+    Ok(files)
+}
+
+/// Trains (or resumes) a distillation run and writes metrics, checkpoints, the student's weights
+/// (`model.mpk` + `model.json`, readable by `kdnas eval`), a summary and the curves to `args.out`.
+pub fn distill_command<AB: AutodiffBackend>(args: &DistillArgs, device: &AB::Device) -> Result<TeacherSummary> {
+    let out = &args.out;
+    let config = match &args.config {
+        Some((path, seed)) => prepare_new(path, *seed, out)?,
+        None => {
+            if !out.is_dir() {
+                return Err(KdnasError::Usage(format!("{}: no such distillation run directory", out.display())));
+            }
+            DistillConfig::load(&out.join(DISTILL_CONFIG))?
+        }
+    };
+    let config_path = out.join(DISTILL_CONFIG);
+    let in_config = |e: KdnasError| super::run_config::locate_in_config(&config_path, e);
+    let (train, test) = config.data.load(Path::new("."))?;
+    let teacher =
+        FrozenTeacher::<AB>::load(&config.teacher, train.channels, train.classes, device).map_err(in_config)?;
+    let teacher_shapes = teacher.inner.stage_shapes();
+    let objectives = config
+        .objective
+        .iter()
+        .enumerate()
+        .map(|(i, objective)| {
+            let aggregation = match objective {
+                Objective::Aggregation { weights, search, seed, .. } => Some(
+                    aggregation_weights(weights, search.as_deref(), *seed, &teacher_shapes, &format!("objective[{i}]"))
+                        .map_err(in_config)?,
+                ),
+                _ => None,
+            };
+            Ok(BoundObjective { objective: objective.clone(), aggregation })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    AB::seed(device, config.seed);
+    let student = config.student.model.build::<AB>(train.channels, train.classes, device)?;
+    crate::tasks::dfa::space_check::check_pair(
+        &teacher_shapes,
+        &student.stage_shapes(),
+        (&config.teacher.model.name(), &config.student.model.name()),
+    )
+    .map_err(in_config)?;
+    let info = ModelInfo {
+        name: config.student.model.name(),
+        model: config.student.model.clone(),
+        in_channels: train.channels,
+        classes: train.classes,
+        params: trainable_params(&student),
+    };
+    let connect = config.objective.iter().any(Objective::needs_connectors);
+    let net = DistillStudent::new(student, &teacher_shapes, connect, device);
+    let files = input_files(&config)?;
+    let inputs: Vec<(&str, &[u8])> = files.iter().map(|(n, b)| (n.as_str(), b.as_slice())).collect();
+    let fingerprint = Fingerprint::new(&config, &inputs, &net)?;
+    let json = serde_json::to_vec_pretty(&info).map_err(|e| KdnasError::Usage(e.to_string()))?;
+    write_file_atomically(&out.join(MODEL_INFO), &json)?;
+    if args.progress {
+        let names: Vec<&str> = config.objective.iter().map(Objective::name).collect();
+        eprintln!(
+            "distill: teacher {} -> student {} ({} parameters), objectives {}, {} epochs -> {}",
+            config.teacher.model.name(),
+            info.name,
+            info.params,
+            names.join(" + "),
+            config.train.epochs,
+            out.display()
+        );
+    }
+    let augment = config.train.augmenter(&config.data);
+    let task = DistillTask { train, test, augment, teacher, objectives, device: device.clone() };
+    let run = TrainRun {
+        config: &config.train,
+        seed: config.seed,
+        run_dir: out,
+        resume: args.config.is_none(),
+        progress: args.progress,
+        stop_after: args.stop_after,
+        device,
+        fingerprint: &fingerprint,
+        keep_best: None,
+        label: "distill",
+    };
+    let outcome = train_loop(&task, net, &run, |_, _| Ok(()))?;
+    let summary = TeacherSummary::of(&info, &outcome.history, config.train.epochs, outcome.epochs_run);
+    write_training_figures(out, &outcome.history, &format!("distill {}", info.name))?;
+    if summary.finished() && (outcome.epochs_run > 0 || !out.join(FINAL_WEIGHTS).exists()) {
+        crate::record_files::save_module(&outcome.net.student.valid(), &out.join(FINAL_WEIGHTS))?;
+        let json = serde_json::to_string_pretty(&summary).map_err(|e| KdnasError::Usage(e.to_string()))?;
+        write_file_atomically(&out.join("result.json"), json.as_bytes())?;
+    }
+    Ok(summary)
+}

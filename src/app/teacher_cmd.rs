@@ -1,0 +1,276 @@
+//! `kdnas teacher train`: train a teacher network (CIFAR ResNet / WRN of [`crate::models`]) with the
+//! one training loop, checkpointing every epoch, keeping the best epoch's weights and, on request,
+//! periodic snapshots; `--resume DIR` continues a stopped run exactly.
+
+use crate::data::DataConfig;
+use crate::error::{KdnasError, Result};
+use crate::files::write_file_atomically;
+use crate::manifest::Fingerprint;
+use crate::models::{Model, ModelConfig};
+use crate::search::checkpoint::existing_checkpoint;
+use crate::supernet::trainable_params;
+use crate::train::epochs::{BEST_DIR, BEST_WEIGHTS};
+use crate::train::figures::write_training_figures;
+use crate::train::{ImageTrainTask, TrainConfig, TrainEpoch, TrainRun, train_loop};
+use burn::module::AutodiffModule;
+use burn::tensor::backend::AutodiffBackend;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// The resolved config a teacher run directory keeps for resuming and evaluation.
+pub const TEACHER_CONFIG: &str = "config.toml";
+/// What the network of a teacher run directory is built for (architecture, input channels, classes).
+pub const MODEL_INFO: &str = "model.json";
+/// The final weights of a finished teacher run.
+pub const FINAL_WEIGHTS: &str = "model.mpk";
+
+/// A teacher-training config file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TeacherConfig {
+    /// Seed of everything random.
+    #[serde(default)]
+    pub seed: u64,
+    /// Image data.
+    #[serde(default)]
+    pub data: DataConfig,
+    /// The network to train.
+    pub model: ModelConfig,
+    /// Training hyper-parameters.
+    #[serde(default)]
+    pub train: TrainConfig,
+}
+
+impl TeacherConfig {
+    /// Reads and validates a config file; errors name the file, the line and the field.
+    pub fn load(path: &Path) -> Result<Self> {
+        super::run_config::load_config(path, Self::validate)
+    }
+
+    /// Checks every section, and that `[train]` sets nothing that only derived cell networks have.
+    pub fn validate(&self) -> Result<()> {
+        use crate::validate::field_error;
+        self.data.validate()?;
+        self.model.validate("model")?;
+        self.train.validate()?;
+        let derived_only = "only applies to derived cell networks (kdnas train); a teacher is sized by [model]";
+        if self.train.channels.is_some() {
+            return Err(field_error("train.channels", derived_only));
+        }
+        if self.train.layers.is_some() {
+            return Err(field_error("train.layers", derived_only));
+        }
+        if self.train.drop_path != 0.0 {
+            return Err(field_error("train.drop_path", "only derived cell networks have drop path"));
+        }
+        Ok(())
+    }
+
+    /// The config as TOML text.
+    pub fn to_toml(&self) -> Result<String> {
+        super::run_config::config_toml(self)
+    }
+}
+
+/// `model.json`: what the network of a teacher run is, so that its weights can be loaded without the
+/// training data.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelInfo {
+    /// Short name (`resnet20`).
+    pub name: String,
+    /// Architecture.
+    pub model: ModelConfig,
+    /// Channels of the input images.
+    pub in_channels: usize,
+    /// Classes of the output.
+    pub classes: usize,
+    /// Trainable parameters.
+    pub params: usize,
+}
+
+impl ModelInfo {
+    /// Reads `run_dir/model.json`.
+    pub fn load(run_dir: &Path) -> Result<Self> {
+        let path = run_dir.join(MODEL_INFO);
+        let text = std::fs::read(&path).map_err(|e| KdnasError::io(&path, e))?;
+        serde_json::from_slice(&text).map_err(|e| KdnasError::Checkpoint { path, message: e.to_string() })
+    }
+}
+
+/// Where a teacher run starts from.
+pub enum TeacherStart {
+    /// A new run of a config file.
+    New {
+        /// The config file.
+        config: PathBuf,
+        /// Override of its seed.
+        seed: Option<u64>,
+    },
+    /// Continue the run in the output directory from its last checkpoint.
+    Resume,
+}
+
+/// Inputs of `kdnas teacher train`.
+pub struct TeacherArgs {
+    /// New run or resume.
+    pub start: TeacherStart,
+    /// Run directory.
+    pub out: PathBuf,
+    /// Show progress.
+    pub progress: bool,
+    /// Stop once this many epochs are finished (resume later with `--resume`).
+    pub stop_after: Option<usize>,
+}
+
+/// What `kdnas teacher train` reports (also `result.json` once every epoch is done).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TeacherSummary {
+    /// Short name of the network (`resnet20`).
+    pub model: String,
+    /// Trainable parameters.
+    pub params: usize,
+    /// Test accuracy after the last finished epoch.
+    pub test_acc: f64,
+    /// Top-5 test accuracy after the last finished epoch.
+    pub test_top5: f64,
+    /// Best test accuracy over the epochs (its weights are in `best/model.mpk`).
+    pub best_test_acc: f64,
+    /// 0-based epoch of the best test accuracy.
+    pub best_epoch: usize,
+    /// Finished epochs.
+    pub epochs: usize,
+    /// Epochs the run is configured for.
+    pub planned_epochs: usize,
+    /// Wall-clock seconds of training, summed over epochs (resumed runs included).
+    pub seconds: f64,
+    /// Epochs run by this call; not part of `result.json`.
+    #[serde(skip)]
+    pub epochs_run: usize,
+}
+
+impl TeacherSummary {
+    /// Whether every planned epoch is done.
+    pub fn finished(&self) -> bool {
+        self.epochs >= self.planned_epochs
+    }
+
+    /// The summary of `history`.
+    pub fn of(info: &ModelInfo, history: &[TrainEpoch], planned_epochs: usize, epochs_run: usize) -> Self {
+        let metric = |r: &TrainEpoch, name: &str| r.metric(name).unwrap_or(0.0);
+        let best = history.iter().fold(None::<&TrainEpoch>, |best, r| match best {
+            Some(b) if metric(b, "test_acc") >= metric(r, "test_acc") => Some(b),
+            _ => Some(r),
+        });
+        Self {
+            model: info.name.clone(),
+            params: info.params,
+            test_acc: history.last().map_or(0.0, |r| metric(r, "test_acc")),
+            test_top5: history.last().map_or(0.0, |r| metric(r, "test_top5")),
+            best_test_acc: best.map_or(0.0, |r| metric(r, "test_acc")),
+            best_epoch: best.map_or(0, |r| r.epoch),
+            epochs: history.len(),
+            planned_epochs,
+            seconds: history.iter().map(|r| r.seconds).sum(),
+            epochs_run,
+        }
+    }
+}
+
+/// Writes the resolved config of a new run into `out` (refusing a directory that already holds a
+/// training checkpoint) and returns it.
+fn prepare_new(config_path: &Path, seed: Option<u64>, out: &Path) -> Result<TeacherConfig> {
+    if existing_checkpoint(out).is_some() {
+        return Err(KdnasError::Usage(format!(
+            "{} already holds a training run; resume it with `kdnas teacher train --resume {}` or choose another --out",
+            out.display(),
+            out.display()
+        )));
+    }
+    let mut config = TeacherConfig::load(config_path)?;
+    if let Some(s) = seed {
+        config.seed = s;
+    }
+    config.data = data_relative_to(config.data, config_path);
+    std::fs::create_dir_all(out).map_err(|e| KdnasError::io(out, e))?;
+    write_file_atomically(&out.join(TEACHER_CONFIG), config.to_toml()?.as_bytes())?;
+    Ok(config)
+}
+
+/// `data` with a relative `dir` made absolute against the folder of the file `config_path`, so the
+/// section can be copied elsewhere and still find its data.
+pub fn data_relative_to(mut data: DataConfig, config_path: &Path) -> DataConfig {
+    let base = config_path.parent().unwrap_or(Path::new("."));
+    data.dir = data.dir.map(|dir| crate::files::absolute_from(base, &dir));
+    data
+}
+
+/// Trains (or resumes training) a teacher and writes metrics, checkpoints, the best and final weights,
+/// a summary and the training curves to `args.out`.
+pub fn teacher_command<AB: AutodiffBackend>(args: &TeacherArgs, device: &AB::Device) -> Result<TeacherSummary> {
+    let out = &args.out;
+    let config = match &args.start {
+        TeacherStart::New { config, seed } => prepare_new(config, *seed, out)?,
+        TeacherStart::Resume => {
+            if !out.is_dir() {
+                return Err(KdnasError::Usage(format!("{}: no such teacher run directory", out.display())));
+            }
+            TeacherConfig::load(&out.join(TEACHER_CONFIG))?
+        }
+    };
+    let (train, test) = config.data.load(Path::new("."))?;
+    AB::seed(device, config.seed);
+    let net: Model<AB> = config.model.build(train.channels, train.classes, device)?;
+    let info = ModelInfo {
+        name: config.model.name(),
+        model: config.model.clone(),
+        in_channels: train.channels,
+        classes: train.classes,
+        params: trainable_params(&net),
+    };
+    if matches!(args.start, TeacherStart::New { .. }) || !out.join(MODEL_INFO).exists() {
+        let json = serde_json::to_vec_pretty(&info).map_err(|e| KdnasError::Usage(e.to_string()))?;
+        write_file_atomically(&out.join(MODEL_INFO), &json)?;
+    }
+    let fingerprint = Fingerprint::new(&config, &[], &net)?;
+    if args.progress {
+        eprintln!(
+            "teacher: {} ({} parameters), {} training / {} test images, {} epochs -> {}",
+            info.name,
+            info.params,
+            train.len(),
+            test.len(),
+            config.train.epochs,
+            out.display()
+        );
+    }
+    let augment = config.train.augmenter(&config.data);
+    let task = ImageTrainTask::<AB, Model<AB>>::new(train, test, augment, 0.0, device.clone());
+    let run = TrainRun {
+        config: &config.train,
+        seed: config.seed,
+        run_dir: out,
+        resume: matches!(args.start, TeacherStart::Resume),
+        progress: args.progress,
+        stop_after: args.stop_after,
+        device,
+        fingerprint: &fingerprint,
+        keep_best: Some("test_acc"),
+        label: "teacher",
+    };
+    let outcome = train_loop(&task, net, &run, |_, _| Ok(()))?;
+    let summary = TeacherSummary::of(&info, &outcome.history, config.train.epochs, outcome.epochs_run);
+    write_training_figures(out, &outcome.history, &format!("teacher {}", info.name))?;
+    // A finished run resumed again changes nothing; the final files are written once (or again, when a
+    // crash after the last checkpoint left them out).
+    if summary.finished() && (outcome.epochs_run > 0 || !out.join(FINAL_WEIGHTS).exists()) {
+        crate::record_files::save_module(&outcome.net.valid(), &out.join(FINAL_WEIGHTS))?;
+        let json = serde_json::to_string_pretty(&summary).map_err(|e| KdnasError::Usage(e.to_string()))?;
+        write_file_atomically(&out.join("result.json"), json.as_bytes())?;
+    }
+    Ok(summary)
+}
+
+/// The weights of the best epoch of the run in `run_dir`.
+pub fn best_weights(run_dir: &Path) -> PathBuf {
+    run_dir.join(BEST_DIR).join(BEST_WEIGHTS)
+}

@@ -1,0 +1,89 @@
+//! Feature-map distillation: the plain L2 hint (FitNets, Romero et al. 2015) and the margin-L2 of
+//! "A Comprehensive Overhaul of Feature Distillation" (Heo et al. 2019) with its per-channel margin.
+
+use burn::tensor::{Tensor, backend::Backend};
+use std::f64::consts::PI;
+
+/// Mean squared error over all elements of two `[batch, channels, h, w]` features, as `[1]`
+/// (PyTorch's `MSELoss()` with its default mean reduction).
+///
+/// FitNets' hint loss is this loss on the output of a regressor (the caller's connector) that maps the
+/// student's channels onto the teacher's; the teacher feature is normally detached by the caller.
+///
+/// # Panics
+/// If the shapes differ (a programming error of the caller).
+pub fn feature_l2<B: Backend>(student: Tensor<B, 4>, teacher: Tensor<B, 4>) -> Tensor<B, 1> {
+    assert_eq!(student.dims(), teacher.dims(), "feature_l2: student and teacher features differ in shape");
+    (student - teacher).square().mean()
+}
+
+/// The standard normal CDF `Phi(x) = erfc(-x / sqrt 2) / 2`.
+///
+/// `erfc` is the Chebyshev fit of Numerical Recipes (2nd ed., section 6.2, `erfcc`), whose fractional
+/// error is below 1.2e-7 for every `x`, including the tails, so `Phi` near 0.001 keeps ~7 correct digits.
+pub fn normal_cdf(x: f64) -> f64 {
+    0.5 * erfc(-x / std::f64::consts::SQRT_2)
+}
+
+/// Complementary error function (Numerical Recipes' `erfcc`, fractional error < 1.2e-7).
+fn erfc(x: f64) -> f64 {
+    let z = x.abs();
+    let t = 1.0 / (1.0 + 0.5 * z);
+    let poly = -1.26551223
+        + t * (1.00002368
+            + t * (0.37409196
+                + t * (0.09678418
+                    + t * (-0.18628806
+                        + t * (0.27886807
+                            + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277))))))));
+    let tail = t * (-z * z + poly).exp();
+    if x >= 0.0 { tail } else { 2.0 - tail }
+}
+
+/// Per-channel margins of the overhaul distillation from the BatchNorm before the teacher's ReLU:
+/// `bn_mean` is its shift (beta) and `bn_std` its scale (gamma), as in the paper's `get_margin_from_BN`.
+///
+/// The margin is the expected pre-ReLU response given that it is negative, for a response
+/// `N(m, s^2)` with `s = |gamma|`: when `Phi(-m/s) > 0.001` it is
+/// `m - s * exp(-(m/s)^2 / 2) / sqrt(2 pi) / Phi(-m/s)`, otherwise `-3 s`. A zero scale (a constant
+/// response `m`) gives the limit of that rule: `m` when `m < 0`, else 0.
+///
+/// # Panics
+/// If the two slices differ in length (a programming error of the caller).
+pub fn overhaul_margin(bn_mean: &[f32], bn_std: &[f32]) -> Vec<f32> {
+    assert_eq!(bn_mean.len(), bn_std.len(), "overhaul_margin: BN shift and scale differ in length");
+    bn_mean.iter().zip(bn_std).map(|(&m, &s)| channel_margin(m as f64, (s as f64).abs()) as f32).collect()
+}
+
+/// The margin of one channel with shift `m` and non-negative scale `s`.
+fn channel_margin(m: f64, s: f64) -> f64 {
+    if s == 0.0 {
+        return m.min(0.0);
+    }
+    let negative = normal_cdf(-m / s);
+    if negative > 0.001 { m - s * (-(m / s).powi(2) / 2.0).exp() / (2.0 * PI).sqrt() / negative } else { -3.0 * s }
+}
+
+/// The overhaul margin-L2 between `[batch, channels, h, w]` student and teacher features, as `[1]`.
+///
+/// With `target = max(teacher, margin[c])`, each element contributes `(student - target)^2` where
+/// `student > target` or `target > 0`, and 0 elsewhere (a student already below a negative target is not
+/// penalised). `margin: [channels]` comes from [`overhaul_margin`].
+///
+/// The paper's code sums the masked loss and divides it by `batch * 1000`; this is the mean over all
+/// elements instead, which differs by a constant factor and keeps the scale of [`feature_l2`]. The teacher
+/// feature is normally detached by the caller.
+///
+/// # Panics
+/// If the shapes differ or `margin` does not have one value per channel (a programming error of the caller).
+pub fn margin_l2<B: Backend>(student: Tensor<B, 4>, teacher: Tensor<B, 4>, margin: Tensor<B, 1>) -> Tensor<B, 1> {
+    assert_eq!(student.dims(), teacher.dims(), "margin_l2: student and teacher features differ in shape");
+    let [n, c, h, w] = student.dims();
+    assert_eq!(margin.dims(), [c], "margin_l2: the margin needs one value per channel");
+    let rows = [n * c, h * w];
+    let student = student.reshape(rows); // [n*c, hw]
+    let margin = margin.reshape([1, c]).expand([n, c]).reshape([n * c, 1]).expand(rows); // [n*c, hw]
+    let target = teacher.reshape(rows).max_pair(margin); // [n*c, hw]
+    let counted = student.clone().greater(target.clone()).bool_or(target.clone().greater_elem(0.0));
+    (student - target).square().mask_fill(counted.bool_not(), 0.0).mean()
+}

@@ -1,0 +1,73 @@
+//! DFA run configs: `kdnas dfa search --config FILE` (stage 1). Paths are relative to the file.
+
+use super::losses::DfaLosses;
+use super::teacher::TeacherSection;
+use crate::app::run_config::{config_toml, load_config, parse_config};
+use crate::data::DataConfig;
+use crate::error::Result;
+use crate::models::ModelConfig;
+use crate::search::SearchConfig;
+use crate::tasks::{TaskKind, TaskSection};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// The `[student]` section.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StudentSection {
+    /// The student's architecture.
+    pub model: ModelConfig,
+}
+
+/// A DFA search run: data, the frozen teacher, the student, the aggregation space and the losses.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DfaSearchConfig {
+    /// Must say `kind = "dfa"`.
+    pub task: TaskSection,
+    /// The aggregation space (one `[[choice]]` per teacher stage), relative to the config file.
+    pub space: PathBuf,
+    /// Seed of everything random.
+    #[serde(default)]
+    pub seed: u64,
+    /// Image data.
+    #[serde(default)]
+    pub data: DataConfig,
+    /// The frozen teacher.
+    pub teacher: TeacherSection,
+    /// The student trained during the search.
+    pub student: StudentSection,
+    /// Loss weights.
+    #[serde(default)]
+    pub dfa: DfaLosses,
+    /// Bi-level search hyper-parameters (DARTS's defaults).
+    #[serde(default)]
+    pub search: SearchConfig,
+}
+
+impl DfaSearchConfig {
+    /// Parses and validates config text; errors name `path`, the line and the field.
+    pub fn parse(text: &str, path: &Path) -> Result<Self> {
+        parse_config(text, path, Self::validate)
+    }
+
+    /// Reads and validates a config file.
+    pub fn load(path: &Path) -> Result<Self> {
+        load_config(path, Self::validate)
+    }
+
+    /// Checks every section.
+    pub fn validate(&self) -> Result<()> {
+        self.task.expect(TaskKind::Dfa)?;
+        self.data.validate()?;
+        self.teacher.validate()?;
+        self.student.model.validate("student.model")?;
+        self.dfa.validate()?;
+        self.search.validate()
+    }
+
+    /// The config as TOML text.
+    pub fn to_toml(&self) -> Result<String> {
+        config_toml(self)
+    }
+}

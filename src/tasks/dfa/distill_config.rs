@@ -1,0 +1,83 @@
+//! Distillation configs: `kdnas distill --config FILE` (DFA's stage 2 and its baselines).
+
+use super::config::StudentSection;
+use super::objectives::Objective;
+use super::teacher::TeacherSection;
+use crate::app::run_config::{config_toml, load_config};
+use crate::data::DataConfig;
+use crate::error::Result;
+use crate::train::TrainConfig;
+use crate::validate::field_error;
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// A distillation run: data, the frozen teacher, a fresh student, the training schedule and the
+/// weighted objectives.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DistillConfig {
+    /// Seed of everything random.
+    #[serde(default)]
+    pub seed: u64,
+    /// Image data.
+    #[serde(default)]
+    pub data: DataConfig,
+    /// The frozen teacher.
+    pub teacher: TeacherSection,
+    /// The student, trained from scratch.
+    pub student: StudentSection,
+    /// Training hyper-parameters of the student.
+    #[serde(default)]
+    pub train: TrainConfig,
+    /// The weighted terms of the loss, at least one, each kind at most once.
+    pub objective: Vec<Objective>,
+}
+
+impl DistillConfig {
+    /// Reads and validates a config file; errors name the file, the line and the field.
+    pub fn load(path: &Path) -> Result<Self> {
+        load_config(path, Self::validate)
+    }
+
+    /// Checks every section.
+    pub fn validate(&self) -> Result<()> {
+        self.data.validate()?;
+        self.teacher.validate()?;
+        self.student.model.validate("student.model")?;
+        self.train.validate()?;
+        if self.train.channels.is_some() || self.train.layers.is_some() || self.train.drop_path != 0.0 {
+            return Err(field_error(
+                "train.channels",
+                "channels, layers and drop_path only apply to derived cell networks; the student is sized by [student]",
+            ));
+        }
+        if self.objective.is_empty() {
+            return Err(field_error("objective", "give at least one `[[objective]]` (e.g. kind = \"cross_entropy\")"));
+        }
+        for (i, objective) in self.objective.iter().enumerate() {
+            objective.validate(&format!("objective[{i}]"))?;
+            if self.objective[..i].iter().any(|o| o.name() == objective.name()) {
+                return Err(field_error(
+                    &format!("objective[{i}].kind"),
+                    format!("`{}` is listed twice", objective.name()),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The config as kept in a run directory: relative paths made absolute against `base`.
+    pub fn resolved(mut self, base: &Path) -> Self {
+        self.data.dir = self.data.dir.map(|dir| crate::files::absolute_from(base, &dir));
+        self.teacher.resolve(base);
+        for objective in &mut self.objective {
+            objective.resolve(base);
+        }
+        self
+    }
+
+    /// The config as TOML text.
+    pub fn to_toml(&self) -> Result<String> {
+        config_toml(self)
+    }
+}

@@ -1,0 +1,232 @@
+//! Stage-2 objectives of image distillation: a weighted list of task-free losses (src/distill) bound to
+//! a student's and a teacher's logits and stage features. The aggregation objective's fixed weights
+//! are DFA's searched softmax(beta) or the Last / Average / Random ablations.
+
+use super::losses::Distance;
+use crate::distill::{attention_loss, kd_loss};
+use crate::error::{KdnasError, Result};
+use crate::export::Genotype;
+use crate::models::StageShape;
+use crate::validate::{field_error, non_negative, positive};
+use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// Where the aggregation objective's per-stage weights come from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AggregationWeights {
+    /// All weight on the last block of each stage (classic per-stage feature distillation).
+    Last,
+    /// Uniform over the blocks of each stage.
+    Average,
+    /// Random positive weights summing to 1 per stage, drawn from the objective's `seed`.
+    Random,
+    /// softmax(beta) of a DFA search run: the `genotype.json` of the run directory `search`.
+    Searched,
+}
+
+/// One weighted term of the stage-2 loss (`[[objective]]` in a distillation config).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Objective {
+    /// Cross-entropy with the labels.
+    CrossEntropy {
+        /// Weight of the term.
+        weight: f64,
+    },
+    /// Hinton KD: KL(softmax(t/T) || softmax(s/T)) * T^2.
+    Kd {
+        /// Weight of the term.
+        weight: f64,
+        /// Temperature T (Hinton; CRD uses 4).
+        temperature: f64,
+    },
+    /// FitNet hints: a connector maps every student stage output to the teacher's stage output.
+    Fitnet {
+        /// Weight of the term (summed over stages).
+        weight: f64,
+        /// Distance between the connected student feature and the hint.
+        #[serde(default)]
+        distance: Distance,
+    },
+    /// Attention transfer on every stage output (Zagoruyko & Komodakis; torchdistill's form).
+    Attention {
+        /// Weight of the term (summed over stages).
+        weight: f64,
+        /// Power of the attention map.
+        #[serde(default = "default_power")]
+        p: f64,
+    },
+    /// The aggregation target A_i = sum_j w_ij T_i^j of every stage, with fixed weights.
+    Aggregation {
+        /// Weight of the term (summed over stages).
+        weight: f64,
+        /// Where the weights come from.
+        weights: AggregationWeights,
+        /// Distance between the connected student feature and A_i.
+        #[serde(default)]
+        distance: Distance,
+        /// The DFA search run directory, for `weights = "searched"` (relative to the config file).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        search: Option<PathBuf>,
+        /// Seed of `weights = "random"`.
+        #[serde(default)]
+        seed: u64,
+    },
+}
+
+fn default_power() -> f64 {
+    2.0
+}
+
+impl Objective {
+    /// The term's name in records and plots.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Objective::CrossEntropy { .. } => "cross_entropy",
+            Objective::Kd { .. } => "kd",
+            Objective::Fitnet { .. } => "fitnet",
+            Objective::Attention { .. } => "attention",
+            Objective::Aggregation { .. } => "aggregation",
+        }
+    }
+
+    /// The term's weight.
+    pub fn weight(&self) -> f64 {
+        match *self {
+            Objective::CrossEntropy { weight }
+            | Objective::Kd { weight, .. }
+            | Objective::Fitnet { weight, .. }
+            | Objective::Attention { weight, .. }
+            | Objective::Aggregation { weight, .. } => weight,
+        }
+    }
+
+    /// Whether the term compares connected student features with teacher features.
+    pub fn needs_connectors(&self) -> bool {
+        matches!(self, Objective::Fitnet { .. } | Objective::Aggregation { .. })
+    }
+
+    /// Checks the fields; `field` is `objective[i]`.
+    pub fn validate(&self, field: &str) -> Result<()> {
+        non_negative(&format!("{field}.weight"), self.weight())?;
+        match self {
+            Objective::Kd { temperature, .. } => positive(&format!("{field}.temperature"), *temperature),
+            Objective::Attention { p, .. } => positive(&format!("{field}.p"), *p),
+            Objective::Aggregation { weights: AggregationWeights::Searched, search: None, .. } => Err(field_error(
+                &format!("{field}.search"),
+                "`weights = \"searched\"` needs `search = \"RUN_DIR\"` (a `kdnas dfa search` run directory)",
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// Makes the `search` path absolute against `base` (the config file's folder).
+    pub fn resolve(&mut self, base: &Path) {
+        if let Objective::Aggregation { search: Some(dir), .. } = self {
+            *dir = crate::files::absolute_from(base, dir);
+        }
+    }
+}
+
+/// Applies an objective to tensors: the weighted loss terms of stage 2.
+pub mod apply {
+    use super::*;
+    use crate::supernet::weighted_sum;
+    use burn::tensor::{Tensor, backend::Backend};
+
+    /// Hinton KD on logits, `[n, classes]` each, as `[1]`.
+    pub fn kd<B: Backend>(student: Tensor<B, 2>, teacher: Tensor<B, 2>, temperature: f64) -> Tensor<B, 1> {
+        kd_loss(student, teacher.detach(), temperature)
+    }
+
+    /// Attention transfer summed over stages.
+    pub fn attention<B: Backend>(student: &[Tensor<B, 4>], teacher: &[Tensor<B, 4>], p: f64) -> Tensor<B, 1> {
+        sum(student.iter().zip(teacher).map(|(s, t)| attention_loss(s.clone(), t.clone(), p)))
+    }
+
+    /// `d(connected_i, target_i)` summed over stages.
+    pub fn features<B: Backend>(
+        connected: &[Tensor<B, 4>],
+        targets: &[Tensor<B, 4>],
+        distance: Distance,
+    ) -> Tensor<B, 1> {
+        sum(connected.iter().zip(targets).map(|(s, t)| distance.between(s.clone(), t.clone())))
+    }
+
+    /// A_i = sum_j w_ij T_i^j for every stage with host weights `w[i][j]`.
+    pub fn fixed_aggregates<B: Backend>(stages: &[Vec<Tensor<B, 4>>], weights: &[Vec<f32>]) -> Vec<Tensor<B, 4>> {
+        stages
+            .iter()
+            .zip(weights)
+            .map(|(blocks, w)| {
+                let device = blocks[0].device();
+                weighted_sum(blocks.iter().cloned(), Tensor::from_floats(w.as_slice(), &device))
+            })
+            .collect()
+    }
+
+    fn sum<B: Backend>(terms: impl Iterator<Item = Tensor<B, 1>>) -> Tensor<B, 1> {
+        terms.reduce(|a, b| a + b).expect("a model has stages")
+    }
+}
+
+/// The per-stage weights `[stage][block]` of an aggregation objective for a teacher of `stages`.
+/// `field` (`objective[i]`) names the objective in errors.
+pub fn aggregation_weights(
+    weights: &AggregationWeights,
+    search: Option<&Path>,
+    seed: u64,
+    stages: &[StageShape],
+    field: &str,
+) -> Result<Vec<Vec<f32>>> {
+    Ok(match weights {
+        AggregationWeights::Last => {
+            stages.iter().map(|s| (0..s.blocks).map(|j| if j + 1 == s.blocks { 1.0 } else { 0.0 }).collect()).collect()
+        }
+        AggregationWeights::Average => stages.iter().map(|s| vec![1.0 / s.blocks as f32; s.blocks]).collect(),
+        AggregationWeights::Random => {
+            let mut rng = StdRng::seed_from_u64(seed);
+            stages
+                .iter()
+                .map(|s| {
+                    let raw: Vec<f32> = (0..s.blocks).map(|_| rng.random_range(0.0f32..1.0) + 1e-6).collect();
+                    let total: f32 = raw.iter().sum();
+                    raw.iter().map(|v| v / total).collect()
+                })
+                .collect()
+        }
+        AggregationWeights::Searched => {
+            let dir = search.ok_or_else(|| field_error(&format!("{field}.search"), "missing"))?;
+            searched_weights(&dir.join("genotype.json"), stages, field)?
+        }
+    })
+}
+
+/// softmax(beta) per stage from a DFA search's genotype, checked against the teacher's stages.
+fn searched_weights(path: &Path, stages: &[StageShape], field: &str) -> Result<Vec<Vec<f32>>> {
+    if !path.is_file() {
+        return Err(field_error(
+            &format!("{field}.search"),
+            format!(
+                "{} does not exist: run `kdnas dfa search` first (or point `search` at its run directory)",
+                path.display()
+            ),
+        ));
+    }
+    let genotype = Genotype::load(path)?;
+    let weights: Vec<Vec<f32>> = genotype.choices.iter().map(|c| c.weights.clone()).collect();
+    let blocks: Vec<usize> = stages.iter().map(|s| s.blocks).collect();
+    let found: Vec<usize> = weights.iter().map(Vec::len).collect();
+    if found != blocks {
+        return Err(KdnasError::Data {
+            path: path.to_path_buf(),
+            message: format!(
+                "its choices weigh {found:?} blocks per stage, the teacher has {blocks:?}: the search used another teacher"
+            ),
+        });
+    }
+    Ok(weights)
+}

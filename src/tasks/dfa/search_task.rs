@@ -1,0 +1,191 @@
+//! DFA's stage 1 as a [`SearchTask`]: the student and its connectors are the weights, softmax(beta)
+//! per teacher stage the architecture. L_train = CE + lambda * sum_i d(conn_i(S_i), A_i(beta)); the
+//! architecture loss is the bridge loss gamma_TS * L_TS + gamma_ST * L_ST on the validation split.
+
+use super::losses::{DfaLosses, StudentToTeacher};
+use super::net::DfaStudent;
+use super::teacher::FrozenTeacher;
+use crate::data::{Augment, ImageSet, image_batch};
+use crate::metrics::{correct_count, cross_entropy};
+use crate::models::{Features, StagedClassifier};
+use crate::search::task::Evaluation;
+use crate::search::{SearchTask, Split, TaskLoss};
+use crate::space::ChoiceSlot;
+use crate::supernet::{ArchWeights, weighted_sum};
+use crate::tasks::image::evaluation_of;
+use crate::train::classify::score_classifier;
+use crate::train::image_task::EVAL_BATCH;
+use burn::tensor::{Int, Tensor, backend::AutodiffBackend};
+use rand::rngs::StdRng;
+
+/// A batch with the frozen teacher's outputs on it.
+pub struct TeacherBatch<AB: AutodiffBackend> {
+    /// `[n, c, h, w]`.
+    pub images: Tensor<AB, 4>,
+    /// `[n]`.
+    pub labels: Tensor<AB, 1, Int>,
+    /// The teacher's logits and block features (constants).
+    pub teacher: Features<AB>,
+}
+
+/// Builds the batch of `indices` of `set` and runs the teacher on it once.
+pub fn teacher_batch<AB: AutodiffBackend>(
+    set: &ImageSet,
+    indices: &[usize],
+    augment: Option<(&Augment, &mut StdRng)>,
+    teacher: &FrozenTeacher<AB>,
+    device: &AB::Device,
+) -> TeacherBatch<AB> {
+    let (images, labels) = image_batch::<AB::InnerBackend>(set, indices, augment, device);
+    let teacher = teacher.features(images.clone());
+    TeacherBatch { images: Tensor::from_inner(images), labels: Tensor::from_inner(labels), teacher }
+}
+
+/// A_i = sum_j w_ij * T_i^j for every stage, `[n, c_i, h_i, w_i]` each.
+pub fn aggregates<AB: AutodiffBackend>(
+    teacher: &Features<AB>,
+    weights: &ArchWeights<AB>,
+    slots: &[ChoiceSlot],
+) -> Vec<Tensor<AB, 4>> {
+    teacher
+        .stages
+        .iter()
+        .zip(slots)
+        .map(|(blocks, &slot)| weighted_sum(blocks.iter().cloned(), weights.row(slot)))
+        .collect()
+}
+
+/// The last block output of every stage: the stage's feature, `[n, c_i, h_i, w_i]`.
+pub fn stage_outputs<B: burn::tensor::backend::Backend>(features: &Features<B>) -> Vec<Tensor<B, 4>> {
+    features.stages.iter().map(|blocks| blocks.last().expect("a stage has blocks").clone()).collect()
+}
+
+/// DFA's search problem.
+pub struct DfaSearchTask<AB: AutodiffBackend> {
+    /// Weight-training images.
+    pub train: ImageSet,
+    /// Architecture-training images (the bridge loss).
+    pub val: ImageSet,
+    /// Augmentation of both splits, if any.
+    pub augment: Option<Augment>,
+    /// The frozen teacher.
+    pub teacher: FrozenTeacher<AB>,
+    /// The choice of every teacher stage.
+    pub slots: Vec<ChoiceSlot>,
+    /// Loss weights and distance.
+    pub losses: DfaLosses,
+    /// Device batches are built on.
+    pub device: AB::Device,
+}
+
+/// The two bridge paths, each averaged over stages, `[1]`.
+struct Bridges<AB: AutodiffBackend> {
+    teacher_to_student: Tensor<AB, 1>,
+    student_to_teacher: Tensor<AB, 1>,
+}
+
+impl<AB: AutodiffBackend> DfaSearchTask<AB> {
+    fn bridges(
+        &self,
+        net: &DfaStudent<AB>,
+        student: &[Tensor<AB, 4>],
+        targets: &[Tensor<AB, 4>],
+        labels: &Tensor<AB, 1, Int>,
+    ) -> Bridges<AB> {
+        let stages = targets.len() as f64;
+        let mut ts: Option<Tensor<AB, 1>> = None;
+        let mut st: Option<Tensor<AB, 1>> = None;
+        for (i, (s, a)) in student.iter().zip(targets).enumerate() {
+            // Teacher -> student: the aggregation as the input of the student's remaining stages.
+            let hybrid = net.student.forward_from(i, net.to_student[i].forward(a.clone())); // [n, classes]
+            let ts_i = cross_entropy(hybrid, labels.clone());
+            let connected = net.to_teacher[i].forward(s.clone()); // [n, c_teacher, h, w]
+            let st_i = match self.losses.student_to_teacher {
+                StudentToTeacher::CrossEntropy => {
+                    cross_entropy(self.teacher.net.forward_from(i, connected), labels.clone())
+                }
+                StudentToTeacher::Distance => self.losses.distance.between(connected, a.clone()),
+            };
+            ts = Some(ts.map_or(ts_i.clone(), |acc| acc + ts_i));
+            st = Some(st.map_or(st_i.clone(), |acc| acc + st_i));
+        }
+        Bridges {
+            teacher_to_student: ts.expect("a model has stages").div_scalar(stages),
+            student_to_teacher: st.expect("a model has stages").div_scalar(stages),
+        }
+    }
+}
+
+impl<AB: AutodiffBackend> SearchTask<AB> for DfaSearchTask<AB> {
+    type Net = DfaStudent<AB>;
+    type Batch = TeacherBatch<AB>;
+
+    fn train_len(&self) -> usize {
+        self.train.len()
+    }
+
+    fn val_len(&self) -> usize {
+        self.val.len()
+    }
+
+    fn batch(&self, split: Split, indices: &[usize], rng: &mut StdRng) -> Self::Batch {
+        let set = match split {
+            Split::Train => &self.train,
+            Split::Val => &self.val,
+        };
+        teacher_batch(set, indices, self.augment.as_ref().map(|a| (a, rng)), &self.teacher, &self.device)
+    }
+
+    fn weight_loss(&self, net: &Self::Net, weights: &ArchWeights<AB>, batch: &Self::Batch) -> TaskLoss<AB> {
+        let features = net.student.forward_features(batch.images.clone());
+        let ce = cross_entropy(features.logits.clone(), batch.labels.clone());
+        let student = stage_outputs(&features);
+        let targets = aggregates(&batch.teacher, weights, &self.slots);
+        let feature = student
+            .iter()
+            .zip(&net.to_teacher)
+            .zip(&targets)
+            .map(|((s, conn), a)| self.losses.distance.between(conn.forward(s.clone()), a.clone()))
+            .reduce(|acc, d| acc + d)
+            .expect("a model has stages");
+        let mut total = ce.clone() + feature.clone().mul_scalar(self.losses.lambda);
+        let mut terms = vec![("cross_entropy", ce), ("feature", feature)];
+        if self.losses.bridges_in_weight_loss {
+            let b = self.bridges(net, &student, &targets, &batch.labels);
+            total = total
+                + b.teacher_to_student.clone().mul_scalar(self.losses.gamma_ts)
+                + b.student_to_teacher.clone().mul_scalar(self.losses.gamma_st);
+            terms.push(("bridge_ts", b.teacher_to_student));
+            terms.push(("bridge_st", b.student_to_teacher));
+        }
+        TaskLoss {
+            total,
+            terms,
+            correct: Some(correct_count(features.logits, batch.labels.clone())),
+            count: batch.labels.dims()[0],
+        }
+    }
+
+    fn arch_loss(&self, net: &Self::Net, weights: &ArchWeights<AB>, batch: &Self::Batch) -> TaskLoss<AB> {
+        let features = net.student.forward_features(batch.images.clone());
+        let student = stage_outputs(&features);
+        let targets = aggregates(&batch.teacher, weights, &self.slots);
+        let b = self.bridges(net, &student, &targets, &batch.labels);
+        let total = b.teacher_to_student.clone().mul_scalar(self.losses.gamma_ts)
+            + b.student_to_teacher.clone().mul_scalar(self.losses.gamma_st);
+        TaskLoss {
+            total,
+            terms: vec![("bridge_ts", b.teacher_to_student), ("bridge_st", b.student_to_teacher)],
+            correct: Some(correct_count(features.logits, batch.labels.clone())),
+            count: batch.labels.dims()[0],
+        }
+    }
+
+    fn evaluate_val(
+        &self,
+        net: &DfaStudent<AB::InnerBackend>,
+        _weights: &ArchWeights<AB::InnerBackend>,
+    ) -> Option<Evaluation> {
+        Some(evaluation_of(score_classifier(&net.student, &self.val, EVAL_BATCH, &self.device)))
+    }
+}
