@@ -60,6 +60,11 @@ pub fn stage_outputs<B: burn::tensor::backend::Backend>(features: &Features<B>) 
     features.stages.iter().map(|blocks| blocks.last().expect("a stage has blocks").clone()).collect()
 }
 
+/// The student's stage outputs mapped to the teacher's channels, `[n, c_teacher_i, h_i, w_i]` each.
+fn connect<AB: AutodiffBackend>(net: &DfaStudent<AB>, features: &Features<AB>) -> Vec<Tensor<AB, 4>> {
+    stage_outputs(features).into_iter().zip(&net.to_teacher).map(|(s, conn)| conn.forward(s)).collect()
+}
+
 /// DFA's search problem.
 pub struct DfaSearchTask<AB: AutodiffBackend> {
     /// Weight-training images.
@@ -85,26 +90,27 @@ struct Bridges<AB: AutodiffBackend> {
 }
 
 impl<AB: AutodiffBackend> DfaSearchTask<AB> {
+    /// Both bridge paths; `connected[i]` is the student's stage-i output mapped to the teacher's
+    /// channels (computed once per batch: it also feeds the feature term).
     fn bridges(
         &self,
         net: &DfaStudent<AB>,
-        student: &[Tensor<AB, 4>],
+        connected: &[Tensor<AB, 4>],
         targets: &[Tensor<AB, 4>],
         labels: &Tensor<AB, 1, Int>,
     ) -> Bridges<AB> {
         let stages = targets.len() as f64;
         let mut ts: Option<Tensor<AB, 1>> = None;
         let mut st: Option<Tensor<AB, 1>> = None;
-        for (i, (s, a)) in student.iter().zip(targets).enumerate() {
+        for (i, (connected, a)) in connected.iter().zip(targets).enumerate() {
             // Teacher -> student: the aggregation as the input of the student's remaining stages.
             let hybrid = net.student.forward_from(i, net.to_student[i].forward(a.clone())); // [n, classes]
             let ts_i = cross_entropy(hybrid, labels.clone());
-            let connected = net.to_teacher[i].forward(s.clone()); // [n, c_teacher, h, w]
             let st_i = match self.losses.student_to_teacher {
                 StudentToTeacher::CrossEntropy => {
-                    cross_entropy(self.teacher.net.forward_from(i, connected), labels.clone())
+                    cross_entropy(self.teacher.net.forward_from(i, connected.clone()), labels.clone())
                 }
-                StudentToTeacher::Distance => self.losses.distance.between(connected, a.clone()),
+                StudentToTeacher::Distance => self.losses.distance.between(connected.clone(), a.clone()),
             };
             ts = Some(ts.map_or(ts_i.clone(), |acc| acc + ts_i));
             st = Some(st.map_or(st_i.clone(), |acc| acc + st_i));
@@ -139,19 +145,18 @@ impl<AB: AutodiffBackend> SearchTask<AB> for DfaSearchTask<AB> {
     fn weight_loss(&self, net: &Self::Net, weights: &ArchWeights<AB>, batch: &Self::Batch) -> TaskLoss<AB> {
         let features = net.student.forward_features(batch.images.clone());
         let ce = cross_entropy(features.logits.clone(), batch.labels.clone());
-        let student = stage_outputs(&features);
+        let connected = connect(net, &features);
         let targets = aggregates(&batch.teacher, weights, &self.slots);
-        let feature = student
+        let feature = connected
             .iter()
-            .zip(&net.to_teacher)
             .zip(&targets)
-            .map(|((s, conn), a)| self.losses.distance.between(conn.forward(s.clone()), a.clone()))
+            .map(|(s, a)| self.losses.distance.between(s.clone(), a.clone()))
             .reduce(|acc, d| acc + d)
             .expect("a model has stages");
         let mut total = ce.clone() + feature.clone().mul_scalar(self.losses.lambda);
         let mut terms = vec![("cross_entropy", ce), ("feature", feature)];
         if self.losses.bridges_in_weight_loss {
-            let b = self.bridges(net, &student, &targets, &batch.labels);
+            let b = self.bridges(net, &connected, &targets, &batch.labels);
             total = total
                 + b.teacher_to_student.clone().mul_scalar(self.losses.gamma_ts)
                 + b.student_to_teacher.clone().mul_scalar(self.losses.gamma_st);
@@ -168,9 +173,9 @@ impl<AB: AutodiffBackend> SearchTask<AB> for DfaSearchTask<AB> {
 
     fn arch_loss(&self, net: &Self::Net, weights: &ArchWeights<AB>, batch: &Self::Batch) -> TaskLoss<AB> {
         let features = net.student.forward_features(batch.images.clone());
-        let student = stage_outputs(&features);
+        let connected = connect(net, &features);
         let targets = aggregates(&batch.teacher, weights, &self.slots);
-        let b = self.bridges(net, &student, &targets, &batch.labels);
+        let b = self.bridges(net, &connected, &targets, &batch.labels);
         let total = b.teacher_to_student.clone().mul_scalar(self.losses.gamma_ts)
             + b.student_to_teacher.clone().mul_scalar(self.losses.gamma_st);
         TaskLoss {
