@@ -3,7 +3,7 @@
 use anyhow::{Context, Result, bail};
 use burn::backend::Autodiff;
 use burn::tensor::backend::AutodiffBackend;
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use kdnas::app::bench::{BenchArgs, DfaBenchArgs, DfaStep, bench_darts, bench_dfa};
 use kdnas::app::dfa_cmd::run_dfa_search;
 use kdnas::app::distill_cmd::{DistillArgs, distill_command};
@@ -57,25 +57,8 @@ struct Cli {
 enum Command {
     /// Search an architecture: bi-level optimisation of a supernet, then derive the genotype.
     Search {
-        /// Run config (TOML); not needed with --resume.
-        #[arg(long, required_unless_present = "resume")]
-        config: Option<PathBuf>,
-        /// Resume the run in this directory from its last checkpoint (its config, seed and directory are
-        /// the run's own; the checkpoint refuses a run whose config or space was changed).
-        #[arg(long, conflicts_with_all = ["config", "out", "seed"])]
-        resume: Option<PathBuf>,
-        /// Run directory (default: runs/<config name>).
-        #[arg(long)]
-        out: Option<PathBuf>,
-        /// Override the config's seed.
-        #[arg(long)]
-        seed: Option<u64>,
-        /// Stop after this many finished epochs (checkpointed); continue later with --resume.
-        #[arg(long, value_parser = at_least_one)]
-        stop_after: Option<usize>,
-        /// cpu, or cuda[:N] (needs a binary built with --features cuda).
-        #[arg(long, default_value = "cpu")]
-        device: String,
+        #[command(flatten)]
+        run: RunArgs,
     },
     /// Derive the genotype, DOT and plots of a run directory from its last checkpoint.
     Derive {
@@ -179,24 +162,8 @@ enum Command {
     /// Distil a fresh student from a frozen teacher with weighted objectives (DFA stage 2 and the baselines;
     /// see examples/distill_*.toml).
     Distill {
-        /// Distillation config (TOML); not needed with --resume.
-        #[arg(long, required_unless_present = "resume")]
-        config: Option<PathBuf>,
-        /// Continue the run in this directory from its last checkpoint (refused if its config was changed).
-        #[arg(long, conflicts_with_all = ["config", "out", "seed"])]
-        resume: Option<PathBuf>,
-        /// Run directory (default: runs/<config name>).
-        #[arg(long)]
-        out: Option<PathBuf>,
-        /// Override the config's seed.
-        #[arg(long)]
-        seed: Option<u64>,
-        /// Stop after this many finished epochs (checkpointed); continue later with --resume.
-        #[arg(long, value_parser = at_least_one)]
-        stop_after: Option<usize>,
-        /// cpu, or cuda[:N].
-        #[arg(long, default_value = "cpu")]
-        device: String,
+        #[command(flatten)]
+        run: RunArgs,
     },
     /// Benchmarks.
     Bench {
@@ -205,28 +172,51 @@ enum Command {
     },
 }
 
+/// The arguments of every command that starts or resumes a run from a config file.
+#[derive(Args)]
+struct RunArgs {
+    /// Config file (TOML); not needed with --resume.
+    #[arg(long, required_unless_present = "resume")]
+    config: Option<PathBuf>,
+    /// Continue the run in this directory from its last checkpoint (its config, seed and directory are
+    /// the run's own; the checkpoint refuses a run whose config or inputs were changed).
+    #[arg(long, conflicts_with_all = ["config", "out", "seed"])]
+    resume: Option<PathBuf>,
+    /// Run directory (default: runs/<config name>).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Override the config's seed.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Stop after this many finished epochs (checkpointed); continue later with --resume.
+    #[arg(long, value_parser = at_least_one)]
+    stop_after: Option<usize>,
+    /// cpu, or cuda[:N] (needs a binary built with --features cuda).
+    #[arg(long, default_value = "cpu")]
+    device: String,
+}
+
+impl RunArgs {
+    /// The config of a new run (`None` when resuming) and the run directory: --resume DIR, --out DIR or
+    /// runs/<config name>.
+    fn start(&self) -> Result<(Option<PathBuf>, PathBuf)> {
+        match (&self.resume, &self.config) {
+            (Some(dir), _) => Ok((None, dir.clone())),
+            (None, Some(config)) => {
+                let stem = config.file_stem().map_or_else(|| "run".into(), |s| s.to_string_lossy().into_owned());
+                Ok((Some(config.clone()), self.out.clone().unwrap_or_else(|| PathBuf::from("runs").join(stem))))
+            }
+            (None, None) => bail!("give --config FILE or --resume RUN_DIR"),
+        }
+    }
+}
+
 #[derive(Subcommand)]
 enum TeacherCommand {
     /// Train a teacher from a config with [data], [model] and [train] sections (see examples/teacher_resnet20.toml).
     Train {
-        /// Teacher config (TOML); not needed with --resume.
-        #[arg(long, required_unless_present = "resume")]
-        config: Option<PathBuf>,
-        /// Continue the run in this directory from its last checkpoint (refused if its config was changed).
-        #[arg(long, conflicts_with_all = ["config", "out", "seed"])]
-        resume: Option<PathBuf>,
-        /// Run directory (default: runs/<config name>).
-        #[arg(long)]
-        out: Option<PathBuf>,
-        /// Override the config's seed.
-        #[arg(long)]
-        seed: Option<u64>,
-        /// Stop after this many finished epochs (checkpointed); continue later with --resume.
-        #[arg(long, value_parser = at_least_one)]
-        stop_after: Option<usize>,
-        /// cpu, or cuda[:N].
-        #[arg(long, default_value = "cpu")]
-        device: String,
+        #[command(flatten)]
+        run: RunArgs,
     },
 }
 
@@ -234,24 +224,8 @@ enum TeacherCommand {
 enum DfaCommand {
     /// Search the aggregation weights with the bridge loss (a `[task] kind = "dfa"` config).
     Search {
-        /// DFA search config (TOML); not needed with --resume.
-        #[arg(long, required_unless_present = "resume")]
-        config: Option<PathBuf>,
-        /// Resume the run in this directory from its last checkpoint.
-        #[arg(long, conflicts_with_all = ["config", "out", "seed"])]
-        resume: Option<PathBuf>,
-        /// Run directory (default: runs/<config name>).
-        #[arg(long)]
-        out: Option<PathBuf>,
-        /// Override the config's seed.
-        #[arg(long)]
-        seed: Option<u64>,
-        /// Stop after this many finished epochs (checkpointed); continue later with --resume.
-        #[arg(long, value_parser = at_least_one)]
-        stop_after: Option<usize>,
-        /// cpu, or cuda[:N].
-        #[arg(long, default_value = "cpu")]
-        device: String,
+        #[command(flatten)]
+        run: RunArgs,
     },
 }
 
@@ -382,32 +356,16 @@ fn cuda<C: OnBackend>(index: usize, _command: C) -> Result<C::Output> {
 }
 
 struct SearchJob {
-    config: Option<PathBuf>,
-    resume: Option<PathBuf>,
-    out: Option<PathBuf>,
-    seed: Option<u64>,
-    stop_after: Option<usize>,
+    run: RunArgs,
     /// The task the command is for (`kdnas dfa search`); `None`: whatever the config's `[task]` says.
     expected: Option<TaskKind>,
 }
 
 impl SearchJob {
-    /// The run directory: `--resume DIR`, `--out DIR` or runs/<config name>.
-    fn run_dir(&self) -> Result<(PathBuf, bool)> {
-        match (&self.resume, &self.config) {
-            (Some(dir), _) => Ok((dir.clone(), true)),
-            (None, Some(config)) => {
-                let stem = config.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "run".into());
-                Ok((self.out.clone().unwrap_or_else(|| PathBuf::from("runs").join(stem)), false))
-            }
-            (None, None) => bail!("give --config FILE or --resume RUN_DIR"),
-        }
-    }
-
-    fn prepare<C: SpaceRunConfig>(&self, dir: &Path, resume: bool) -> Result<PreparedRun<C>> {
-        Ok(match (&self.config, resume) {
-            (Some(config), false) => prepare_from_file(config, dir, self.seed)?,
-            _ => reopen_run(dir)?,
+    fn prepare<C: SpaceRunConfig>(&self, config: Option<&Path>, dir: &Path) -> Result<PreparedRun<C>> {
+        Ok(match config {
+            Some(config) => prepare_from_file(config, dir, self.run.seed)?,
+            None => reopen_run(dir)?,
         })
     }
 }
@@ -416,26 +374,24 @@ impl OnBackend for SearchJob {
     type Output = ();
     fn run<AB: AutodiffBackend>(self, device: &AB::Device) -> Result<()> {
         let progress = std::io::stderr().is_terminal();
-        let (dir, resume) = self.run_dir()?;
+        let (config, dir) = self.run.start()?;
+        let resume = config.is_none();
         if resume && !dir.is_dir() {
             bail!("{}: no such run directory", dir.display());
         }
-        let config_file = match &self.config {
-            Some(config) if !resume => config.clone(),
-            _ => dir.join(RUN_CONFIG),
-        };
+        let config_file = config.clone().unwrap_or_else(|| dir.join(RUN_CONFIG));
         let kind = task_kind_of(&config_file)?;
         if let Some(expected) = self.expected {
             TaskSection { kind }.expect(expected).map_err(|e| locate_in_config(&config_file, e))?;
         }
         let (dir, genotype) = match kind {
             TaskKind::Image => {
-                let run = self.prepare::<RunConfig>(&dir, resume)?;
-                (run.dir.clone(), run_prepared::<AB>(&run, resume, progress, self.stop_after, device)?.genotype)
+                let run = self.prepare::<RunConfig>(config.as_deref(), &dir)?;
+                (run.dir.clone(), run_prepared::<AB>(&run, resume, progress, self.run.stop_after, device)?.genotype)
             }
             TaskKind::Dfa => {
-                let run = self.prepare::<DfaSearchConfig>(&dir, resume)?;
-                (run.dir.clone(), run_dfa_search::<AB>(&run, resume, progress, self.stop_after, device)?.genotype)
+                let run = self.prepare::<DfaSearchConfig>(config.as_deref(), &dir)?;
+                (run.dir.clone(), run_dfa_search::<AB>(&run, resume, progress, self.run.stop_after, device)?.genotype)
             }
         };
         println!("run directory: {}", dir.display());
@@ -601,25 +557,19 @@ fn main() {
 
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
-        Command::Search { config, resume, out, seed, stop_after, device } => {
-            with_device(&device, SearchJob { config, resume, out, seed, stop_after, expected: None })
+        Command::Search { run } => with_device(&run.device.clone(), SearchJob { run, expected: None }),
+        Command::Dfa { which: DfaCommand::Search { run } } => {
+            with_device(&run.device.clone(), SearchJob { run, expected: Some(TaskKind::Dfa) })
         }
-        Command::Dfa { which: DfaCommand::Search { config, resume, out, seed, stop_after, device } } => {
-            with_device(&device, SearchJob { config, resume, out, seed, stop_after, expected: Some(TaskKind::Dfa) })
-        }
-        Command::Distill { config, resume, out, seed, stop_after, device } => {
-            let progress = std::io::stderr().is_terminal();
-            let (config, out) = match (resume, config) {
-                (Some(dir), _) => (None, dir),
-                (None, Some(config)) => {
-                    let stem =
-                        config.file_stem().map_or_else(|| "distill".into(), |s| s.to_string_lossy().into_owned());
-                    let out = out.unwrap_or_else(|| PathBuf::from("runs").join(stem));
-                    (Some((config, seed)), out)
-                }
-                (None, None) => bail!("distill: give --config FILE or --resume DIR"),
+        Command::Distill { run } => {
+            let (config, out) = run.start()?;
+            let args = DistillArgs {
+                config: config.map(|c| (c, run.seed)),
+                out,
+                progress: std::io::stderr().is_terminal(),
+                stop_after: run.stop_after,
             };
-            with_device(&device, DistillJob(DistillArgs { config, out, progress, stop_after }))
+            with_device(&run.device, DistillJob(args))
         }
         Command::Derive { run_dir, rule } => {
             let run = reopen_run::<RunConfig>(&run_dir)?;
@@ -651,21 +601,15 @@ fn run(cli: Cli) -> Result<()> {
             };
             with_device(&device, TrainJob(TrainArgs { start, out, progress, stop_after }))
         }
-        Command::Teacher { which: TeacherCommand::Train { config, resume, out, seed, stop_after, device } } => {
-            let progress = std::io::stderr().is_terminal();
-            let (start, out) = match (resume, config) {
-                (Some(dir), _) => (TeacherStart::Resume, dir),
-                (None, Some(config)) => {
-                    let stem = config
-                        .file_stem()
-                        .map(|s| s.to_string_lossy().into_owned())
-                        .unwrap_or_else(|| "teacher".into());
-                    let out = out.unwrap_or_else(|| PathBuf::from("runs").join(stem));
-                    (TeacherStart::New { config, seed }, out)
-                }
-                (None, None) => bail!("teacher train: give --config FILE or --resume DIR"),
+        Command::Teacher { which: TeacherCommand::Train { run } } => {
+            let (config, out) = run.start()?;
+            let start = match config {
+                Some(config) => TeacherStart::New { config, seed: run.seed },
+                None => TeacherStart::Resume,
             };
-            with_device(&device, TeacherJob(TeacherArgs { start, out, progress, stop_after }))
+            let args =
+                TeacherArgs { start, out, progress: std::io::stderr().is_terminal(), stop_after: run.stop_after };
+            with_device(&run.device, TeacherJob(args))
         }
         Command::Eval { checkpoint, data, out, batch_size, device } => {
             with_device(&device, EvalJob(EvalArgs { checkpoint, data, out, batch_size }))
