@@ -36,11 +36,12 @@ impl<AB: AutodiffBackend> SearchTask<AB> for ImageSearchTask<AB> {
     }
 
     fn batch(&self, split: Split, indices: &[usize], rng: &mut StdRng) -> Self::Batch {
-        let set = match split {
-            Split::Train => &self.train,
-            Split::Val => &self.val,
-        };
-        image_batch::<AB>(set, indices, self.augment.as_ref().map(|a| (a, rng)), &self.device)
+        image_batch::<AB>(
+            split_set(&self.train, &self.val, split),
+            indices,
+            self.augment.as_ref().map(|a| (a, rng)),
+            &self.device,
+        )
     }
 
     fn weight_loss(&self, net: &Self::Net, weights: &ArchWeights<AB>, batch: &Self::Batch) -> TaskLoss<AB> {
@@ -61,6 +62,14 @@ impl<AB: AutodiffBackend> SearchTask<AB> for ImageSearchTask<AB> {
         weights: &ArchWeights<AB::InnerBackend>,
     ) -> Option<Evaluation> {
         Some(evaluation_of(score_classifier(&WithWeights { net, weights }, &self.val, EVAL_BATCH, &self.device)))
+    }
+}
+
+/// The set a search split reads from.
+pub fn split_set<'a>(train: &'a ImageSet, val: &'a ImageSet, split: Split) -> &'a ImageSet {
+    match split {
+        Split::Train => train,
+        Split::Val => val,
     }
 }
 

@@ -12,7 +12,7 @@ use crate::search::task::Evaluation;
 use crate::search::{SearchTask, Split, TaskLoss};
 use crate::space::ChoiceSlot;
 use crate::supernet::{ArchWeights, weighted_sum};
-use crate::tasks::image::evaluation_of;
+use crate::tasks::image::{evaluation_of, split_set};
 use crate::train::classify::score_classifier;
 use crate::train::image_task::EVAL_BATCH;
 use burn::tensor::{Int, Tensor, backend::AutodiffBackend};
@@ -135,11 +135,13 @@ impl<AB: AutodiffBackend> SearchTask<AB> for DfaSearchTask<AB> {
     }
 
     fn batch(&self, split: Split, indices: &[usize], rng: &mut StdRng) -> Self::Batch {
-        let set = match split {
-            Split::Train => &self.train,
-            Split::Val => &self.val,
-        };
-        teacher_batch(set, indices, self.augment.as_ref().map(|a| (a, rng)), &self.teacher, &self.device)
+        teacher_batch(
+            split_set(&self.train, &self.val, split),
+            indices,
+            self.augment.as_ref().map(|a| (a, rng)),
+            &self.teacher,
+            &self.device,
+        )
     }
 
     fn weight_loss(&self, net: &Self::Net, weights: &ArchWeights<AB>, batch: &Self::Batch) -> TaskLoss<AB> {
