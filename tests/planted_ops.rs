@@ -9,10 +9,11 @@ use burn::tensor::backend::Backend;
 use burn::tensor::{Distribution, Tensor};
 use common::{Cpu, space, temp_dir};
 use kdnas::export::{DeriveRule, Genotype};
-use kdnas::ops::conv2d::{Op2d, OpMode};
+use kdnas::ops::conv2d::Op2d;
+use kdnas::ops::{CandidateOp, OpMode};
 use kdnas::search::{SearchConfig, SearchMode, SearchRun, SearchTask, Split, TaskLoss, run_search};
 use kdnas::space::ArchGraph;
-use kdnas::supernet::mixed_op::MixedOp;
+use kdnas::supernet::darts_cell::MixedOp2d;
 use kdnas::supernet::{ArchParams, ArchWeights};
 use rand::rngs::StdRng;
 
@@ -40,7 +41,7 @@ const PLANTED: [&str; 5] = ["max_pool_3x3", "skip_connect", "avg_pool_3x3", "non
 /// One mixed op per edge of the cell (no trainable weights: the candidates are parameter-free).
 #[derive(Module, Debug)]
 struct EdgeSupernet<B: Backend> {
-    edges: Vec<MixedOp<B>>,
+    edges: Vec<MixedOp2d<B>>,
 }
 
 /// Each example: one input per edge `[edges, n, c, h, w]` and the planted outputs.
@@ -101,11 +102,11 @@ fn search_recovers_planted_ops() {
         let x = Tensor::<Cpu, 4>::random([64, 2, 6, 6], Distribution::Normal(0.0, 1.0), &device);
         let y = match planted {
             "none" => x.zeros_like(),
-            op => Op2d::<Cpu>::new(op, 2, 1, OpMode::Derived, &device).unwrap().forward(x.clone()),
+            op => Op2d::<Cpu>::build(op, 2, 1, OpMode::Derived, &device).unwrap().forward(x.clone()),
         };
         inputs.push(x);
         targets.push(y);
-        edges.push(MixedOp::new(&cell.graph[e], 2, OpMode::Derived, &device).unwrap());
+        edges.push(MixedOp2d::new(&cell.graph[e], 2, OpMode::Derived, &device).unwrap());
     }
     let task = PlantedTask { arch: arch_graph.clone(), inputs, targets };
     let config = SearchConfig {

@@ -1,35 +1,16 @@
-//! A cell module built from a [`CellGraph`]: preprocess the two inputs, evaluate intermediate nodes in
-//! topological order, concatenate. The same module serves the search network (mixed edges) and derived
-//! networks (one op per edge).
+//! A cell module built from a [`CellGraph`]: take the N (already preprocessed) inputs, evaluate the
+//! intermediate nodes in topological order, concatenate. Generic over the op family; the network owns
+//! input preprocessing. The same module serves the search network (mixed edges) and derived networks
+//! (one op per edge).
 
 use super::mixed_op::MixedOp;
 use super::relaxation::ArchWeights;
 use super::weighted_sum::weighted_sum;
 use crate::error::Result;
-use crate::ops::conv2d::OpMode;
-use crate::ops::conv2d::reduce::{FactorizedReduce, ReluConvBn};
+use crate::ops::{CandidateOp, OpMode};
 use crate::space::{CellGraph, ChoiceSlot};
 use burn::module::Module;
 use burn::tensor::{Distribution, Tensor, backend::Backend};
-
-/// How a cell input is brought to the cell's channel count.
-#[derive(Module, Debug)]
-pub enum Preprocess<B: Backend> {
-    /// ReLU-1x1 conv-BN.
-    Conv(ReluConvBn<B>),
-    /// FactorizedReduce, when the previous cell reduced the resolution.
-    Reduce(FactorizedReduce<B>),
-}
-
-impl<B: Backend> Preprocess<B> {
-    /// `[n, c_in, h, w] -> [n, c, h', w']`.
-    pub fn forward(&self, x: Tensor<B, 4>) -> Tensor<B, 4> {
-        match self {
-            Preprocess::Conv(m) => m.forward(x),
-            Preprocess::Reduce(m) => m.forward(x),
-        }
-    }
-}
 
 /// One incoming edge of a node: which module, from which state, with which choice.
 #[derive(Debug, Clone)]
@@ -88,47 +69,21 @@ impl CellPlan {
     }
 }
 
-/// A cell: input preprocessing, one [`MixedOp`] per edge, and its evaluation plan.
+/// A cell of op family `O` (features of rank `D`): one [`MixedOp`] per edge and its evaluation plan.
 #[derive(Module, Debug)]
-pub struct Cell<B: Backend> {
-    pre0: Preprocess<B>,
-    pre1: ReluConvBn<B>,
-    edges: Vec<MixedOp<B>>,
+pub struct Cell<B: Backend, O, const D: usize> {
+    edges: Vec<MixedOp<B, O, D>>,
     #[module(skip)]
     plan: CellPlan,
 }
 
-/// Channel sizes around a cell.
-#[derive(Debug, Clone, Copy)]
-pub struct CellChannels {
-    /// Channels of the cell two back.
-    pub prev_prev: usize,
-    /// Channels of the previous cell.
-    pub prev: usize,
-    /// Channels of every node of this cell.
-    pub node: usize,
-}
-
-impl<B: Backend> Cell<B> {
-    /// Builds a cell from its graph. `reduction_prev` selects FactorizedReduce for the first input.
-    pub fn new(
-        cell: &CellGraph,
-        ch: CellChannels,
-        reduction_prev: bool,
-        mode: OpMode,
-        device: &B::Device,
-    ) -> Result<Self> {
-        let affine = mode.affine();
-        let pre0 = if reduction_prev {
-            Preprocess::Reduce(FactorizedReduce::new(ch.prev_prev, ch.node, affine, device))
-        } else {
-            Preprocess::Conv(ReluConvBn::new(ch.prev_prev, ch.node, affine, device))
-        };
-        let pre1 = ReluConvBn::new(ch.prev, ch.node, affine, device);
+impl<B: Backend, O: CandidateOp<B, D>, const D: usize> Cell<B, O, D> {
+    /// Builds a cell from its graph with `channels` per node.
+    pub fn new(cell: &CellGraph, channels: usize, mode: OpMode, device: &B::Device) -> Result<Self> {
         let (plan, order) = CellPlan::from_graph(cell);
         let edges =
-            order.into_iter().map(|e| MixedOp::new(&cell.graph[e], ch.node, mode, device)).collect::<Result<_>>()?;
-        Ok(Self { pre0, pre1, edges, plan })
+            order.into_iter().map(|e| MixedOp::new(&cell.graph[e], channels, mode, device)).collect::<Result<_>>()?;
+        Ok(Self { edges, plan })
     }
 
     /// Output channel multiplier (number of concatenated nodes).
@@ -136,16 +91,11 @@ impl<B: Backend> Cell<B> {
         self.plan.multiplier()
     }
 
-    /// `s0: [n, c_pp, h0, w0]`, `s1: [n, c_p, h, w]` -> `[n, multiplier*c, h', w']`. `drop_path` > 0
-    /// applies DARTS's drop path to every fixed, non-identity edge (derived networks in training).
-    pub fn forward(
-        &self,
-        s0: Tensor<B, 4>,
-        s1: Tensor<B, 4>,
-        weights: Option<&ArchWeights<B>>,
-        drop_path: f64,
-    ) -> Tensor<B, 4> {
-        let mut states = vec![self.pre0.forward(s0), self.pre1.forward(s1)];
+    /// `inputs`: the cell's input states in the graph's input order, each `[n, c, ...]` -> the
+    /// concatenated nodes `[n, multiplier*c, ...']`. `drop_path` > 0 applies DARTS's drop path to every
+    /// fixed, non-identity edge (derived networks in training).
+    pub fn forward(&self, inputs: Vec<Tensor<B, D>>, weights: Option<&ArchWeights<B>>, drop_path: f64) -> Tensor<B, D> {
+        let mut states = inputs;
         for node in &self.plan.nodes {
             let input_weights = node.input_choice.zip(weights).map(|(slot, w)| w.row(slot));
             let mut outs = Vec::with_capacity(node.edges.len());
@@ -172,11 +122,13 @@ impl<B: Backend> Cell<B> {
     }
 }
 
-/// DARTS's drop path: every sample of `x` (`[n, c, h, w]`) is zeroed with probability `p` and
+/// DARTS's drop path: every sample of `x` (`[n, c, ...]`) is zeroed with probability `p` and
 /// scaled by `1 / (1 - p)` otherwise, with burn's seeded RNG.
-fn drop_samples<B: Backend>(x: Tensor<B, 4>, p: f64) -> Tensor<B, 4> {
+fn drop_samples<B: Backend, const D: usize>(x: Tensor<B, D>, p: f64) -> Tensor<B, D> {
     let keep = 1.0 - p;
-    let mask = Tensor::<B, 4>::random([x.dims()[0], 1, 1, 1], Distribution::Bernoulli(keep), &x.device()); // [n, 1, 1, 1]
+    let mut shape = [1; D];
+    shape[0] = x.dims()[0];
+    let mask = Tensor::<B, D>::random(shape, Distribution::Bernoulli(keep), &x.device()); // [n, 1, ...]
     x * mask.div_scalar(keep)
 }
 

@@ -1,45 +1,49 @@
-//! `MixedOp`: an edge's candidate ops, combined by the edge's row of architecture weights.
+//! `MixedOp`: an edge's candidate ops, combined by the edge's row of architecture weights. Generic over
+//! the op family: `O` is the family's op type, `D` the rank of its features.
 
 use crate::error::Result;
-use crate::ops::conv2d::{Op2d, OpMode};
+use crate::ops::{CandidateOp, OpMode};
 use crate::space::{EdgeSpec, ZERO_OP};
 use crate::supernet::weighted_sum;
 use burn::module::Module;
 use burn::tensor::{Tensor, backend::Backend};
+use std::marker::PhantomData;
 
-/// The candidate ops of one edge (without `none`, which contributes zeros and is never built).
+/// The candidate ops of one edge (without `none`, which contributes zeros and is never built). The
+/// family bound `O: CandidateOp<B, D>` lives on the impl (burn's derive cannot carry it).
 #[derive(Module, Debug)]
-pub struct MixedOp<B: Backend> {
-    ops: Vec<Op2d<B>>,
+pub struct MixedOp<B: Backend, O, const D: usize> {
+    ops: Vec<O>,
     /// Column of each built op in the edge's weight row.
     #[module(skip)]
     columns: Vec<usize>,
     /// Stride of every op on this edge.
     stride: usize,
+    backend: PhantomData<B>,
 }
 
-impl<B: Backend> MixedOp<B> {
+impl<B: Backend, O: CandidateOp<B, D>, const D: usize> MixedOp<B, O, D> {
     /// Builds the candidate ops of `edge` over `channels`.
     pub fn new(edge: &EdgeSpec, channels: usize, mode: OpMode, device: &B::Device) -> Result<Self> {
         let mut ops = Vec::new();
         let mut columns = Vec::new();
         for (col, name) in edge.ops.iter().enumerate().filter(|(_, n)| n.as_str() != ZERO_OP) {
-            ops.push(Op2d::new(name, channels, edge.stride, mode, device)?);
+            ops.push(O::build(name, channels, edge.stride, mode, device)?);
             columns.push(col);
         }
-        Ok(Self { ops, columns, stride: edge.stride })
+        Ok(Self { ops, columns, stride: edge.stride, backend: PhantomData })
     }
 
     /// Applies the edge. `weights` is the edge's `[candidates]` row (absent for a fixed edge);
     /// `selected` evaluates only that candidate (hard sampling).
-    pub fn forward(&self, x: Tensor<B, 4>, weights: Option<Tensor<B, 1>>, selected: Option<usize>) -> Tensor<B, 4> {
+    pub fn forward(&self, x: Tensor<B, D>, weights: Option<Tensor<B, 1>>, selected: Option<usize>) -> Tensor<B, D> {
         let Some(w) = weights else {
             return self.ops[0].forward(x);
         };
         if let Some(col) = selected {
             return match self.columns.iter().position(|&c| c == col) {
-                Some(i) => self.ops[i].forward(x) * w.slice([col..col + 1]).reshape([1, 1, 1, 1]),
-                None => self.zeros(x),
+                Some(i) => self.ops[i].forward(x) * w.slice([col..col + 1]).reshape([1; D]),
+                None => O::zeros(&x, self.stride),
             };
         }
         // The weights of the built ops (`none` contributes zeros and is skipped).
@@ -50,26 +54,21 @@ impl<B: Backend> MixedOp<B> {
         weighted_sum(self.ops.iter().map(|op| op.forward(x.clone())), built)
     }
 
-    /// Whether the edge is a fixed identity (stride-1 skip_connect), which drop path leaves alone.
+    /// Whether the edge is a fixed identity (a stride-1 skip), which drop path leaves alone.
     pub fn is_identity(&self) -> bool {
-        matches!(self.ops.as_slice(), [Op2d::Identity(_)])
-    }
-
-    /// The zero op's output: zeros at the edge's output resolution.
-    fn zeros(&self, x: Tensor<B, 4>) -> Tensor<B, 4> {
-        let [n, c, h, w] = x.dims();
-        Tensor::zeros([n, c, h.div_ceil(self.stride), w.div_ceil(self.stride)], &x.device())
+        matches!(self.ops.as_slice(), [op] if op.is_identity())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::MixedOp;
-    use crate::ops::conv2d::OpMode;
+    use crate::ops::OpMode;
+    use crate::ops::conv2d::Op2d;
     use crate::space::EdgeSpec;
     use burn::backend::Flex;
 
-    fn edge(ops: &[&str], stride: usize) -> MixedOp<Flex> {
+    fn edge(ops: &[&str], stride: usize) -> MixedOp<Flex, Op2d<Flex>, 4> {
         let spec = EdgeSpec { ops: ops.iter().map(|o| o.to_string()).collect(), choice: None, stride };
         MixedOp::new(&spec, 4, OpMode::Derived, &Default::default()).unwrap()
     }

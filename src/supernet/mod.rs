@@ -2,6 +2,7 @@
 
 pub mod arch_params;
 pub mod cell;
+pub mod darts_cell;
 pub mod mixed_op;
 pub mod network;
 pub mod relaxation;

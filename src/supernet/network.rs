@@ -2,11 +2,11 @@
 //! global pooling, linear classifier). With mixed edges it is the search supernet; built from a derived
 //! space it is the discrete network trained from scratch.
 
-use super::cell::{Cell, CellChannels};
+use super::darts_cell::{CellChannels, DartsCell};
 use super::relaxation::ArchWeights;
 use super::size::{NetworkSize, ensure_fits};
 use crate::error::{KdnasError, Result};
-use crate::ops::conv2d::OpMode;
+use crate::ops::OpMode;
 use crate::ops::conv2d::batch_norm::BatchNorm2d;
 use crate::ops::init::uniform_fan_in;
 use crate::space::{ArchGraph, cell_kind};
@@ -81,7 +81,7 @@ impl NetworkConfig {
 pub struct CellNetwork<B: Backend> {
     stem: Param<Tensor<B, 4>>,
     stem_bn: BatchNorm2d<B>,
-    cells: Vec<Cell<B>>,
+    cells: Vec<DartsCell<B>>,
     classifier: Param<Tensor<B, 2>>,
     classifier_bias: Param<Tensor<B, 1>>,
 }
@@ -116,7 +116,7 @@ impl<B: Backend> CellNetwork<B> {
             let graph = arch
                 .cell_by_reduction(reduction)
                 .ok_or_else(|| KdnasError::Usage(format!("space `{}` has no cell for layer {layer}", arch.name)))?;
-            let cell = Cell::new(graph, CellChannels { prev_prev, prev, node }, reduction_prev, mode, device)?;
+            let cell = DartsCell::new(graph, CellChannels { prev_prev, prev, node }, reduction_prev, mode, device)?;
             (prev_prev, prev) = (prev, cell.multiplier() * node);
             reduction_prev = reduction;
             cells.push(cell);

@@ -7,28 +7,14 @@ pub mod reduce;
 pub mod sep_conv;
 
 use crate::error::{KdnasError, Result};
+pub use crate::ops::family::OpMode;
+use crate::ops::family::CandidateOp;
 use burn::module::Module;
 use burn::tensor::{Tensor, backend::Backend};
 use pool::{Pool, PoolKind};
 use reduce::FactorizedReduce;
 use sep_conv::{DilConv, SepConv};
 use std::marker::PhantomData;
-
-/// Where an op is used: the search network (non-affine BN, BN after pools) or a derived network.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OpMode {
-    /// Inside a mixed op during search.
-    Search,
-    /// In a derived (discrete) network.
-    Derived,
-}
-
-impl OpMode {
-    /// Whether BatchNorms have scale and shift.
-    pub fn affine(self) -> bool {
-        self == OpMode::Derived
-    }
-}
 
 /// One instantiated 2-D op (every catalogue op except `none`, which is never built).
 #[derive(Module, Debug)]
@@ -45,9 +31,8 @@ pub enum Op2d<B: Backend> {
     Dil(DilConv<B>),
 }
 
-impl<B: Backend> Op2d<B> {
-    /// Builds catalogue op `name` over `channels` with `stride`.
-    pub fn new(name: &str, channels: usize, stride: usize, mode: OpMode, device: &B::Device) -> Result<Self> {
+impl<B: Backend> CandidateOp<B, 4> for Op2d<B> {
+    fn build(name: &str, channels: usize, stride: usize, mode: OpMode, device: &B::Device) -> Result<Self> {
         let affine = mode.affine();
         let pool_bn = mode == OpMode::Search;
         Ok(match name {
@@ -64,7 +49,7 @@ impl<B: Backend> Op2d<B> {
     }
 
     /// `[n, c, h, w] -> [n, c, h/stride, w/stride]`.
-    pub fn forward(&self, x: Tensor<B, 4>) -> Tensor<B, 4> {
+    fn forward(&self, x: Tensor<B, 4>) -> Tensor<B, 4> {
         match self {
             Op2d::Identity(_) => x,
             Op2d::Reduce(op) => op.forward(x),
@@ -72,5 +57,15 @@ impl<B: Backend> Op2d<B> {
             Op2d::Sep(op) => op.forward(x),
             Op2d::Dil(op) => op.forward(x),
         }
+    }
+
+    fn is_identity(&self) -> bool {
+        matches!(self, Op2d::Identity(_))
+    }
+
+    /// Zeros at the edge's output resolution: `[n, c, ceil(h/stride), ceil(w/stride)]`.
+    fn zeros(x: &Tensor<B, 4>, stride: usize) -> Tensor<B, 4> {
+        let [n, c, h, w] = x.dims();
+        Tensor::zeros([n, c, h.div_ceil(stride), w.div_ceil(stride)], &x.device())
     }
 }
