@@ -11,6 +11,7 @@ mod idx;
 mod image_folder;
 mod image_set;
 mod normalize;
+pub mod sequence;
 
 pub use augment::Augment;
 pub use batch::image_batch;

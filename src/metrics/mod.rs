@@ -1,5 +1,7 @@
 //! Classification metrics and losses shared by search and training.
 
+pub mod ranking;
+
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::tensor::{Int, Tensor, backend::Backend};
 
