@@ -14,6 +14,7 @@ use kdnas::app::quickstart::quickstart;
 use kdnas::app::quickstart_dfa::quickstart_dfa;
 use kdnas::app::run_config::{RunConfig, locate_in_config};
 use kdnas::app::search_cmd::{PreparedRun, RUN_CONFIG, SpaceRunConfig, prepare_from_file, reopen_run, run_prepared};
+use kdnas::app::sequence_teacher_cmd::sequence_teacher_command;
 use kdnas::app::teacher_cmd::{TeacherArgs, TeacherStart, teacher_command};
 use kdnas::app::train_cmd::{TrainArgs, TrainStart, train_command};
 use kdnas::export::DeriveRule;
@@ -393,6 +394,10 @@ impl OnBackend for SearchJob {
                 let run = self.prepare::<DfaSearchConfig>(config.as_deref(), &dir)?;
                 (run.dir.clone(), run_dfa_search::<AB>(&run, resume, progress, self.run.stop_after, device)?.genotype)
             }
+            TaskKind::Adarec => bail!(
+                "{}: AdaRec search is not available yet (this version trains the NextItNet teacher: kdnas teacher train --config FILE)",
+                config_file.display()
+            ),
         };
         println!("run directory: {}", dir.display());
         println!("genotype: {}", genotype_line(&genotype));
@@ -432,6 +437,28 @@ struct TeacherJob(TeacherArgs);
 impl OnBackend for TeacherJob {
     type Output = ();
     fn run<AB: AutodiffBackend>(self, device: &AB::Device) -> Result<()> {
+        let config = match &self.0.start {
+            TeacherStart::New { config, .. } => config.clone(),
+            TeacherStart::Resume => self.0.out.join(kdnas::app::teacher_cmd::TEACHER_CONFIG),
+        };
+        if task_kind_of(&config)? == TaskKind::Adarec {
+            let summary = sequence_teacher_command::<AB>(&self.0, device)?;
+            let metric = |name: &str| summary.best_metrics.get(name).copied().unwrap_or(0.0);
+            println!(
+                "teacher {}: {} parameters; best epoch {} (of {} of {}): valid NDCG@10 {:.4}, test NDCG@10 {:.4} HR@10 {:.4} MRR {:.4}",
+                summary.model,
+                summary.params,
+                summary.best_epoch + 1,
+                summary.epochs,
+                summary.planned_epochs,
+                metric("valid_ndcg@10"),
+                metric("test_ndcg@10"),
+                metric("test_hr@10"),
+                metric("test_mrr")
+            );
+            print_run_end(summary.finished(), &self.0.out, "teacher train");
+            return Ok(());
+        }
         let summary = teacher_command::<AB>(&self.0, device)?;
         println!(
             "teacher {}: {} parameters, test accuracy {:.2}% (best {:.2}% at epoch {}) after {} of {} epochs",

@@ -11,5 +11,6 @@ pub mod quickstart;
 pub mod quickstart_dfa;
 pub mod run_config;
 pub mod search_cmd;
+pub mod sequence_teacher_cmd;
 pub mod teacher_cmd;
 pub mod train_cmd;

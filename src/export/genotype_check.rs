@@ -19,7 +19,8 @@ fn fault(field: String, message: String) -> GenotypeFault {
     GenotypeFault { field, message }
 }
 
-/// Checks every cell of `genotype` and that the network can find one normal and one reduction cell;
+/// Checks every cell of `genotype` and that the network can find one normal and one reduction cell
+/// (a `causal1d` network: exactly one normal cell);
 /// a `features` genotype (plain choices, e.g. DFA's aggregation weights) must have no cells.
 pub fn check_genotype(genotype: &Genotype) -> Result<(), GenotypeFault> {
     if genotype.catalogue == Catalogue::Features {
@@ -28,7 +29,18 @@ pub fn check_genotype(genotype: &Genotype) -> Result<(), GenotypeFault> {
             false => Err(fault("cells".into(), "a `features` genotype has no cells".into())),
         };
     }
-    for reduction in [false, true] {
+    // A DARTS network needs one normal and one reduction cell; a sequence student one (normal) cell.
+    let kinds: &[bool] = match genotype.catalogue {
+        Catalogue::Causal1d => &[false],
+        _ => &[false, true],
+    };
+    if let Some((i, cell)) = genotype.cells.iter().enumerate().find(|(_, c)| !kinds.contains(&c.reduction)) {
+        return Err(fault(
+            format!("cells[{i}]"),
+            format!("`{}` is a reduction cell; {:?} networks have none", cell.name, genotype.catalogue),
+        ));
+    }
+    for &reduction in kinds {
         let mut of_kind = genotype.cells.iter().enumerate().filter(|(_, c)| c.reduction == reduction);
         let kind = cell_kind(reduction);
         if of_kind.next().is_none() {
@@ -49,15 +61,16 @@ pub fn check_genotype(genotype: &Genotype) -> Result<(), GenotypeFault> {
 
 /// Checks one derived cell.
 fn check_cell(cell: &DerivedCell, catalogue: Catalogue, field: &str) -> Result<(), GenotypeFault> {
-    let expected_inputs = match catalogue {
-        Catalogue::Conv2d => 2,
+    let (expected_inputs, sources) = match catalogue {
+        Catalogue::Conv2d => (2, "the outputs of the two previous cells"),
+        Catalogue::Causal1d => (1, "the previous cell's output"),
         Catalogue::Features => unreachable!("check_genotype returns before the cells of a `features` genotype"),
     };
     if cell.inputs.len() != expected_inputs {
         return Err(fault(
             format!("{field}.inputs"),
             format!(
-                "{catalogue:?} cells take the outputs of the two previous cells: expected {expected_inputs} inputs, found {}",
+                "{catalogue:?} cells take {sources}: expected {expected_inputs} inputs, found {}",
                 cell.inputs.len()
             ),
         ));

@@ -31,7 +31,9 @@ use delegate_staged_classifier;
 
 pub mod blocks;
 pub mod config;
+pub mod item_layers;
 pub mod model;
+pub mod nextitnet;
 pub mod residual;
 pub mod resnet;
 pub mod wrn;

@@ -268,6 +268,13 @@ fn build_cell(
 ) -> Result<CellGraph> {
     let name = cell.name.get_ref().clone();
     let share = cell.share.clone().unwrap_or_else(|| name.clone());
+    if catalogue == Catalogue::Causal1d && cell.reduction {
+        return Err(src.error(
+            cell.name.span(),
+            format!("{field}.reduction"),
+            format!("cell `{name}`: causal1d ops never shorten a sequence, so a cell cannot be a reduction"),
+        ));
+    }
     if catalogue == Catalogue::Conv2d && cell.inputs.get_ref().len() != 2 {
         return Err(src.error(
             cell.inputs.span(),

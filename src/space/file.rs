@@ -10,7 +10,7 @@ use toml::Spanned;
 pub struct SpaceFile {
     /// Name of the space, used in reports.
     pub name: String,
-    /// Op catalogue that op names refer to (`conv2d`); required when the space has cells, `features`
+    /// Op catalogue that op names refer to (`conv2d`, `causal1d`); required when the space has cells, `features`
     /// (no ops) when it only declares plain choices.
     pub catalogue: Option<Spanned<String>>,
     /// Named lists of candidate ops, referenced by edges.

@@ -10,7 +10,7 @@ use crate::error::Result;
 use crate::ops::{CandidateOp, OpMode};
 use crate::space::{CellGraph, ChoiceSlot};
 use burn::module::Module;
-use burn::tensor::{Distribution, Tensor, backend::Backend};
+use burn::tensor::{Distribution, Tensor, activation, backend::Backend};
 
 /// One incoming edge of a node: which module, from which state, with which choice.
 #[derive(Debug, Clone)]
@@ -75,6 +75,10 @@ pub struct Cell<B: Backend, O, const D: usize> {
     edges: Vec<MixedOp<B, O, D>>,
     #[module(skip)]
     plan: CellPlan,
+    /// Apply ReLU to every state before an edge reads it (AdaRec's edges start with a ReLU; DARTS's
+    /// ops carry their own).
+    #[module(skip)]
+    relu_edge_inputs: bool,
 }
 
 impl<B: Backend, O: CandidateOp<B, D>, const D: usize> Cell<B, O, D> {
@@ -83,7 +87,12 @@ impl<B: Backend, O: CandidateOp<B, D>, const D: usize> Cell<B, O, D> {
         let (plan, order) = CellPlan::from_graph(cell);
         let edges =
             order.into_iter().map(|e| MixedOp::new(&cell.graph[e], channels, mode, device)).collect::<Result<_>>()?;
-        Ok(Self { edges, plan })
+        Ok(Self { edges, plan, relu_edge_inputs: false })
+    }
+
+    /// The same cell with a ReLU on every state an edge reads (the node sums stay un-activated).
+    pub fn with_relu_edge_inputs(self) -> Self {
+        Self { relu_edge_inputs: true, ..self }
     }
 
     /// Output channel multiplier (number of concatenated nodes).
@@ -95,8 +104,25 @@ impl<B: Backend, O: CandidateOp<B, D>, const D: usize> Cell<B, O, D> {
     /// concatenated nodes `[n, multiplier*c, ...']`. `drop_path` > 0 applies DARTS's drop path to every
     /// fixed, non-identity edge (derived networks in training).
     pub fn forward(&self, inputs: Vec<Tensor<B, D>>, weights: Option<&ArchWeights<B>>, drop_path: f64) -> Tensor<B, D> {
+        Tensor::cat(self.forward_nodes(inputs, weights, drop_path), 1)
+    }
+
+    /// [`Self::forward`] without the concatenation: the output nodes' states, each `[n, c, ...']`, in
+    /// the cell's concat order (for networks that combine them otherwise, as AdaRec's weighted sum).
+    pub fn forward_nodes(
+        &self,
+        inputs: Vec<Tensor<B, D>>,
+        weights: Option<&ArchWeights<B>>,
+        drop_path: f64,
+    ) -> Vec<Tensor<B, D>> {
         let mut states = inputs;
+        // What edges read: the states themselves, or their ReLU computed once per state.
+        let mut edge_inputs: Vec<Tensor<B, D>> = Vec::new();
         for node in &self.plan.nodes {
+            if self.relu_edge_inputs {
+                edge_inputs.extend(states[edge_inputs.len()..].iter().map(|s| activation::relu(s.clone())));
+            }
+            let read = if self.relu_edge_inputs { &edge_inputs } else { &states };
             let input_weights = node.input_choice.zip(weights).map(|(slot, w)| w.row(slot));
             let mut outs = Vec::with_capacity(node.edges.len());
             for edge in &node.edges {
@@ -105,7 +131,7 @@ impl<B: Backend, O: CandidateOp<B, D>, const D: usize> Cell<B, O, D> {
                     _ => (None, None),
                 };
                 let (op, fixed) = (&self.edges[edge.module], row.is_none());
-                let mut out = op.forward(states[edge.source].clone(), row, selected);
+                let mut out = op.forward(read[edge.source].clone(), row, selected);
                 if drop_path > 0.0 && fixed && !op.is_identity() {
                     out = drop_samples(out, drop_path);
                 }
@@ -117,8 +143,7 @@ impl<B: Backend, O: CandidateOp<B, D>, const D: usize> Cell<B, O, D> {
             };
             states.push(sum.expect("validated nodes have incoming edges"));
         }
-        let outputs = self.plan.concat.iter().map(|&i| states[i].clone()).collect();
-        Tensor::cat(outputs, 1)
+        self.plan.concat.iter().map(|&i| states[i].clone()).collect()
     }
 }
 

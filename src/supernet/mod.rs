@@ -2,10 +2,12 @@
 
 pub mod arch_params;
 pub mod cell;
+pub mod cost;
 pub mod darts_cell;
 pub mod mixed_op;
 pub mod network;
 pub mod relaxation;
+pub mod sequence_network;
 pub mod size;
 pub mod weighted_sum;
 

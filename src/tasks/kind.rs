@@ -14,6 +14,8 @@ pub enum TaskKind {
     Image,
     /// DFA feature-aggregation search and distillation.
     Dfa,
+    /// AdaRec: NextItNet teacher, causal 1-D student search, fine-tuning (sequential recommendation).
+    Adarec,
 }
 
 impl TaskKind {
@@ -22,6 +24,7 @@ impl TaskKind {
         match self {
             TaskKind::Image => "image",
             TaskKind::Dfa => "dfa",
+            TaskKind::Adarec => "adarec",
         }
     }
 }
@@ -43,6 +46,7 @@ impl TaskSection {
         let command = match self.kind {
             TaskKind::Image => "kdnas search --config FILE",
             TaskKind::Dfa => "kdnas dfa search --config FILE (or kdnas distill --config FILE)",
+            TaskKind::Adarec => "kdnas teacher train --config FILE",
         };
         Err(crate::validate::field_error(
             "task.kind",

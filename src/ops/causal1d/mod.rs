@@ -1,0 +1,79 @@
+//! AdaRec's 1-D op catalogue (`causal1d`) over `[batch, channels, time]` sequence features, made
+//! causal throughout: no op's output at position t depends on an input after t. The op names and
+//! their order are those of AdaRec's operators.py; see docs/search-spaces.md for each op.
+
+pub mod causality;
+pub mod conv;
+pub mod conv_op;
+pub mod pool;
+
+use crate::error::{KdnasError, Result};
+use crate::ops::conv2d::pool::PoolKind;
+use crate::ops::family::{CandidateOp, OpMode};
+use crate::space::catalogue::causal1d_conv;
+use burn::module::Module;
+use burn::tensor::{Tensor, backend::Backend};
+use conv_op::ConvOp;
+use pool::causal_pool;
+use std::marker::PhantomData;
+
+/// One instantiated causal 1-D op (every catalogue op except `none`, which is never built).
+#[derive(Module, Debug)]
+pub enum Op1d<B: Backend> {
+    /// skip_connect.
+    Identity(PhantomData<B>),
+    /// max_pool.
+    MaxPool(PhantomData<B>),
+    /// avg_pool.
+    AvgPool(PhantomData<B>),
+    /// std_cnn_k, dil_cnn_k, cau_cnn_k.
+    Conv(ConvOp<B>),
+}
+
+impl<B: Backend> CandidateOp<B, 3> for Op1d<B> {
+    /// Builds `name`; sequences are never downsampled, so a stride other than 1 is a usage error.
+    fn build(name: &str, channels: usize, stride: usize, mode: OpMode, device: &B::Device) -> Result<Self> {
+        if stride != 1 {
+            return Err(KdnasError::Usage(format!(
+                "op `{name}`: the causal1d catalogue has no reduction edges (stride {stride}; only stride 1)"
+            )));
+        }
+        Ok(match name {
+            "skip_connect" => Op1d::Identity(PhantomData),
+            "max_pool" => Op1d::MaxPool(PhantomData),
+            "avg_pool" => Op1d::AvgPool(PhantomData),
+            _ => match causal1d_conv(name) {
+                Some(spec) => Op1d::Conv(ConvOp::new(
+                    channels,
+                    spec.kernel,
+                    spec.dilation,
+                    spec.batch_norm,
+                    mode.affine(),
+                    device,
+                )),
+                None => {
+                    return Err(KdnasError::Usage(format!("op `{name}` cannot be built in the causal1d catalogue")));
+                }
+            },
+        })
+    }
+
+    /// `[batch, channels, time] -> [batch, channels, time]`.
+    fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
+        match self {
+            Op1d::Identity(_) => x,
+            Op1d::MaxPool(_) => causal_pool(PoolKind::Max, x),
+            Op1d::AvgPool(_) => causal_pool(PoolKind::Avg, x),
+            Op1d::Conv(op) => op.forward(x),
+        }
+    }
+
+    fn is_identity(&self) -> bool {
+        matches!(self, Op1d::Identity(_))
+    }
+
+    /// Zeros of the input's shape (every causal1d edge has stride 1).
+    fn zeros(x: &Tensor<B, 3>, _stride: usize) -> Tensor<B, 3> {
+        Tensor::zeros(x.dims(), &x.device())
+    }
+}

@@ -1,0 +1,62 @@
+//! The cost-sensitive loss of AdaRec (spec/adarec.md, L_E): every op choice's candidates carry a cost,
+//! and the loss is the cost expected under the current op weights, summed over every choice row:
+//! `L_E = sum_rows sum_o y_o * cost_o`. Rows are counted once per template (shared weights), as in
+//! AdaRec's code.
+
+use super::relaxation::ArchWeights;
+use crate::error::{KdnasError, Result};
+use crate::space::{ArchGraph, ChoiceKind};
+use burn::tensor::{Tensor, TensorData, backend::Backend};
+use serde::{Deserialize, Serialize};
+
+/// Normalised cost of every candidate of every choice group (`groups[g][candidate]`; 0 for the
+/// candidates of input choices, which build nothing).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CostTable {
+    /// Per group, one cost per candidate column.
+    pub groups: Vec<Vec<f64>>,
+}
+
+impl CostTable {
+    /// Costs from each candidate's real trainable-parameter count at `channels` (stride 1, search-mode
+    /// ops), divided by the largest count among the space's op candidates, so the costliest op costs 1
+    /// and parameter-free ops (pools, skip, none) cost 0. Fails when no candidate has parameters.
+    pub fn from_params(arch: &ArchGraph, channels: usize) -> Result<Self> {
+        let count = |op: &str| {
+            arch.catalogue.param_count(op, channels, 1, false).ok_or_else(|| {
+                KdnasError::Usage(format!("the parameter count of `{op}` at {channels} channels overflows"))
+            })
+        };
+        let mut raw = Vec::with_capacity(arch.groups.len());
+        for group in &arch.groups {
+            raw.push(match group.kind {
+                ChoiceKind::Op => group.candidates.iter().map(|op| count(op)).collect::<Result<Vec<_>>>()?,
+                ChoiceKind::Input => vec![0; group.candidates.len()],
+            });
+        }
+        let largest = raw.iter().flatten().copied().max().unwrap_or(0);
+        if largest == 0 {
+            return Err(KdnasError::Usage(format!(
+                "space `{}`: no candidate op has parameters, so a parameter cost cannot tell them apart",
+                arch.name
+            )));
+        }
+        let groups = raw.into_iter().map(|g| g.into_iter().map(|n| n as f64 / largest as f64).collect()).collect();
+        Ok(Self { groups })
+    }
+
+    /// `sum_g sum_rows sum_o weights[g][row, o] * cost[g][o]`, as `[1]` (gradient to the weights).
+    pub fn expected<B: Backend>(&self, weights: &ArchWeights<B>) -> Tensor<B, 1> {
+        let device = weights.groups.first().map(|g| g.device()).unwrap_or_default();
+        let mut total = Tensor::<B, 1>::zeros([1], &device);
+        for (w, costs) in weights.groups.iter().zip(&self.groups) {
+            let cost = Tensor::<B, 1>::from_data(
+                TensorData::new(costs.iter().map(|&c| c as f32).collect::<Vec<f32>>(), [costs.len()]),
+                &device,
+            )
+            .unsqueeze::<2>(); // [1, candidates]
+            total = total + (w.clone() * cost).sum();
+        }
+        total
+    }
+}

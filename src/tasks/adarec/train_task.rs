@@ -1,0 +1,91 @@
+//! Training a sequential recommender (the NextItNet teacher, a derived student trained from scratch)
+//! with the one training loop: next-item cross-entropy at every non-padding position, validation and
+//! test ranking metrics after every epoch.
+
+use super::data::SequenceData;
+use super::ranking::{named_metrics, rank_users};
+use super::recommender::SequenceRecommender;
+use crate::data::sequence::{EvalSplit, train_batch};
+use crate::search::TaskLoss;
+use crate::train::{EpochAt, TrainTask};
+use burn::module::AutodiffModule;
+use burn::tensor::activation::log_softmax;
+use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::tensor::{Int, Tensor};
+use rand::rngs::StdRng;
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+/// A batch of training windows.
+pub struct SequenceBatch<B: Backend> {
+    /// `[batch, max_len]` input ids (left-padded).
+    pub inputs: Tensor<B, 2, Int>,
+    /// `[batch, max_len]` next-item targets, 0 where there is none.
+    pub targets: Tensor<B, 2, Int>,
+    /// Number of non-padding targets.
+    pub count: usize,
+}
+
+/// Mean next-item cross-entropy over the positions whose target is not padding:
+/// `logits: [batch, time, items + 1]`, `targets: [batch, time]` (0 = padding), `count` of them not 0.
+pub fn next_item_cross_entropy<B: Backend>(logits: Tensor<B, 3>, targets: Tensor<B, 2, Int>, count: usize) -> Tensor<B, 1> {
+    let [batch, time, rows] = logits.dims();
+    let log_p = log_softmax(logits.reshape([batch * time, rows]), 1); // [batch*time, rows]
+    let targets = targets.reshape([batch * time, 1]);
+    let mask = targets.clone().not_equal_elem(0).float(); // [batch*time, 1]
+    let picked = log_p.gather(1, targets) * mask; // [batch*time, 1]
+    picked.sum().neg().div_scalar(count.max(1) as f64)
+}
+
+/// The training task of a sequential recommender `N`.
+pub struct SequenceTrainTask<AB: AutodiffBackend, N> {
+    data: Arc<SequenceData>,
+    device: AB::Device,
+    net: PhantomData<N>,
+}
+
+impl<AB: AutodiffBackend, N> SequenceTrainTask<AB, N> {
+    /// A task over `data` on `device`.
+    pub fn new(data: Arc<SequenceData>, device: AB::Device) -> Self {
+        Self { data, device, net: PhantomData }
+    }
+
+    /// The training batch of the examples at `indices` (positions in `data.train_users`).
+    pub fn sequence_batch(data: &SequenceData, indices: &[usize], device: &AB::Device) -> SequenceBatch<AB> {
+        let users: Vec<usize> = indices.iter().map(|&i| data.train_users[i]).collect();
+        let batch = train_batch(&data.set, &users, data.max_len);
+        let count = batch.targets.values.iter().filter(|&&t| t != 0).count();
+        SequenceBatch { inputs: batch.inputs.to_tensor(device), targets: batch.targets.to_tensor(device), count }
+    }
+}
+
+impl<AB, N> TrainTask<AB> for SequenceTrainTask<AB, N>
+where
+    AB: AutodiffBackend,
+    N: AutodiffModule<AB> + SequenceRecommender<AB> + Clone,
+    N::InnerModule: SequenceRecommender<AB::InnerBackend>,
+{
+    type Net = N;
+    type Batch = SequenceBatch<AB>;
+
+    fn train_len(&self) -> usize {
+        self.data.train_users.len()
+    }
+
+    fn batch(&self, indices: &[usize], _rng: &mut StdRng) -> Self::Batch {
+        Self::sequence_batch(&self.data, indices, &self.device)
+    }
+
+    fn loss(&self, net: &N, batch: &Self::Batch, _at: EpochAt) -> TaskLoss<AB> {
+        let logits = net.sequence_logits(batch.inputs.clone());
+        let ce = next_item_cross_entropy(logits, batch.targets.clone(), batch.count);
+        TaskLoss { total: ce.clone(), terms: vec![("cross_entropy", ce)], correct: None, count: batch.count }
+    }
+
+    fn evaluate(&self, net: &N::InnerModule) -> Vec<(String, f64)> {
+        [EvalSplit::Valid, EvalSplit::Test]
+            .into_iter()
+            .flat_map(|split| named_metrics(split, &rank_users(net, &self.data, split, &self.device)))
+            .collect()
+    }
+}
