@@ -138,6 +138,9 @@ enum Command {
         /// Classes.
         #[arg(long, default_value_t = 10)]
         classes: usize,
+        /// Sequence length of the multiply-add counts of a `causal1d` space.
+        #[arg(long, default_value_t = 50)]
+        time: usize,
         /// Where to write the DOT file (default: <space name>.dot in the current directory).
         #[arg(long)]
         dot: Option<PathBuf>,
@@ -641,10 +644,10 @@ fn run(cli: Cli) -> Result<()> {
         Command::Eval { checkpoint, data, out, batch_size, device } => {
             with_device(&device, EvalJob(EvalArgs { checkpoint, data, out, batch_size }))
         }
-        Command::Inspect { space, channels, layers, in_channels, image, classes, dot } => {
+        Command::Inspect { space, channels, layers, in_channels, image, classes, time, dot } => {
             let arch = load_space(&space)?;
             let network = NetworkConfig { channels, layers, stem_multiplier: 3, reduction_layers: None };
-            print!("{}", inspect_report(&arch, &network, in_channels, image, classes)?);
+            print!("{}", inspect_report(&arch, &network, in_channels, image, classes, time)?);
             let dot = dot.unwrap_or_else(|| PathBuf::from(kdnas::files::safe_file_name(&format!("{}.dot", arch.name))));
             std::fs::write(&dot, kdnas::space::dot::space_to_dot(&arch))
                 .with_context(|| format!("writing {}", dot.display()))?;

@@ -3,7 +3,8 @@
 
 use crate::error::{KdnasError, Result};
 use crate::ops::conv2d::OpMode;
-use crate::space::{ArchGraph, NodeRole, cell_kind};
+use crate::space::{ArchGraph, Catalogue, NodeRole, cell_kind};
+use crate::supernet::cost::CostTable;
 use crate::supernet::network::check_cells_present;
 use crate::supernet::{NetworkConfig, NetworkSize};
 use std::fmt::Write;
@@ -12,7 +13,8 @@ use std::fmt::Write;
 const INSPECT_BATCH: usize = 64;
 
 /// The inspection report of `space` for a search network of `network` on `in_channels` x
-/// `image_side` x `image_side` images and `classes` outputs. The sizes are counted, not allocated,
+/// `image_side` x `image_side` images and `classes` outputs; for a `causal1d` space, the cost table of
+/// its ops at `network.channels` and `sequence_len` positions instead of the image network. The sizes are counted, not allocated,
 /// so any size can be inspected; the count equals the built network's (tested).
 pub fn inspect_report(
     space: &ArchGraph,
@@ -20,6 +22,7 @@ pub fn inspect_report(
     in_channels: usize,
     image_side: usize,
     classes: usize,
+    sequence_len: usize,
 ) -> Result<String> {
     let mut out = String::new();
     let _ = writeln!(
@@ -66,6 +69,10 @@ pub fn inspect_report(
             group.candidates.join(", ")
         );
     }
+    if space.catalogue == Catalogue::Causal1d {
+        write_sequence_costs(&mut out, space, network.channels, sequence_len)?;
+        return Ok(out);
+    }
     let _ = writeln!(out, "parameters per op at C={} (search: non-affine BN; stride 1 / stride 2):", network.channels);
     let count = |op: &str, stride: usize| {
         space.catalogue.param_count(op, network.channels, stride, false).map_or("overflow".into(), |n| n.to_string())
@@ -97,4 +104,21 @@ pub fn inspect_report(
         "memory of one search training step at batch {INSPECT_BATCH}, {image_side}x{image_side} images: at least {step} (weights, gradients, momentum, forward activations)"
     );
     Ok(out)
+}
+
+/// The cost table of a `causal1d` space: per op its trainable parameters (search / derived), its
+/// multiply-adds per sequence of `len` positions, and the normalised cost of the cost-sensitive loss.
+fn write_sequence_costs(out: &mut String, space: &ArchGraph, channels: usize, len: usize) -> Result<()> {
+    let overflow = || KdnasError::Usage(format!("--channels {channels}: the op costs overflow"));
+    let costs = CostTable::from_params(space, channels)?;
+    let _ = writeln!(out, "op costs at C={channels}, {len} positions (cost = parameters / the largest op's):");
+    let _ = writeln!(out, "  {:<14} {:>12} {:>12} {:>14} {:>6}", "op", "params", "(derived)", "mult-adds", "cost");
+    for (group, group_costs) in space.groups.iter().zip(&costs.groups) {
+        for (op, cost) in group.candidates.iter().zip(group_costs) {
+            let params = |affine| space.catalogue.param_count(op, channels, 1, affine).ok_or_else(overflow);
+            let flops = space.catalogue.flops(op, channels, 1, len).ok_or_else(overflow)?;
+            let _ = writeln!(out, "  {op:<14} {:>12} {:>12} {flops:>14} {cost:>6.3}", params(false)?, params(true)?);
+        }
+    }
+    Ok(())
 }

@@ -13,6 +13,7 @@
 //! normally detached by the caller.
 
 pub mod attention;
+pub mod emd;
 pub mod feature;
 pub mod kd;
 
