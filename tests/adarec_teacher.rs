@@ -6,8 +6,7 @@
 mod common;
 
 use common::cli::{fails, succeeds};
-use common::{jsonl_without_field, mpk_without_param_ids, temp_dir};
-use std::path::Path;
+use common::{jsonl_without_field, mpk_without_param_ids, read, temp_dir, train_records};
 
 /// A tiny NextItNet on 200 synthetic users; SGD with a large rate (the ReZero residuals start at 0).
 fn config(epochs: usize) -> String {
@@ -43,22 +42,13 @@ augment = false
     )
 }
 
-fn read(path: &Path) -> Vec<u8> {
-    std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
-fn records(run: &Path) -> Vec<serde_json::Value> {
-    let text = String::from_utf8(read(&run.join("train_metrics.jsonl"))).unwrap();
-    text.lines().map(|line| serde_json::from_str(line).unwrap()).collect()
-}
-
 #[test]
 fn learns_the_planted_successors_and_keeps_the_best_epoch() {
     let dir = temp_dir("adarec-teacher-learns");
     std::fs::write(dir.join("teacher.toml"), config(8)).unwrap();
     let stdout = succeeds(&["teacher", "train", "--config", "teacher.toml", "--out", "run"], &dir);
     assert!(stdout.contains("teacher nextitnet-2x16"), "{stdout}");
-    let epochs = records(&dir.join("run"));
+    let epochs = train_records(&dir.join("run"));
     assert_eq!(epochs.len(), 8);
     for r in &epochs {
         for name in ["valid_mrr", "valid_hr@10", "valid_ndcg@10", "test_hr@1", "test_ndcg@20"] {
@@ -87,7 +77,7 @@ fn a_stopped_run_resumes_exactly() {
     succeeds(&["teacher", "train", "--config", "teacher.toml", "--out", "whole"], &dir);
     let stdout = succeeds(&["teacher", "train", "--config", "teacher.toml", "--out", "cut", "--stop-after", "1"], &dir);
     assert!(stdout.contains("--resume"), "{stdout}");
-    assert_eq!(records(&dir.join("cut")).len(), 1);
+    assert_eq!(train_records(&dir.join("cut")).len(), 1);
     succeeds(&["teacher", "train", "--resume", "cut"], &dir);
     let lines = |run: &str| jsonl_without_field(&dir.join(run).join("train_metrics.jsonl"), "seconds");
     assert_eq!(lines("whole"), lines("cut"), "per-epoch records differ after the resume");

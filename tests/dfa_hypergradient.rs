@@ -124,7 +124,7 @@ fn second_order_beta_gradient_matches_finite_difference() {
     let first_grads = GradientsParams::from_module(&mut loss.total.backward(), &start);
     let g0 = grads_of(&start, &first_grads);
     let w0 = weights_of(&start);
-    let net = opt.sgd.step(start.clone(), &first_grads, FIRST_LR);
+    let net = opt.weights.step(start.clone(), &first_grads, FIRST_LR);
     let buffer: Values =
         g0.iter().map(|(id, g)| (*id, g.iter().zip(&w0[id]).map(|(g, w)| g + WEIGHT_DECAY * w).collect())).collect();
     let w = weights_of(&net);

@@ -6,17 +6,13 @@ mod common;
 
 use common::cli::{fails, succeeds};
 use common::dfa::{cli_teacher, dfa_search_config, distill_config};
-use common::{CliRun, jsonl_without_field, mpk_without_param_ids, temp_dir};
+use common::{CliRun, jsonl_without_field, mpk_without_param_ids, read, temp_dir};
 use std::path::Path;
 
 /// Cross-entropy, random aggregation weights and KD (augmented batches: the default).
 const OBJECTIVES: &str = "[[objective]]\nkind = \"cross_entropy\"\nweight = 1\n\n[[objective]]\nkind = \"aggregation\"\n\
                           weight = 10\nweights = \"random\"\nseed = 3\n\n[[objective]]\nkind = \"kd\"\nweight = 0.5\n\
                           temperature = 4\n";
-
-fn read(path: &Path) -> Vec<u8> {
-    std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
 
 fn lines(path: &Path) -> Vec<String> {
     String::from_utf8(read(path)).unwrap().lines().map(str::to_string).collect()

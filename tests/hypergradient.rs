@@ -43,7 +43,7 @@ fn second_order_gradient_matches_finite_difference() {
     let first_grads = GradientsParams::from_module(&mut loss.total.backward(), &start);
     let g0 = weight_grads(&start, &first_grads);
     let w0 = [values(start.w1.val()), values(start.w2.val())];
-    let net = opt.sgd.step(start.clone(), &first_grads, FIRST_LR);
+    let net = opt.weights.step(start.clone(), &first_grads, FIRST_LR);
     // PyTorch's first momentum step: buf = g + wd * w.
     let buffer: Vec<Vec<f64>> =
         (0..2).map(|i| g0[i].iter().zip(&w0[i]).map(|(&g, &w)| g as f64 + WEIGHT_DECAY * w as f64).collect()).collect();

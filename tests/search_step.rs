@@ -9,9 +9,9 @@ use burn::module::{Module, ParamId};
 use burn::optim::GradientsParams;
 use common::Cpu;
 use common::smooth::{SmoothBatch, SmoothSupernet, SmoothTask, arch_with, smooth_net, values};
+use kdnas::optim::Sgd;
 use kdnas::search::bilevel::{StepSettings, search_step, unrolled_arch_grad};
 use kdnas::search::run::optimisers;
-use kdnas::search::sgd::Sgd;
 use kdnas::search::{SearchConfig, SearchMode, SearchTask};
 use kdnas::supernet::{ArchParams, Relaxation};
 

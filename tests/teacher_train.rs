@@ -6,7 +6,7 @@
 mod common;
 
 use common::cli::{fails, succeeds};
-use common::{jsonl_without_field, mpk_without_param_ids, temp_dir};
+use common::{jsonl_without_field, mpk_without_param_ids, read, temp_dir, train_records};
 use std::path::Path;
 
 /// Two epochs of ResNet-8 on 10 training and 5 test images per class.
@@ -31,15 +31,6 @@ schedule = { kind = "step", milestones = [1], gamma = 0.1 }
 snapshot_every = 1
 "#;
 
-fn read(path: &Path) -> Vec<u8> {
-    std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
-fn records(run: &Path) -> Vec<serde_json::Value> {
-    let text = String::from_utf8(read(&run.join("train_metrics.jsonl"))).unwrap();
-    text.lines().map(|line| serde_json::from_str(line).unwrap()).collect()
-}
-
 #[test]
 fn trains_keeps_the_best_epoch_and_resumes_exactly() {
     let dir = temp_dir("teacher-train");
@@ -49,7 +40,7 @@ fn trains_keeps_the_best_epoch_and_resumes_exactly() {
     let whole = dir.join("whole");
     let stdout = succeeds(&new("whole"), &dir);
     assert!(stdout.contains("teacher resnet8") && stdout.contains("after 2 of 2 epochs"), "{stdout}");
-    let epochs = records(&whole);
+    let epochs = train_records(&whole);
     assert_eq!(epochs.len(), 2);
     for (i, r) in epochs.iter().enumerate() {
         assert_eq!(r["epoch"], i);

@@ -2,12 +2,11 @@
 //! with the one training loop (checkpoint every epoch, `--resume`, `--stop-after`), validation and test
 //! ranking metrics per epoch, the best epoch by validation NDCG@10 kept in `best/`.
 
-use super::teacher_cmd::{FINAL_WEIGHTS, TEACHER_CONFIG, TeacherArgs, TeacherStart};
+use super::teacher_cmd::{TEACHER_CONFIG, TeacherArgs, TeacherStart, refuse_existing_run, write_final_outputs};
 use crate::error::{KdnasError, Result};
 use crate::files::{absolute_from, write_file_atomically};
 use crate::manifest::Fingerprint;
 use crate::models::nextitnet::{NextItNet, NextItNetConfig};
-use crate::search::checkpoint::existing_checkpoint;
 use crate::supernet::trainable_params;
 use crate::tasks::adarec::data::SequenceDataConfig;
 use crate::tasks::adarec::train_task::SequenceTrainTask;
@@ -115,13 +114,7 @@ impl SequenceTeacherSummary {
 /// Writes the resolved config of a new run into `out` (the data path made absolute, so the copy
 /// finds it from anywhere; refusing a directory that already holds a run) and returns it.
 fn prepare_new(config_path: &Path, seed: Option<u64>, out: &Path) -> Result<SequenceTeacherConfig> {
-    if existing_checkpoint(out).is_some() {
-        return Err(KdnasError::Usage(format!(
-            "{} already holds a training run; resume it with `kdnas teacher train --resume {}` or choose another --out",
-            out.display(),
-            out.display()
-        )));
-    }
+    refuse_existing_run(out)?;
     let mut config = SequenceTeacherConfig::load(config_path)?;
     if let Some(s) = seed {
         config.seed = s;
@@ -176,10 +169,6 @@ pub fn sequence_teacher_command<AB: AutodiffBackend>(
     let outcome = train_loop(&task, net, &run, |_, _| Ok(()))?;
     let summary = SequenceTeacherSummary::of(name.clone(), params, &outcome.history, config.train.epochs);
     write_training_figures(out, &outcome.history, &format!("teacher {name}"))?;
-    if summary.finished() && (outcome.epochs_run > 0 || !out.join(FINAL_WEIGHTS).exists()) {
-        crate::record_files::save_module(&outcome.net.valid(), &out.join(FINAL_WEIGHTS))?;
-        let json = serde_json::to_string_pretty(&summary).map_err(|e| KdnasError::Usage(e.to_string()))?;
-        write_file_atomically(&out.join("result.json"), json.as_bytes())?;
-    }
+    write_final_outputs(out, &outcome.net.valid(), &summary, summary.finished(), outcome.epochs_run)?;
     Ok(summary)
 }

@@ -12,8 +12,8 @@ use crate::supernet::trainable_params;
 use crate::train::epochs::{BEST_DIR, BEST_WEIGHTS};
 use crate::train::figures::write_training_figures;
 use crate::train::{ImageTrainTask, TrainConfig, TrainEpoch, TrainRun, train_loop};
-use burn::module::AutodiffModule;
-use burn::tensor::backend::AutodiffBackend;
+use burn::module::{AutodiffModule, Module};
+use burn::tensor::backend::{AutodiffBackend, Backend};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -179,13 +179,7 @@ impl TeacherSummary {
 /// Writes the resolved config of a new run into `out` (refusing a directory that already holds a
 /// training checkpoint) and returns it.
 fn prepare_new(config_path: &Path, seed: Option<u64>, out: &Path) -> Result<TeacherConfig> {
-    if existing_checkpoint(out).is_some() {
-        return Err(KdnasError::Usage(format!(
-            "{} already holds a training run; resume it with `kdnas teacher train --resume {}` or choose another --out",
-            out.display(),
-            out.display()
-        )));
-    }
+    refuse_existing_run(out)?;
     let mut config = TeacherConfig::load(config_path)?;
     if let Some(s) = seed {
         config.seed = s;
@@ -260,14 +254,37 @@ pub fn teacher_command<AB: AutodiffBackend>(args: &TeacherArgs, device: &AB::Dev
     let outcome = train_loop(&task, net, &run, |_, _| Ok(()))?;
     let summary = TeacherSummary::of(&info, &outcome.history, config.train.epochs, outcome.epochs_run);
     write_training_figures(out, &outcome.history, &format!("teacher {}", info.name))?;
-    // A finished run resumed again changes nothing; the final files are written once (or again, when a
-    // crash after the last checkpoint left them out).
-    if summary.finished() && (outcome.epochs_run > 0 || !out.join(FINAL_WEIGHTS).exists()) {
-        crate::record_files::save_module(&outcome.net.valid(), &out.join(FINAL_WEIGHTS))?;
-        let json = serde_json::to_string_pretty(&summary).map_err(|e| KdnasError::Usage(e.to_string()))?;
+    write_final_outputs(out, &outcome.net.valid(), &summary, summary.finished(), outcome.epochs_run)?;
+    Ok(summary)
+}
+
+/// Fails when `out` already holds a training run (it is resumed with `--resume`, never overwritten).
+pub fn refuse_existing_run(out: &Path) -> Result<()> {
+    match existing_checkpoint(out) {
+        Some(_) => Err(KdnasError::Usage(format!(
+            "{} already holds a training run; resume it with `kdnas teacher train --resume {}` or choose another --out",
+            out.display(),
+            out.display()
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// Writes the final weights (`model.mpk`) and `result.json` of a `finished` run: once, or again when
+/// a crash after the last checkpoint left them out (a finished run resumed again changes nothing).
+pub fn write_final_outputs<B: Backend, M: Module<B>>(
+    out: &Path,
+    net: &M,
+    summary: &impl Serialize,
+    finished: bool,
+    epochs_run: usize,
+) -> Result<()> {
+    if finished && (epochs_run > 0 || !out.join(FINAL_WEIGHTS).exists()) {
+        crate::record_files::save_module(net, &out.join(FINAL_WEIGHTS))?;
+        let json = serde_json::to_string_pretty(summary).map_err(|e| KdnasError::Usage(e.to_string()))?;
         write_file_atomically(&out.join("result.json"), json.as_bytes())?;
     }
-    Ok(summary)
+    Ok(())
 }
 
 /// The weights of the best epoch of the run in `run_dir`.

@@ -1,6 +1,12 @@
 //! Optimisers and learning-rate schedules shared by the search loop and the training loop.
 
+pub mod adamw;
 pub mod schedule;
+pub mod sgd;
+pub mod state_file;
+pub mod weight;
 
-pub use crate::search::sgd::Sgd;
+pub use adamw::{AdamDecay, AdamW};
 pub use schedule::{LrSchedule, cosine_lr};
+pub use sgd::Sgd;
+pub use weight::{OptimizerKind, WeightOptimizer, WeightOptimizerConfig};

@@ -1,22 +1,23 @@
 //! One search step: the architecture update (first order, second order, or single level) followed by
 //! the weight update, exactly as spec/darts.md describes.
 
-use super::config::SearchMode;
+use super::config::{SECOND_ORDER_NEEDS_SGD, SearchMode};
 use super::params::{clip_global_norm, global_norm, perturbed};
-use super::sgd::Sgd;
 pub use super::task::LossReading;
 use super::task::{SearchTask, TaskLoss, read_loss};
 use crate::error::Result;
+use crate::optim::WeightOptimizer;
 use crate::supernet::{ArchParams, ArchWeights, GumbelNoise, Relaxation};
+use crate::validate::field_error;
 use burn::module::Module;
 use burn::optim::adaptor::OptimizerAdaptor;
 use burn::optim::{Adam, GradientsParams, Optimizer};
 use burn::tensor::backend::AutodiffBackend;
 
-/// The two optimisers of a search: SGD for the weights, Adam for the architecture.
+/// The two optimisers of a search: SGD (or Adam / AdamW) for the weights, Adam for the architecture.
 pub struct Optimisers<AB: AutodiffBackend> {
-    /// Weight optimiser (readable velocity for the virtual step).
-    pub sgd: Sgd<AB>,
+    /// Weight optimiser (second order needs SGD, whose velocity the virtual step reads).
+    pub weights: WeightOptimizer<AB>,
     /// Architecture optimiser.
     pub adam: OptimizerAdaptor<Adam, ArchParams<AB>, AB>,
 }
@@ -81,7 +82,7 @@ pub fn search_step<AB: AutodiffBackend, T: SearchTask<AB>>(
         let mut g_net = GradientsParams::from_module(&mut grads, &net);
         clip_global_norm::<AB, T::Net>(&net, &mut g_net, s.grad_clip);
         let arch = opt.adam.step(s.arch_lr, arch, g_arch);
-        let net = opt.sgd.step(net, &g_net, s.w_lr);
+        let net = opt.weights.step(net, &g_net, s.w_lr);
         return Ok((net, arch, StepReport { train: reading.clone(), val: reading }));
     }
     let (g_arch, val_reading) = match s.mode {
@@ -94,7 +95,7 @@ pub fn search_step<AB: AutodiffBackend, T: SearchTask<AB>>(
     let mut grads = loss.total.backward();
     let mut g_net = GradientsParams::from_module(&mut grads, &net);
     clip_global_norm::<AB, T::Net>(&net, &mut g_net, s.grad_clip);
-    let net = opt.sgd.step(net, &g_net, s.w_lr);
+    let net = opt.weights.step(net, &g_net, s.w_lr);
     Ok((net, arch, StepReport { train: train_reading, val: val_reading }))
 }
 
@@ -116,6 +117,7 @@ fn first_order_arch_grad<AB: AutodiffBackend, T: SearchTask<AB>>(
 /// DARTS's second-order architecture gradient:
 /// g = dL_val(w', a)/da - eta * (dL_train(w+, a)/da - dL_train(w-, a)/da) / (2 eps),
 /// with w' = w - eta (mu v + dL_train/dw + wd w), w± = w ± eps dL_val(w')/dw', eps = 0.01 / ||dL_val(w')/dw'||.
+/// The weight optimiser must be SGD (a usage error otherwise).
 pub fn unrolled_arch_grad<AB: AutodiffBackend, T: SearchTask<AB>>(
     task: &T,
     net: &T::Net,
@@ -125,12 +127,13 @@ pub fn unrolled_arch_grad<AB: AutodiffBackend, T: SearchTask<AB>>(
     val: &T::Batch,
     s: &StepSettings<AB>,
 ) -> Result<(GradientsParams, LossReading)> {
+    let sgd = opt.weights.sgd_mut().ok_or_else(|| field_error("search.w_optimizer", SECOND_ORDER_NEEDS_SGD))?;
     let eta = s.w_lr;
     let loss = task.weight_loss(net, &s.weights(&arch.clone().no_grad()), train);
     s.checked(&loss)?;
     let mut grads = loss.total.backward();
     let g_w = GradientsParams::from_module(&mut grads, net);
-    let unrolled = opt.sgd.virtual_step(net, &g_w, eta);
+    let unrolled = sgd.virtual_step(net, &g_w, eta);
 
     let loss = task.arch_loss(&unrolled, &s.weights(arch), val);
     let reading = s.checked(&loss)?;

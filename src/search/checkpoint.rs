@@ -80,8 +80,9 @@ pub fn load_state<T: serde::de::DeserializeOwned>(dir: &Path) -> Result<T> {
     serde_json::from_slice(&text).map_err(|e| ck_err(&path, e))
 }
 
-/// Saves network, architecture, both optimisers, the loop state and the manifest (last, so that a
-/// checkpoint without a complete manifest is never swapped in).
+/// Saves network, architecture, both optimisers (the weights' state in the file its kind names), the
+/// loop state and the manifest (last, so that a checkpoint without a complete manifest is never
+/// swapped in).
 pub fn save<AB: AutodiffBackend, N: AutodiffModule<AB>>(
     run_dir: &Path,
     fingerprint: &Fingerprint,
@@ -94,7 +95,7 @@ pub fn save<AB: AutodiffBackend, N: AutodiffModule<AB>>(
         save_module(net, &dir.join("net.mpk"))?;
         save_module(arch, &dir.join("arch.mpk"))?;
         save_record::<AB, _>(opt.adam.to_record(), &dir.join("arch_opt.mpk"))?;
-        opt.sgd.save(&dir.join("sgd_velocity.bin"))?;
+        opt.weights.save(dir)?;
         let json = serde_json::to_vec_pretty(state).map_err(|e| ck_err(dir, e))?;
         std::fs::write(dir.join("state.json"), json).map_err(|e| KdnasError::io(dir.join("state.json"), e))?;
         write_manifest(dir, SEARCH_KIND, fingerprint)
@@ -118,7 +119,7 @@ pub fn load<AB: AutodiffBackend, N: AutodiffModule<AB>>(
     let adam_file = dir.join("arch_opt.mpk");
     let adam = guard_decoding(&adam_file, || Ok(opt.adam.load_record(load_record(&adam_file, device)?)))?;
     opt.adam = adam;
-    opt.sgd.load(&dir.join("sgd_velocity.bin"), &net, device)?;
+    opt.weights.load(&dir, &net, device)?;
     let state: SearchState = load_state(&dir)?;
     check_state(&dir.join("state.json"), &state, &arch)?;
     Ok((net, arch, opt, state))

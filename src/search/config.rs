@@ -1,6 +1,7 @@
 //! Search hyper-parameters (DARTS's defaults, spec/darts.md).
 
 use crate::error::Result;
+use crate::optim::{OptimizerKind, WeightOptimizerConfig};
 use crate::supernet::Relaxation;
 use serde::{Deserialize, Serialize};
 
@@ -37,10 +38,19 @@ pub struct SearchConfig {
     pub w_lr: f64,
     /// Final weight learning rate (0.001).
     pub w_lr_min: f64,
-    /// SGD momentum (0.9).
+    /// Weight optimiser: `"sgd"` (the default; `w_momentum`, `w_weight_decay`), `"adam"` (`w_betas`,
+    /// `w_eps`, `w_weight_decay` added to the gradient) or `"adamw"` (the same, decoupled weight decay;
+    /// AdaRec). Second order needs `"sgd"`. Left out of written configs when `"sgd"`.
+    #[serde(skip_serializing_if = "OptimizerKind::is_sgd")]
+    pub w_optimizer: OptimizerKind,
+    /// SGD momentum (0.9; SGD only).
     pub w_momentum: f64,
-    /// SGD weight decay (3e-4).
+    /// Weight decay of every weight optimiser (DARTS's SGD 3e-4; AdaRec's AdamW 5e-4).
     pub w_weight_decay: f64,
+    /// Adam / AdamW moment decay rates of the weights (b1, b2); default PyTorch's [0.9, 0.999].
+    pub w_betas: Option<[f64; 2]>,
+    /// Adam / AdamW epsilon of the weights; default PyTorch's 1e-8.
+    pub w_eps: Option<f64>,
     /// Global gradient-norm clip for the weights (5).
     pub grad_clip: f64,
     /// Adam learning rate for alphas (3e-4).
@@ -62,8 +72,11 @@ impl Default for SearchConfig {
             relaxation: Relaxation::Softmax,
             w_lr: 0.025,
             w_lr_min: 0.001,
+            w_optimizer: OptimizerKind::Sgd,
             w_momentum: 0.9,
             w_weight_decay: 3e-4,
+            w_betas: None,
+            w_eps: None,
             grad_clip: 5.0,
             arch_lr: 3e-4,
             arch_betas: [0.5, 0.999],
@@ -72,7 +85,15 @@ impl Default for SearchConfig {
     }
 }
 
+/// Why second-order search refuses a weight optimiser other than SGD.
+pub const SECOND_ORDER_NEEDS_SGD: &str = "second order needs sgd (DARTS's virtual step is an SGD step)";
+
 impl SearchConfig {
+    /// The weight optimiser these values describe.
+    pub fn weight_optimizer(&self) -> WeightOptimizerConfig {
+        self.w_optimizer.config(self.w_momentum, self.w_weight_decay, self.w_betas, self.w_eps)
+    }
+
     /// Rejects values that cannot work, naming the field.
     pub fn validate(&self) -> Result<()> {
         use crate::validate::{at_least_one, cosine_range, field_error, non_negative, positive, unit_interval};
@@ -87,6 +108,14 @@ impl SearchConfig {
         cosine_range("search.w_lr", self.w_lr, "search.w_lr_min", self.w_lr_min)?;
         unit_interval("search.w_momentum", self.w_momentum)?;
         non_negative("search.w_weight_decay", self.w_weight_decay)?;
+        self.w_optimizer.validate(
+            ["search.w_optimizer", "search.w_betas", "search.w_eps"],
+            self.w_betas,
+            self.w_eps,
+        )?;
+        if self.mode == SearchMode::SecondOrder && !self.w_optimizer.is_sgd() {
+            return Err(field_error("search.w_optimizer", SECOND_ORDER_NEEDS_SGD));
+        }
         positive("search.grad_clip", self.grad_clip)?;
         positive("search.arch_lr", self.arch_lr)?;
         unit_interval("search.arch_betas[0]", self.arch_betas[0])?;

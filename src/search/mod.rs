@@ -6,7 +6,6 @@ pub mod config;
 pub mod history;
 pub mod params;
 pub mod run;
-pub mod sgd;
 pub mod task;
 
 pub use config::{SearchConfig, SearchMode};

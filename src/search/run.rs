@@ -4,7 +4,6 @@ use super::bilevel::{LossReading, Optimisers, StepSettings, search_step};
 use super::checkpoint;
 use super::config::{SearchConfig, cosine_lr};
 use super::history::{EpochRecord, SearchState, write_history_files};
-use super::sgd::Sgd;
 use super::task::{SearchTask, Split};
 use crate::error::Result;
 use crate::manifest::Fingerprint;
@@ -55,7 +54,8 @@ pub struct SearchOutcome<AB: AutodiffBackend, N> {
     pub epochs_run: usize,
 }
 
-/// The optimisers configured as in spec/darts.md (Adam epsilon 1e-8 as PyTorch).
+/// The optimisers configured as in spec/darts.md (Adam epsilon 1e-8 as PyTorch); the weights' is the
+/// one `search.w_optimizer` names.
 pub fn optimisers<AB: AutodiffBackend>(config: &SearchConfig) -> Optimisers<AB> {
     let adam = AdamConfig::new()
         .with_beta_1(config.arch_betas[0] as f32)
@@ -63,7 +63,7 @@ pub fn optimisers<AB: AutodiffBackend>(config: &SearchConfig) -> Optimisers<AB> 
         .with_epsilon(1e-8)
         .with_weight_decay(Some(WeightDecayConfig::new(config.arch_weight_decay as f32)))
         .init::<AB, ArchParams<AB>>();
-    Optimisers { sgd: Sgd::new(config.w_momentum, config.w_weight_decay), adam }
+    Optimisers { weights: config.weight_optimizer().init(), adam }
 }
 
 /// A per-epoch seed derived from the run seed.

@@ -1,13 +1,14 @@
 //! Checkpoints of the training loop, written atomically at every epoch end (the trained module, the
-//! SGD velocity, the finished epochs' records), so `--resume` continues exactly where a run stopped.
+//! weight optimiser's state, the finished epochs' records), so `--resume` continues exactly where a
+//! run stopped.
 
 use super::records::TrainEpoch;
 use crate::error::{KdnasError, Result};
 use crate::files::write_dir_atomically;
 use crate::manifest::{Fingerprint, verify_checkpoint, write_manifest};
+use crate::optim::WeightOptimizer;
 use crate::record_files::save_module;
 use crate::search::checkpoint::{CHECKPOINT_DIR, checkpoint_to_resume, load_module, load_state};
-use crate::search::sgd::Sgd;
 use burn::module::AutodiffModule;
 use burn::tensor::backend::AutodiffBackend;
 use serde::{Deserialize, Serialize};
@@ -22,18 +23,18 @@ struct SavedProgress {
 /// Manifest kind of training checkpoints.
 const TRAIN_KIND: &str = "train";
 
-/// Writes `net`, `sgd` and `history` to `out_dir/checkpoint` (a complete new directory swapped in by
-/// renames), with a manifest naming the run it belongs to.
+/// Writes `net`, the state of `optimizer` and `history` to `out_dir/checkpoint` (a complete new
+/// directory swapped in by renames), with a manifest naming the run it belongs to.
 pub fn save_training<AB: AutodiffBackend, N: AutodiffModule<AB>>(
     out_dir: &Path,
     fingerprint: &Fingerprint,
     net: &N,
-    sgd: &Sgd<AB>,
+    optimizer: &WeightOptimizer<AB>,
     history: &[TrainEpoch],
 ) -> Result<()> {
     write_dir_atomically(&out_dir.join(CHECKPOINT_DIR), |dir| {
         save_module(net, &dir.join("net.mpk"))?;
-        sgd.save(&dir.join("sgd_velocity.bin"))?;
+        optimizer.save(dir)?;
         let state_path = dir.join("state.json");
         let json = serde_json::to_vec_pretty(&SavedProgress { history: history.to_vec() })
             .map_err(|e| KdnasError::Checkpoint { path: state_path.clone(), message: e.to_string() })?;
@@ -42,20 +43,20 @@ pub fn save_training<AB: AutodiffBackend, N: AutodiffModule<AB>>(
     })
 }
 
-/// Restores the checkpoint of `out_dir` into `net` (freshly built, same shapes) and `sgd` (fresh),
+/// Restores the checkpoint of `out_dir` into `net` (freshly built, same shapes) and `optimizer` (fresh),
 /// after checking that it belongs to the run `fingerprint` describes, that no file was altered and
 /// that its records number the epochs from the first; returns them with the finished epochs' records.
 pub fn load_training<AB: AutodiffBackend, N: AutodiffModule<AB>>(
     out_dir: &Path,
     fingerprint: &Fingerprint,
     net: N,
-    mut sgd: Sgd<AB>,
+    mut optimizer: WeightOptimizer<AB>,
     device: &AB::Device,
-) -> Result<(N, Sgd<AB>, Vec<TrainEpoch>)> {
+) -> Result<(N, WeightOptimizer<AB>, Vec<TrainEpoch>)> {
     let dir = checkpoint_to_resume(out_dir)?;
     verify_checkpoint(&dir, TRAIN_KIND, fingerprint)?;
     let net = load_module(&dir, "net", net, device)?;
-    sgd.load(&dir.join("sgd_velocity.bin"), &net, device)?;
+    optimizer.load(&dir, &net, device)?;
     let saved: SavedProgress = load_state(&dir)?;
     if let Some((i, record)) = saved.history.iter().enumerate().find(|(i, r)| r.epoch != *i) {
         return Err(KdnasError::Checkpoint {
@@ -63,5 +64,5 @@ pub fn load_training<AB: AutodiffBackend, N: AutodiffModule<AB>>(
             message: format!("record {} is of epoch {}: the epochs are not numbered in order", i + 1, record.epoch + 1),
         });
     }
-    Ok((net, sgd, saved.history))
+    Ok((net, optimizer, saved.history))
 }

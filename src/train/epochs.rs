@@ -1,7 +1,8 @@
-//! The one training loop: epochs of shuffled batches through any [`TrainTask`], with SGD, the
-//! learning-rate schedule, optional global gradient clipping, progress, a NaN check per step, an
-//! evaluation per epoch, the best and periodic weights, and an atomic checkpoint per epoch from which
-//! `--resume` continues exactly (epoch `e` reseeds everything from `(seed, e)`).
+//! The one training loop: epochs of shuffled batches through any [`TrainTask`], with the weight
+//! optimiser `train.optimizer` names (SGD, Adam or AdamW), the learning-rate schedule, optional global
+//! gradient clipping, progress, a NaN check per step, an evaluation per epoch, the best and periodic
+//! weights, and an atomic checkpoint per epoch from which `--resume` continues exactly (epoch `e`
+//! reseeds everything from `(seed, e)`).
 
 use super::TrainConfig;
 use super::checkpoint::{load_training, save_training};
@@ -14,7 +15,6 @@ use crate::progress::progress_bar;
 use crate::record_files::save_module;
 use crate::search::params::clip_global_norm;
 use crate::search::run::{Meter, epoch_seed};
-use crate::search::sgd::Sgd;
 use crate::search::task::read_loss;
 use burn::module::AutodiffModule;
 use burn::optim::GradientsParams;
@@ -36,7 +36,7 @@ pub const SNAPSHOT_DIR: &str = "snapshots";
 
 /// Where and how a training run goes.
 pub struct TrainRun<'a, AB: AutodiffBackend> {
-    /// Hyper-parameters of the loop (epochs, batch size, SGD, schedule, clipping, snapshots).
+    /// Hyper-parameters of the loop (epochs, batch size, optimiser, schedule, clipping, snapshots).
     pub config: &'a TrainConfig,
     /// Seed of the data order, augmentation and backend RNG (epoch `e` reseeds from `(seed, e)`).
     pub seed: u64,
@@ -96,10 +96,10 @@ pub fn train_loop<AB: AutodiffBackend, T: TrainTask<AB>>(
 ) -> Result<TrainOutcome<T::Net>> {
     let cfg = run.config;
     cfg.validate()?;
-    let mut sgd = Sgd::new(cfg.momentum, cfg.weight_decay);
+    let mut optimizer = cfg.weight_optimizer().init();
     let (mut net, mut history) = (net, Vec::new());
     if run.resume {
-        (net, sgd, history) = load_training(run.run_dir, run.fingerprint, net, sgd, run.device)?;
+        (net, optimizer, history) = load_training(run.run_dir, run.fingerprint, net, optimizer, run.device)?;
         // A crash between the checkpoint swap and the metrics rewrite would leave them an epoch short.
         write_train_metrics(run.run_dir, &history)?;
     }
@@ -127,7 +127,7 @@ pub fn train_loop<AB: AutodiffBackend, T: TrainTask<AB>>(
             if cfg.grad_clip > 0.0 {
                 clip_global_norm::<AB, T::Net>(&net, &mut g, cfg.grad_clip);
             }
-            net = sgd.step(net, &g, lr);
+            net = optimizer.step(net, &g, lr);
             let acc = meter.accuracy().map_or_else(String::new, |a| format!(" acc {:.1}%", 100.0 * a));
             bar.set_message(format!("loss {:.3}{acc}", meter.mean_loss()));
             bar.inc(1);
@@ -149,7 +149,7 @@ pub fn train_loop<AB: AutodiffBackend, T: TrainTask<AB>>(
         history.push(record);
         keep_weights(&net, &history, run)?;
         on_epoch(&net, &history)?;
-        save_training(run.run_dir, run.fingerprint, &net, &sgd, &history)?;
+        save_training(run.run_dir, run.fingerprint, &net, &optimizer, &history)?;
         write_train_metrics(run.run_dir, &history)?;
         if run.stop_after.is_some_and(|stop| history.len() >= stop) {
             break;

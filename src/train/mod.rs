@@ -1,7 +1,8 @@
 //! Training networks with one epoch loop ([`epochs::train_loop`]) behind the [`TrainTask`] trait:
 //! derived cell networks and teachers (image classification, [`image_task`]) today, distillation next.
-//! The loop owns SGD, the learning-rate schedule, gradient clipping, progress, the per-epoch records
-//! ([`records`]) and the checkpoints ([`checkpoint`]) from which a stopped run resumes exactly.
+//! The loop owns the weight optimiser, the learning-rate schedule, gradient clipping, progress, the
+//! per-epoch records ([`records`]) and the checkpoints ([`checkpoint`]) from which a stopped run
+//! resumes exactly.
 
 pub mod checkpoint;
 pub mod classify;
@@ -19,7 +20,7 @@ pub use records::{TrainEpoch, write_train_metrics};
 pub use task::{EpochAt, TrainTask};
 
 use crate::error::Result;
-use crate::optim::LrSchedule;
+use crate::optim::{LrSchedule, OptimizerKind, WeightOptimizerConfig};
 use serde::{Deserialize, Serialize};
 
 /// Hyper-parameters of a training run (the `[train]` section of run and teacher configs).
@@ -34,10 +35,19 @@ pub struct TrainConfig {
     pub lr: f64,
     /// Final learning rate of the cosine schedule (DARTS 0).
     pub lr_min: f64,
-    /// SGD momentum.
+    /// Weight optimiser: `"sgd"` (the default; `momentum`, `weight_decay`), `"adam"` (`betas`, `eps`,
+    /// `weight_decay` added to the gradient) or `"adamw"` (the same, decoupled weight decay). Left out of
+    /// written configs when `"sgd"`.
+    #[serde(skip_serializing_if = "OptimizerKind::is_sgd")]
+    pub optimizer: OptimizerKind,
+    /// SGD momentum (SGD only).
     pub momentum: f64,
-    /// SGD weight decay.
+    /// Weight decay of every optimiser (AdaRec's AdamW: 5e-4).
     pub weight_decay: f64,
+    /// Adam / AdamW moment decay rates (b1, b2); default PyTorch's [0.9, 0.999].
+    pub betas: Option<[f64; 2]>,
+    /// Adam / AdamW epsilon; default PyTorch's 1e-8.
+    pub eps: Option<f64>,
     /// Global gradient-norm clip (DARTS 5); 0 disables clipping.
     pub grad_clip: f64,
     /// How the learning rate moves over the epochs (default: cosine from `lr` to `lr_min`).
@@ -65,8 +75,11 @@ impl Default for TrainConfig {
             batch_size: 96,
             lr: 0.025,
             lr_min: 0.0,
+            optimizer: OptimizerKind::Sgd,
             momentum: 0.9,
             weight_decay: 3e-4,
+            betas: None,
+            eps: None,
             grad_clip: 5.0,
             schedule: LrSchedule::Cosine,
             snapshot_every: None,
@@ -88,6 +101,7 @@ impl TrainConfig {
         cosine_range("train.lr", self.lr, "train.lr_min", self.lr_min)?;
         unit_interval("train.momentum", self.momentum)?;
         non_negative("train.weight_decay", self.weight_decay)?;
+        self.optimizer.validate(["train.optimizer", "train.betas", "train.eps"], self.betas, self.eps)?;
         non_negative("train.grad_clip", self.grad_clip)?;
         self.schedule.validate("train.schedule")?;
         unit_interval("train.drop_path", self.drop_path)?;
@@ -104,6 +118,11 @@ impl TrainConfig {
             }
         }
         Ok(())
+    }
+
+    /// The weight optimiser these values describe.
+    pub fn weight_optimizer(&self) -> WeightOptimizerConfig {
+        self.optimizer.config(self.momentum, self.weight_decay, self.betas, self.eps)
     }
 
     /// The augmentation of training images the `augment` and `cutout` fields ask for (crop with

@@ -225,3 +225,14 @@ pub fn run_kdnas_ok(bin: &Path, args: &[std::ffi::OsString]) -> std::process::Ou
     assert!(output.status.success(), "kdnas {args:?} failed: {}", String::from_utf8_lossy(&output.stderr));
     output
 }
+
+/// The bytes of a file, panicking with its path.
+pub fn read(path: &Path) -> Vec<u8> {
+    std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// The per-epoch records of a training run directory (`train_metrics.jsonl`).
+pub fn train_records(run: &Path) -> Vec<serde_json::Value> {
+    let text = String::from_utf8(read(&run.join("train_metrics.jsonl"))).unwrap();
+    text.lines().map(|line| serde_json::from_str(line).unwrap()).collect()
+}
