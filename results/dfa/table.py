@@ -56,9 +56,9 @@ def main():
             if not accs:
                 print(f"| {label} | (not run yet) | 0 | |")
                 continue
-            std = statistics.stdev(accs) if len(accs) > 1 else float("nan")
+            spread = f" +- {statistics.stdev(accs):.2f}" if len(accs) > 1 else " (one seed)"
             per_seed = ", ".join(f"{a:.2f}" for a in accs)
-            print(f"| {label} | {statistics.mean(accs):.2f} +- {std:.2f} | {len(accs)} | {per_seed} |")
+            print(f"| {label} | {statistics.mean(accs):.2f}{spread} | {len(accs)} | {per_seed} |")
         print()
 
 
