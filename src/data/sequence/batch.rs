@@ -1,15 +1,10 @@
-//! Turning lists of users into left-padded index arrays (0 = padding) for training and evaluation,
-//! and the seeded per-epoch user order.
+//! Turning lists of users into left-padded index arrays (0 = padding) for training and evaluation.
 
 use burn::tensor::backend::Backend;
 use burn::tensor::{Int, Tensor, TensorData};
-use rand::SeedableRng;
-use rand::rngs::StdRng;
-use rand::seq::SliceRandom;
 
 use super::set::SequenceSet;
 use super::split::{EvalSplit, most_recent};
-use crate::search::run::epoch_seed;
 
 /// A row-major `[rows, cols]` array of item ids on the host (0 = padding).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -79,14 +74,6 @@ pub fn eval_batch(set: &SequenceSet, users: &[usize], split: EvalSplit, max_len:
     EvalBatch { histories, targets }
 }
 
-/// `users` in the order of epoch `epoch`, shuffled with the seed the training loops use for that
-/// epoch ([`epoch_seed`]), so the order is the same on every run and after a resume.
-pub fn epoch_order(users: &[usize], seed: u64, epoch: usize) -> Vec<usize> {
-    let mut order = users.to_vec();
-    order.shuffle(&mut StdRng::seed_from_u64(epoch_seed(seed, epoch)));
-    order
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -100,16 +87,5 @@ mod tests {
         let tensor = batch.to_tensor::<Flex>(&Default::default());
         assert_eq!(tensor.dims(), [3, 3]);
         assert_eq!(tensor.into_data().convert::<i64>().to_vec::<i64>().unwrap(), batch.values);
-    }
-
-    #[test]
-    fn epoch_order_is_a_seeded_permutation() {
-        let users: Vec<usize> = (0..20).collect();
-        let a = epoch_order(&users, 7, 0);
-        assert_eq!(a, epoch_order(&users, 7, 0));
-        assert_ne!(a, epoch_order(&users, 7, 1));
-        let mut sorted = a.clone();
-        sorted.sort_unstable();
-        assert_eq!(sorted, users);
     }
 }

@@ -12,7 +12,7 @@ mod set;
 mod split;
 mod synthetic;
 
-pub use batch::{EvalBatch, IndexBatch, TrainBatch, epoch_order, eval_batch, train_batch};
+pub use batch::{EvalBatch, IndexBatch, TrainBatch, eval_batch, train_batch};
 pub use format::{DEFAULT_MIN_LEN, SequenceFormat, load_sequences};
 pub use negatives::{DEFAULT_NEGATIVES, EvalCandidates, EvalMode, NegativeSampler};
 pub use set::{MIN_SEQUENCE_LEN, SequenceSet};
