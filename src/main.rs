@@ -15,7 +15,7 @@ use kdnas::app::quickstart_dfa::quickstart_dfa;
 use kdnas::app::run_config::{RunConfig, locate_in_config};
 use kdnas::app::search_cmd::{PreparedRun, RUN_CONFIG, SpaceRunConfig, prepare_from_file, reopen_run, run_prepared};
 use kdnas::app::sequence_teacher_cmd::sequence_teacher_command;
-use kdnas::app::teacher_cmd::{TeacherArgs, TeacherStart, teacher_command};
+use kdnas::app::teacher_cmd::{TeacherArgs, TeacherStart, teacher_command, teacher_config_file};
 use kdnas::app::train_cmd::{TrainArgs, TrainStart, train_command};
 use kdnas::export::DeriveRule;
 use kdnas::search::SearchMode;
@@ -440,11 +440,7 @@ struct TeacherJob(TeacherArgs);
 impl OnBackend for TeacherJob {
     type Output = ();
     fn run<AB: AutodiffBackend>(self, device: &AB::Device) -> Result<()> {
-        let config = match &self.0.start {
-            TeacherStart::New { config, .. } => config.clone(),
-            TeacherStart::Resume => self.0.out.join(kdnas::app::teacher_cmd::TEACHER_CONFIG),
-        };
-        if task_kind_of(&config)? == TaskKind::Adarec {
+        if task_kind_of(&teacher_config_file(&self.0)?)? == TaskKind::Adarec {
             let summary = sequence_teacher_command::<AB>(&self.0, device)?;
             let metric = |name: &str| summary.best_metrics.get(name).copied().unwrap_or(0.0);
             println!(

@@ -10,11 +10,11 @@ use burn::optim::GradientsParams;
 use common::dfa::{
     arch_grad, arch_with, fixed_batches, max_abs, softmax_weights, tiny_student, tiny_task, tiny_teacher,
 };
-use common::{Cpu, temp_dir};
-use kdnas::search::bilevel::{StepSettings, unrolled_arch_grad};
+use common::{Cpu, softmax_step_settings, temp_dir};
+use kdnas::search::bilevel::unrolled_arch_grad;
 use kdnas::search::run::optimisers;
 use kdnas::search::{SearchConfig, SearchMode, SearchTask};
-use kdnas::supernet::{ArchParams, Relaxation};
+use kdnas::supernet::ArchParams;
 use kdnas::tasks::dfa::{DfaLosses, DfaSearchTask, DfaStudent, StudentToTeacher, TeacherBatch};
 
 /// Side of the random images: stage outputs of 8x8, 4x4 and 2x2.
@@ -52,17 +52,7 @@ fn first_order(s: &Setup) -> Vec<f32> {
 /// The second-order (unrolled, DARTS) architecture gradient with learning rate 0.1.
 fn second_order(s: &Setup) -> Vec<f32> {
     let mut opt = optimisers::<Cpu>(&SearchConfig::default());
-    let settings = StepSettings {
-        mode: SearchMode::SecondOrder,
-        relaxation: &Relaxation::Softmax,
-        noise: None,
-        w_lr: 0.1,
-        arch_lr: 0.0,
-        grad_clip: 5.0,
-        epoch: 0,
-        epochs: 1,
-        step: 0,
-    };
+    let settings = softmax_step_settings(SearchMode::SecondOrder, 0.1, 0.0);
     let (grads, _) = unrolled_arch_grad(&s.task, &s.net, &s.arch, &mut opt, &s.train, &s.val, &settings).unwrap();
     arch_grad(&grads, &s.arch)
 }

@@ -23,11 +23,10 @@ use burn::tensor::{ElementConversion, Tensor, TensorData};
 use common::dfa::{
     arch_grad, arch_with, fixed_batches, linear_relus, softmax_weights, tiny_student, tiny_task, tiny_teacher,
 };
-use common::{Cpu, temp_dir};
-use kdnas::search::bilevel::{StepSettings, unrolled_arch_grad};
+use common::{Cpu, softmax_step_settings, temp_dir};
+use kdnas::search::bilevel::unrolled_arch_grad;
 use kdnas::search::run::optimisers;
 use kdnas::search::{SearchConfig, SearchMode, SearchTask};
-use kdnas::supernet::Relaxation;
 use kdnas::tasks::dfa::{DfaLosses, DfaStudent, StudentToTeacher};
 use std::collections::HashMap;
 
@@ -129,17 +128,7 @@ fn second_order_beta_gradient_matches_finite_difference() {
         g0.iter().map(|(id, g)| (*id, g.iter().zip(&w0[id]).map(|(g, w)| g + WEIGHT_DECAY * w).collect())).collect();
     let w = weights_of(&net);
 
-    let settings = StepSettings {
-        mode: SearchMode::SecondOrder,
-        relaxation: &Relaxation::Softmax,
-        noise: None,
-        w_lr: ETA,
-        arch_lr: 0.0,
-        grad_clip: 5.0,
-        epoch: 0,
-        epochs: 1,
-        step: 0,
-    };
+    let settings = softmax_step_settings(SearchMode::SecondOrder, ETA, 0.0);
     let (grads, _) = unrolled_arch_grad(&task, &net, &arch, &mut opt, &train, &val, &settings).unwrap();
     let analytic: Vec<f64> = to_f64(arch_grad(&grads, &arch));
 

@@ -10,9 +10,9 @@ use burn::backend::Flex;
 use burn::module::{Module, ParamId};
 use burn::optim::GradientsParams;
 use burn::tensor::ElementConversion;
-use common::Cpu;
+use common::{Cpu, softmax_step_settings};
 use common::smooth::{SmoothSupernet, SmoothTask, arch_with, smooth_net, values};
-use kdnas::search::bilevel::{StepSettings, unrolled_arch_grad};
+use kdnas::search::bilevel::unrolled_arch_grad;
 use kdnas::search::run::optimisers;
 use kdnas::search::{SearchConfig, SearchMode, SearchTask};
 use kdnas::supernet::Relaxation;
@@ -49,17 +49,7 @@ fn second_order_gradient_matches_finite_difference() {
         (0..2).map(|i| g0[i].iter().zip(&w0[i]).map(|(&g, &w)| g as f64 + WEIGHT_DECAY * w as f64).collect()).collect();
     let w = [values(net.w1.val()), values(net.w2.val())];
 
-    let settings = StepSettings {
-        mode: SearchMode::SecondOrder,
-        relaxation: &Relaxation::Softmax,
-        noise: None,
-        w_lr: ETA,
-        arch_lr: 0.0,
-        grad_clip: 5.0,
-        epoch: 0,
-        epochs: 1,
-        step: 0,
-    };
+    let settings = softmax_step_settings(SearchMode::SecondOrder, ETA, 0.0);
     let (grads, _) = unrolled_arch_grad(&task, &net, &arch, &mut opt, &task.train, &task.val, &settings).unwrap();
     let analytic = values(grads.get::<Flex, 2>(id).unwrap());
 

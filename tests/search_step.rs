@@ -7,7 +7,7 @@ mod common;
 use burn::backend::Flex;
 use burn::module::{Module, ParamId};
 use burn::optim::GradientsParams;
-use common::Cpu;
+use common::{Cpu, softmax_step_settings};
 use common::smooth::{SmoothBatch, SmoothSupernet, SmoothTask, arch_with, smooth_net, values};
 use kdnas::optim::Sgd;
 use kdnas::search::bilevel::{StepSettings, search_step, unrolled_arch_grad};
@@ -68,17 +68,7 @@ fn sgd_and_virtual_step_follow_pytorch_formulas() {
 
 /// Step settings of `mode` with softmax weights, virtual-step rate 2 and architecture rate `arch_lr`.
 fn settings(mode: SearchMode, arch_lr: f64) -> StepSettings<'static, Cpu> {
-    StepSettings {
-        mode,
-        relaxation: &Relaxation::Softmax,
-        noise: None,
-        w_lr: 2.0,
-        arch_lr,
-        grad_clip: 5.0,
-        epoch: 0,
-        epochs: 1,
-        step: 0,
-    }
+    softmax_step_settings(mode, 2.0, arch_lr)
 }
 
 /// The architecture logits after one search step in `mode` (Adam, no weight decay, lr 0.01).

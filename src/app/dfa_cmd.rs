@@ -3,7 +3,7 @@
 
 use super::outputs::write_search_outputs;
 use super::run_config::locate_usage;
-use super::search_cmd::{PreparedRun, RUN_CONFIG, RUN_SPACE, SearchResult, SpaceRunConfig};
+use super::search_cmd::{PreparedRun, RUN_CONFIG, RUN_SPACE, SearchResult, SpaceRunConfig, search_splits};
 use crate::error::{KdnasError, Result};
 use crate::export::DeriveRule;
 use crate::files::absolute_from;
@@ -51,14 +51,7 @@ pub fn run_dfa_search<AB: AutodiffBackend>(
     let cfg = &run.config;
     let config_path = run.dir.join(RUN_CONFIG);
     let in_config = |e: KdnasError| super::run_config::locate_in_config(&config_path, e);
-    let (train_full, _test) = cfg.data.load(&run.dir)?;
-    let (train, val) = train_full.split_at_fraction(cfg.search.train_fraction);
-    if train.len() < cfg.search.batch_size || val.is_empty() {
-        return Err(in_config(crate::validate::field_error(
-            "search.batch_size",
-            format!("{} is larger than the weight-training split ({} images)", cfg.search.batch_size, train.len()),
-        )));
-    }
+    let (train, val) = search_splits(&cfg.data, &cfg.search, &run.dir)?;
     let teacher = FrozenTeacher::<AB>::load(&cfg.teacher, train.channels, train.classes, device).map_err(in_config)?;
     let teacher_shapes = teacher.inner.stage_shapes();
     let space_src = Source { path: &run.dir.join(RUN_SPACE), text: &run.space_text };

@@ -3,12 +3,13 @@
 use super::outputs::write_search_outputs;
 use super::run_config::RunConfig;
 use crate::error::{KdnasError, Result};
+use crate::data::{DataConfig, ImageSet};
 use crate::export::Genotype;
 use crate::files::write_file_atomically;
 use crate::manifest::Fingerprint;
 use crate::ops::conv2d::OpMode;
 use crate::search::checkpoint::existing_checkpoint;
-use crate::search::{SearchRun, run_search};
+use crate::search::{SearchConfig, SearchRun, run_search};
 use crate::space::{ArchGraph, parse_space};
 use crate::supernet::{ArchParams, CellNetwork, NetworkSize, ensure_fits};
 use crate::tasks::image::ImageSearchTask;
@@ -129,6 +130,28 @@ pub struct SearchResult {
     pub epochs_run: usize,
 }
 
+/// The weight- and architecture-training splits of a search: the first `search.train_fraction` of
+/// `data`'s training images and the rest (relative data paths against `run_dir`). A batch larger
+/// than the weight split, or an empty architecture split, is an error located in the run's config.
+pub fn search_splits(data: &DataConfig, search: &SearchConfig, run_dir: &Path) -> Result<(ImageSet, ImageSet)> {
+    let (train_full, _test) = data.load(run_dir)?;
+    let (train, val) = train_full.split_at_fraction(search.train_fraction);
+    if train.len() < search.batch_size || val.is_empty() {
+        let err = crate::validate::field_error(
+            "search.batch_size",
+            format!(
+                "{} is larger than the weight-training split ({} of {} images, search.train_fraction = {})",
+                search.batch_size,
+                train.len(),
+                train.len() + val.len(),
+                search.train_fraction
+            ),
+        );
+        return Err(super::run_config::locate_in_config(&run_dir.join(RUN_CONFIG), err));
+    }
+    Ok((train, val))
+}
+
 /// Runs (or resumes) the search of a prepared run and writes genotype, DOT and plots.
 /// `stop_after` stops once that many epochs are finished (the run can be resumed).
 pub fn run_prepared<AB: AutodiffBackend>(
@@ -139,21 +162,7 @@ pub fn run_prepared<AB: AutodiffBackend>(
     device: &AB::Device,
 ) -> Result<SearchResult> {
     let cfg = &run.config;
-    let (train_full, _test) = cfg.data.load(&run.dir)?;
-    let (train, val) = train_full.split_at_fraction(cfg.search.train_fraction);
-    if train.len() < cfg.search.batch_size || val.is_empty() {
-        let err = crate::validate::field_error(
-            "search.batch_size",
-            format!(
-                "{} is larger than the weight-training split ({} of {} images, search.train_fraction = {})",
-                cfg.search.batch_size,
-                train.len(),
-                train.len() + val.len(),
-                cfg.search.train_fraction
-            ),
-        );
-        return Err(super::run_config::locate_in_config(&run.dir.join(RUN_CONFIG), err));
-    }
+    let (train, val) = search_splits(&cfg.data, &cfg.search, &run.dir)?;
     let size = NetworkSize::of(&run.space, &cfg.network, train.channels, train.classes, train.height, OpMode::Search);
     let what = format!(
         "{}: network.channels = {}, layers = {}",

@@ -2,7 +2,9 @@
 //! with the one training loop (checkpoint every epoch, `--resume`, `--stop-after`), validation and test
 //! ranking metrics per epoch, the best epoch by validation NDCG@10 kept in `best/`.
 
-use super::teacher_cmd::{TEACHER_CONFIG, TeacherArgs, TeacherStart, refuse_existing_run, write_final_outputs};
+use super::teacher_cmd::{
+    TEACHER_CONFIG, TeacherArgs, TeacherStart, refuse_existing_run, teacher_config_file, write_final_outputs,
+};
 use crate::error::{KdnasError, Result};
 use crate::files::{absolute_from, write_file_atomically};
 use crate::manifest::Fingerprint;
@@ -12,6 +14,7 @@ use crate::tasks::adarec::data::SequenceDataConfig;
 use crate::tasks::adarec::train_task::SequenceTrainTask;
 use crate::tasks::{TaskKind, TaskSection};
 use crate::train::figures::write_training_figures;
+use crate::train::records::best_epoch;
 use crate::train::{TrainConfig, TrainEpoch, TrainRun, train_loop};
 use burn::module::AutodiffModule;
 use burn::tensor::backend::AutodiffBackend;
@@ -94,11 +97,7 @@ impl SequenceTeacherSummary {
     }
 
     fn of(model: String, params: usize, history: &[TrainEpoch], planned_epochs: usize) -> Self {
-        let score = |r: &TrainEpoch| r.metric(BEST_RANKING_METRIC).unwrap_or(f64::NEG_INFINITY);
-        let best = history.iter().fold(None::<&TrainEpoch>, |best, r| match best {
-            Some(b) if score(b) >= score(r) => Some(b),
-            _ => Some(r),
-        });
+        let best = best_epoch(history, BEST_RANKING_METRIC);
         Self {
             model,
             params,
@@ -135,7 +134,7 @@ pub fn sequence_teacher_command<AB: AutodiffBackend>(
     let out = &args.out;
     let config = match &args.start {
         TeacherStart::New { config, seed } => prepare_new(config, *seed, out)?,
-        TeacherStart::Resume => SequenceTeacherConfig::load(&out.join(TEACHER_CONFIG))?,
+        TeacherStart::Resume => SequenceTeacherConfig::load(&teacher_config_file(args)?)?,
     };
     let data = Arc::new(config.data.load(Path::new("."))?);
     AB::seed(device, config.seed);

@@ -11,6 +11,7 @@ use crate::search::checkpoint::existing_checkpoint;
 use crate::supernet::trainable_params;
 use crate::train::epochs::{BEST_DIR, BEST_WEIGHTS};
 use crate::train::figures::write_training_figures;
+use crate::train::records::best_epoch;
 use crate::train::{ImageTrainTask, TrainConfig, TrainEpoch, TrainRun, train_loop};
 use burn::module::{AutodiffModule, Module};
 use burn::tensor::backend::{AutodiffBackend, Backend};
@@ -157,10 +158,7 @@ impl TeacherSummary {
     /// The summary of `history`.
     pub fn of(info: &ModelInfo, history: &[TrainEpoch], planned_epochs: usize, epochs_run: usize) -> Self {
         let metric = |r: &TrainEpoch, name: &str| r.metric(name).unwrap_or(0.0);
-        let best = history.iter().fold(None::<&TrainEpoch>, |best, r| match best {
-            Some(b) if metric(b, "test_acc") >= metric(r, "test_acc") => Some(b),
-            _ => Some(r),
-        });
+        let best = best_epoch(history, "test_acc");
         Self {
             model: info.name.clone(),
             params: info.params,
@@ -204,12 +202,7 @@ pub fn teacher_command<AB: AutodiffBackend>(args: &TeacherArgs, device: &AB::Dev
     let out = &args.out;
     let config = match &args.start {
         TeacherStart::New { config, seed } => prepare_new(config, *seed, out)?,
-        TeacherStart::Resume => {
-            if !out.is_dir() {
-                return Err(KdnasError::Usage(format!("{}: no such teacher run directory", out.display())));
-            }
-            TeacherConfig::load(&out.join(TEACHER_CONFIG))?
-        }
+        TeacherStart::Resume => TeacherConfig::load(&teacher_config_file(args)?)?,
     };
     let (train, test) = config.data.load(Path::new("."))?;
     AB::seed(device, config.seed);
@@ -256,6 +249,18 @@ pub fn teacher_command<AB: AutodiffBackend>(args: &TeacherArgs, device: &AB::Dev
     write_training_figures(out, &outcome.history, &format!("teacher {}", info.name))?;
     write_final_outputs(out, &outcome.net.valid(), &summary, summary.finished(), outcome.epochs_run)?;
     Ok(summary)
+}
+
+/// The config file a teacher run reads: the given file of a new run, or the run directory's copy when
+/// resuming (failing when that directory does not exist).
+pub fn teacher_config_file(args: &TeacherArgs) -> Result<PathBuf> {
+    match &args.start {
+        TeacherStart::New { config, .. } => Ok(config.clone()),
+        TeacherStart::Resume if !args.out.is_dir() => {
+            Err(KdnasError::Usage(format!("{}: no such teacher run directory", args.out.display())))
+        }
+        TeacherStart::Resume => Ok(args.out.join(TEACHER_CONFIG)),
+    }
 }
 
 /// Fails when `out` already holds a training run (it is resumed with `--resume`, never overwritten).

@@ -29,6 +29,21 @@ pub struct TaskLoss<B: burn::tensor::backend::Backend> {
     pub count: usize,
 }
 
+impl<B: burn::tensor::backend::Backend> TaskLoss<B> {
+    /// The plain classification loss of `logits: [n, classes]` against `labels: [n]`: mean
+    /// cross-entropy as the total and its one term, with the batch's correct count.
+    pub fn classification(logits: Tensor<B, 2>, labels: Tensor<B, 1, Int>) -> Self {
+        let ce = crate::metrics::cross_entropy(logits.clone(), labels.clone());
+        let count = labels.dims()[0];
+        Self {
+            total: ce.clone(),
+            terms: vec![("cross_entropy", ce)],
+            correct: Some(crate::metrics::correct_count(logits, labels)),
+            count,
+        }
+    }
+}
+
 /// A search problem: data, a network with mixed choices, and the losses of the bi-level problem.
 pub trait SearchTask<AB: AutodiffBackend> {
     /// The network whose weights the loop trains (the supernet).

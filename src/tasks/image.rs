@@ -1,7 +1,6 @@
 //! Image classification search (DARTS on CIFAR-10, Fashion-MNIST): cross-entropy on both levels.
 
 use crate::data::{Augment, ImageSet, image_batch};
-use crate::metrics::{correct_count, cross_entropy};
 use crate::search::task::Evaluation;
 use crate::search::{SearchTask, Split, TaskLoss};
 use crate::supernet::{ArchWeights, CellNetwork};
@@ -47,13 +46,7 @@ impl<AB: AutodiffBackend> SearchTask<AB> for ImageSearchTask<AB> {
     fn weight_loss(&self, net: &Self::Net, weights: &ArchWeights<AB>, batch: &Self::Batch) -> TaskLoss<AB> {
         let (images, labels) = batch;
         let logits = net.forward(images.clone(), Some(weights)); // [n, classes]
-        let ce = cross_entropy(logits.clone(), labels.clone());
-        TaskLoss {
-            total: ce.clone(),
-            terms: vec![("cross_entropy", ce)],
-            correct: Some(correct_count(logits, labels.clone())),
-            count: labels.dims()[0],
-        }
+        TaskLoss::classification(logits, labels.clone())
     }
 
     fn evaluate_val(

@@ -5,7 +5,6 @@
 use super::classify::score_classifier;
 use super::task::{EpochAt, TrainTask};
 use crate::data::{Augment, ImageSet, image_batch};
-use crate::metrics::{correct_count, cross_entropy};
 use crate::models::{Model, StagedClassifier};
 use crate::search::TaskLoss;
 use crate::supernet::CellNetwork;
@@ -91,13 +90,7 @@ where
         let (images, labels) = batch;
         let drop_path = self.drop_path * at.epoch as f64 / at.epochs as f64; // DARTS's linear schedule
         let logits = net.train_logits(images.clone(), drop_path); // [n, classes]
-        let ce = cross_entropy(logits.clone(), labels.clone());
-        TaskLoss {
-            total: ce.clone(),
-            terms: vec![("cross_entropy", ce)],
-            correct: Some(correct_count(logits, labels.clone())),
-            count: labels.dims()[0],
-        }
+        TaskLoss::classification(logits, labels.clone())
     }
 
     fn evaluate(&self, net: &N::InnerModule) -> Vec<(String, f64)> {

@@ -44,6 +44,15 @@ impl TrainEpoch {
     }
 }
 
+/// The epoch of `history` with the highest metric `name` (the earliest on ties; epochs without it
+/// are skipped), as the training loop keeps it in `best/`.
+pub fn best_epoch<'a>(history: &'a [TrainEpoch], name: &str) -> Option<&'a TrainEpoch> {
+    history.iter().filter(|r| r.metric(name).is_some()).fold(None, |best, r| match best {
+        Some(b) if b.metric(name) >= r.metric(name) => Some(b),
+        _ => Some(r),
+    })
+}
+
 /// Rewrites `run_dir/train_metrics.jsonl` from `history` (atomically, so it always agrees with the
 /// checkpoint it was written after).
 pub fn write_train_metrics(run_dir: &Path, history: &[TrainEpoch]) -> Result<()> {

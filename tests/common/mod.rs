@@ -8,7 +8,10 @@ pub mod smooth;
 
 use burn::backend::{Autodiff, Flex};
 use kdnas::data::ImageSet;
+use kdnas::search::SearchMode;
+use kdnas::search::bilevel::StepSettings;
 use kdnas::space::{ArchGraph, parse_space};
+use kdnas::supernet::Relaxation;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use std::path::{Path, PathBuf};
@@ -235,4 +238,20 @@ pub fn read(path: &Path) -> Vec<u8> {
 pub fn train_records(run: &Path) -> Vec<serde_json::Value> {
     let text = String::from_utf8(read(&run.join("train_metrics.jsonl"))).unwrap();
     text.lines().map(|line| serde_json::from_str(line).unwrap()).collect()
+}
+
+/// Search-step settings of `mode` at epoch 0 of 1 with softmax weights, weight rate (also the virtual
+/// step's eta) `w_lr`, architecture rate `arch_lr` and clip norm 5.
+pub fn softmax_step_settings(mode: SearchMode, w_lr: f64, arch_lr: f64) -> StepSettings<'static, Cpu> {
+    StepSettings {
+        mode,
+        relaxation: &Relaxation::Softmax,
+        noise: None,
+        w_lr,
+        arch_lr,
+        grad_clip: 5.0,
+        epoch: 0,
+        epochs: 1,
+        step: 0,
+    }
 }
