@@ -10,13 +10,12 @@ use common::dfa::{
     fixed_batches, record_bytes, resnet14_space, softmax_weights, tiny_student, tiny_task, tiny_teacher,
 };
 use common::smooth::values;
-use common::{Cpu, temp_dir};
+use common::{Cpu, run_fresh_search, temp_dir};
 use kdnas::app::outputs::write_search_outputs;
 use kdnas::export::DeriveRule;
-use kdnas::manifest::Fingerprint;
 use kdnas::models::StagedClassifier;
 use kdnas::search::checkpoint::load_module_file;
-use kdnas::search::{SearchConfig, SearchMode, SearchOutcome, SearchRun, run_search};
+use kdnas::search::{SearchConfig, SearchMode, SearchOutcome};
 use kdnas::supernet::ArchParams;
 use kdnas::tasks::dfa::objectives::{AggregationWeights, aggregation_weights, apply};
 use kdnas::tasks::dfa::{DfaLosses, DfaSearchTask, DfaStudent, aggregates};
@@ -26,21 +25,9 @@ const SIDE: usize = 8;
 
 /// A search of `task` with `config` in `dir`, from a seeded student and DARTS's initial logits.
 fn search(dir: &Path, task: &DfaSearchTask<Cpu>, config: &SearchConfig) -> SearchOutcome<Cpu, DfaStudent<Cpu>> {
-    let device = Default::default();
     let net = tiny_student(task, 8, 5);
-    let arch = ArchParams::<Cpu>::new(&resnet14_space(), &device);
-    let fingerprint = Fingerprint::new(config, &[], &net).unwrap();
-    let run = SearchRun {
-        config,
-        seed: 3,
-        run_dir: dir,
-        resume: false,
-        progress: false,
-        stop_after: None,
-        device: &device,
-        fingerprint: &fingerprint,
-    };
-    run_search(task, net, arch, &run).unwrap()
+    let arch = ArchParams::<Cpu>::new(&resnet14_space(), &Default::default());
+    run_fresh_search(dir, config, task, net, arch, 3).unwrap()
 }
 
 #[test]

@@ -3,8 +3,8 @@
 
 mod common;
 
-use common::instrumented::{run_tiny_search, tiny_search};
-use common::temp_dir;
+use common::instrumented::tiny_search;
+use common::{run_fresh_search, temp_dir};
 use kdnas::KdnasError;
 use kdnas::search::SearchConfig;
 
@@ -14,7 +14,7 @@ fn nan_stops_the_run_and_keeps_the_last_checkpoint() {
     let (net, arch, task) = tiny_search(8, Some(6));
     let config = SearchConfig { epochs: 3, batch_size: 4, ..SearchConfig::default() };
     let dir = temp_dir("nan");
-    let err = run_tiny_search(&dir, &config, &task, net, arch).err().expect("the NaN must stop the run");
+    let err = run_fresh_search(&dir, &config, &task, net, arch, 0).err().expect("the NaN must stop the run");
     assert!(matches!(err, KdnasError::NonFinite { epoch: 1, step: 0, ref term, .. } if term == "poison"), "{err:?}");
     assert!(err.to_string().contains("epoch 2, step 1 (1-based): term `poison` = NaN"), "{err}");
     let state: kdnas::search::SearchState =

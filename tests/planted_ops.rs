@@ -7,11 +7,11 @@ mod common;
 use burn::module::Module;
 use burn::tensor::backend::Backend;
 use burn::tensor::{Distribution, Tensor};
-use common::{Cpu, space, temp_dir};
+use common::{Cpu, run_fresh_search, space, temp_dir};
 use kdnas::export::{DeriveRule, Genotype};
 use kdnas::ops::conv2d::Op2d;
 use kdnas::ops::{CandidateOp, OpMode};
-use kdnas::search::{SearchConfig, SearchMode, SearchRun, SearchTask, Split, TaskLoss, run_search};
+use kdnas::search::{SearchConfig, SearchMode, SearchTask, Split, TaskLoss};
 use kdnas::space::ArchGraph;
 use kdnas::supernet::darts_cell::MixedOp2d;
 use kdnas::supernet::{ArchParams, ArchWeights};
@@ -118,22 +118,8 @@ fn search_recovers_planted_ops() {
         ..SearchConfig::default()
     };
     let dir = temp_dir("planted");
-    let run = SearchRun {
-        config: &config,
-        seed: 5,
-        run_dir: &dir,
-        resume: false,
-        progress: false,
-        stop_after: None,
-        device: &device,
-        fingerprint: &kdnas::manifest::Fingerprint::new::<Cpu, _, _>(
-            &config,
-            &[],
-            &ArchParams::<Cpu>::new(&arch_graph, &device),
-        )
-        .unwrap(),
-    };
-    let outcome = run_search(&task, EdgeSupernet { edges }, ArchParams::new(&arch_graph, &device), &run).unwrap();
+    let outcome =
+        run_fresh_search(&dir, &config, &task, EdgeSupernet { edges }, ArchParams::new(&arch_graph, &device), 5).unwrap();
     let last = &outcome.state.history.last().unwrap().arch_weights;
     let genotype = Genotype::derive(&arch_graph, last, DeriveRule::Argmax);
     let picked: Vec<&str> = genotype.choices.iter().map(|c| c.argmax.as_str()).collect();

@@ -4,14 +4,12 @@
 
 use super::Cpu;
 use burn::tensor::Tensor;
-use kdnas::manifest::Fingerprint;
 use kdnas::ops::conv2d::OpMode;
-use kdnas::search::{SearchConfig, SearchOutcome, SearchRun, SearchTask, Split, TaskLoss, run_search};
+use kdnas::search::{SearchTask, Split, TaskLoss};
 use kdnas::supernet::{ArchParams, ArchWeights, CellNetwork, NetworkConfig};
 use kdnas::tasks::image::ImageSearchTask;
 use rand::rngs::StdRng;
 use std::cell::{Cell, RefCell};
-use std::path::Path;
 
 /// [`ImageSearchTask`] with recording and optional poisoning.
 pub struct InstrumentedTask {
@@ -80,27 +78,4 @@ pub fn tiny_search(n: usize, poison_from: Option<usize>) -> (CellNetwork<Cpu>, A
         device,
     };
     (net, arch, InstrumentedTask { poison_from, ..InstrumentedTask::new(inner) })
-}
-
-/// Runs a new search of `task` from `net` and `arch` under `config` with seed 0 in the fresh directory `dir`.
-pub fn run_tiny_search(
-    dir: &Path,
-    config: &SearchConfig,
-    task: &InstrumentedTask,
-    net: CellNetwork<Cpu>,
-    arch: ArchParams<Cpu>,
-) -> kdnas::Result<SearchOutcome<Cpu, CellNetwork<Cpu>>> {
-    let device = Default::default();
-    let fingerprint = Fingerprint::new(config, &[], &net)?;
-    let run = SearchRun {
-        config,
-        seed: 0,
-        run_dir: dir,
-        resume: false,
-        progress: false,
-        stop_after: None,
-        device: &device,
-        fingerprint: &fingerprint,
-    };
-    run_search(task, net, arch, &run)
 }

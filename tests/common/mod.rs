@@ -8,10 +8,11 @@ pub mod smooth;
 
 use burn::backend::{Autodiff, Flex};
 use kdnas::data::ImageSet;
-use kdnas::search::SearchMode;
+use kdnas::manifest::Fingerprint;
+use kdnas::search::{SearchConfig, SearchMode, SearchOutcome, SearchRun, SearchTask, run_search};
 use kdnas::search::bilevel::StepSettings;
 use kdnas::space::{ArchGraph, parse_space};
-use kdnas::supernet::Relaxation;
+use kdnas::supernet::{ArchParams, Relaxation};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use std::path::{Path, PathBuf};
@@ -254,4 +255,29 @@ pub fn softmax_step_settings(mode: SearchMode, w_lr: f64, arch_lr: f64) -> StepS
         epochs: 1,
         step: 0,
     }
+}
+
+/// Runs a new search (no resume, no progress) of `task` from `net` and `arch` under `config` with
+/// `seed` in the fresh directory `dir`.
+pub fn run_fresh_search<T: SearchTask<Cpu>>(
+    dir: &Path,
+    config: &SearchConfig,
+    task: &T,
+    net: T::Net,
+    arch: ArchParams<Cpu>,
+    seed: u64,
+) -> kdnas::Result<SearchOutcome<Cpu, T::Net>> {
+    let device = Default::default();
+    let fingerprint = Fingerprint::new(config, &[], &net)?;
+    let run = SearchRun {
+        config,
+        seed,
+        run_dir: dir,
+        resume: false,
+        progress: false,
+        stop_after: None,
+        device: &device,
+        fingerprint: &fingerprint,
+    };
+    run_search(task, net, arch, &run)
 }
