@@ -4,17 +4,23 @@ use anyhow::{Context, Result, bail};
 use burn::backend::Autodiff;
 use burn::tensor::backend::AutodiffBackend;
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use kdnas::app::bench::{BenchArgs, DfaBenchArgs, DfaStep, bench_darts, bench_dfa};
+use kdnas::app::adarec_cmd::run_adarec_search;
+use kdnas::app::adarec_finetune_cmd::adarec_finetune_command;
+use kdnas::app::bench::{
+    AdarecBenchArgs, AdarecStep, BenchArgs, DfaBenchArgs, DfaStep, bench_adarec, bench_darts, bench_dfa,
+};
 use kdnas::app::dfa_cmd::run_dfa_search;
+use kdnas::app::ranking_eval_cmd::{evaluate_runs, is_ranking_run, ranking_eval, ranking_table};
 use kdnas::app::distill_cmd::{DistillArgs, distill_command};
-use kdnas::app::eval_cmd::{EvalArgs, eval_command};
+use kdnas::app::eval_cmd::{EvalArgs, eval_command, locate};
 use kdnas::app::inspect_cmd::inspect_report;
 use kdnas::app::outputs::write_search_outputs;
 use kdnas::app::quickstart::quickstart;
+use kdnas::app::quickstart_adarec::quickstart_adarec;
 use kdnas::app::quickstart_dfa::quickstart_dfa;
 use kdnas::app::run_config::{RunConfig, locate_in_config};
 use kdnas::app::search_cmd::{PreparedRun, RUN_CONFIG, SpaceRunConfig, prepare_from_file, reopen_run, run_prepared};
-use kdnas::app::sequence_teacher_cmd::sequence_teacher_command;
+use kdnas::app::sequence_teacher_cmd::{SequenceTeacherSummary, sequence_teacher_command};
 use kdnas::app::teacher_cmd::{TeacherArgs, TeacherStart, teacher_command, teacher_config_file};
 use kdnas::app::train_cmd::{TrainArgs, TrainStart, train_command};
 use kdnas::export::DeriveRule;
@@ -22,6 +28,7 @@ use kdnas::search::SearchMode;
 use kdnas::search::checkpoint::existing_checkpoint;
 use kdnas::space::load_space;
 use kdnas::supernet::NetworkConfig;
+use kdnas::tasks::adarec::config::AdarecSearchConfig;
 use kdnas::tasks::dfa::config::DfaSearchConfig;
 use kdnas::tasks::{TaskKind, TaskSection, task_kind_of};
 use std::io::IsTerminal;
@@ -144,14 +151,18 @@ enum Command {
         /// Where to write the DOT file (default: <space name>.dot in the current directory).
         #[arg(long)]
         dot: Option<PathBuf>,
+        /// Also measure each op's forward time on this CPU (`causal1d` spaces).
+        #[arg(long)]
+        latency: bool,
     },
     /// Small complete run on the bundled Fashion-MNIST subset: search, derive, train (a few minutes on 2 cores).
     Quickstart {
-        /// image: DARTS search + derived network; dfa: teacher, DFA search, distillation (DFA and Last).
+        /// image: DARTS search + derived network; dfa: teacher, DFA search, distillation (DFA and Last);
+        /// adarec: NextItNet teacher, student search, fine-tuning with and without KD, ranking table.
         #[arg(long, value_enum, default_value = "image")]
         task: QuickstartTask,
-        /// Output directory (default results/quickstart or results/quickstart-dfa; its step folders are
-        /// replaced).
+        /// Output directory (default results/quickstart, results/quickstart-dfa or results/quickstart-adarec;
+        /// its step folders are replaced).
         #[arg(long)]
         out: Option<PathBuf>,
         /// cpu, or cuda[:N].
@@ -162,6 +173,11 @@ enum Command {
     Dfa {
         #[command(subcommand)]
         which: DfaCommand,
+    },
+    /// AdaRec: search a causal 1-D student distilled from a NextItNet teacher (see examples/adarec/).
+    Adarec {
+        #[command(subcommand)]
+        which: AdarecCommand,
     },
     /// Distil a fresh student from a frozen teacher with weighted objectives (DFA stage 2 and the baselines;
     /// see examples/distill_*.toml).
@@ -213,6 +229,16 @@ impl RunArgs {
             (None, None) => bail!("give --config FILE or --resume RUN_DIR"),
         }
     }
+
+    /// The arguments of a training command (teacher, fine-tuning).
+    fn training_args(&self) -> Result<TeacherArgs> {
+        let (config, out) = self.start()?;
+        let start = match config {
+            Some(config) => TeacherStart::New { config, seed: self.seed },
+            None => TeacherStart::Resume,
+        };
+        Ok(TeacherArgs { start, out, progress: std::io::stderr().is_terminal(), stop_after: self.stop_after })
+    }
 }
 
 #[derive(Subcommand)]
@@ -230,6 +256,39 @@ enum DfaCommand {
     Search {
         #[command(flatten)]
         run: RunArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum AdarecCommand {
+    /// Search the student's shared op choices with the cost-sensitive distillation loss (a `[task] kind =
+    /// "adarec"` config with `space`, `[teacher]` and `[student]`).
+    Search {
+        #[command(flatten)]
+        run: RunArgs,
+    },
+    /// Train the derived student of a search from scratch: cross-entropy, or with continued distillation
+    /// (`[kd]`); see examples/adarec/finetune.toml.
+    Finetune {
+        #[command(flatten)]
+        run: RunArgs,
+    },
+    /// Rank the test targets with every run given (teachers and fine-tuned students; their best epochs)
+    /// and print one markdown table: parameters, MRR, HR@k, NDCG@k, ms per 1,000 users, speed-up against
+    /// the first teacher.
+    Table {
+        /// Run directories (`kdnas teacher train` on sequences, `kdnas adarec finetune`).
+        #[arg(required = true)]
+        runs: Vec<PathBuf>,
+        /// TOML file with a [data] section to rank on instead of each run's own data.
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// Also write the table to this file.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// cpu, or cuda[:N].
+        #[arg(long, default_value = "cpu")]
+        device: String,
     },
 }
 
@@ -274,6 +333,26 @@ enum BenchCommand {
         #[arg(long, default_value = "cpu")]
         device: String,
     },
+    /// AdaRec's single-level search step (NextItNet 16x256 teacher, 4x64 student) and the inference of
+    /// the teacher and a derived student (compare with bench/torch_reference/adarec.py).
+    Adarec {
+        /// search, infer or all.
+        #[arg(long, default_value = "all", value_parser = ["search", "infer", "all"])]
+        step: String,
+        #[arg(long, default_value_t = 64)]
+        batch: usize,
+        #[arg(long, default_value_t = 50)]
+        max_len: usize,
+        #[arg(long, default_value_t = 10_000)]
+        items: usize,
+        #[arg(long, default_value_t = 1)]
+        warmup: usize,
+        #[arg(long, default_value_t = 3)]
+        iters: usize,
+        /// cpu, or cuda[:N].
+        #[arg(long, default_value = "cpu")]
+        device: String,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -288,6 +367,7 @@ enum DfaStepArg {
 enum QuickstartTask {
     Image,
     Dfa,
+    Adarec,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -397,10 +477,13 @@ impl OnBackend for SearchJob {
                 let run = self.prepare::<DfaSearchConfig>(config.as_deref(), &dir)?;
                 (run.dir.clone(), run_dfa_search::<AB>(&run, resume, progress, self.run.stop_after, device)?.genotype)
             }
-            TaskKind::Adarec => bail!(
-                "{}: AdaRec search is not available yet (this version trains the NextItNet teacher: kdnas teacher train --config FILE)",
-                config_file.display()
-            ),
+            TaskKind::Adarec => {
+                let run = self.prepare::<AdarecSearchConfig>(config.as_deref(), &dir)?;
+                (
+                    run.dir.clone(),
+                    run_adarec_search::<AB>(&run, resume, progress, self.run.stop_after, device)?.genotype,
+                )
+            }
         };
         println!("run directory: {}", dir.display());
         println!("genotype: {}", genotype_line(&genotype));
@@ -442,20 +525,7 @@ impl OnBackend for TeacherJob {
     fn run<AB: AutodiffBackend>(self, device: &AB::Device) -> Result<()> {
         if task_kind_of(&teacher_config_file(&self.0)?)? == TaskKind::Adarec {
             let summary = sequence_teacher_command::<AB>(&self.0, device)?;
-            let metric = |name: &str| summary.best_metrics.get(name).copied().unwrap_or(0.0);
-            println!(
-                "teacher {}: {} parameters; best epoch {} (of {} of {}): valid NDCG@10 {:.4}, test NDCG@10 {:.4} HR@10 {:.4} MRR {:.4}",
-                summary.model,
-                summary.params,
-                summary.best_epoch + 1,
-                summary.epochs,
-                summary.planned_epochs,
-                metric("valid_ndcg@10"),
-                metric("test_ndcg@10"),
-                metric("test_hr@10"),
-                metric("test_mrr")
-            );
-            print_run_end(summary.finished(), &self.0.out, "teacher train");
+            print_ranking_summary("teacher", &summary, &self.0.out, "teacher train");
             return Ok(());
         }
         let summary = teacher_command::<AB>(&self.0, device)?;
@@ -470,6 +540,55 @@ impl OnBackend for TeacherJob {
             summary.planned_epochs
         );
         print_run_end(summary.finished(), &self.0.out, "teacher train");
+        Ok(())
+    }
+}
+
+/// The end of a ranking run (teacher or fine-tuned student): the best epoch's metrics, then where the
+/// results are or how to continue.
+fn print_ranking_summary(label: &str, summary: &SequenceTeacherSummary, out: &Path, command: &str) {
+    let metric = |name: &str| summary.best_metrics.get(name).copied().unwrap_or(0.0);
+    println!(
+        "{label} {}: {} parameters; best epoch {} (of {} of {}): valid NDCG@10 {:.4}, test NDCG@10 {:.4} HR@10 {:.4} MRR {:.4}",
+        summary.model,
+        summary.params,
+        summary.best_epoch + 1,
+        summary.epochs,
+        summary.planned_epochs,
+        metric("valid_ndcg@10"),
+        metric("test_ndcg@10"),
+        metric("test_hr@10"),
+        metric("test_mrr")
+    );
+    print_run_end(summary.finished(), out, command);
+}
+
+struct FinetuneJob(TeacherArgs);
+
+impl OnBackend for FinetuneJob {
+    type Output = ();
+    fn run<AB: AutodiffBackend>(self, device: &AB::Device) -> Result<()> {
+        let summary = adarec_finetune_command::<AB>(&self.0, device)?;
+        print_ranking_summary("student", &summary, &self.0.out, "adarec finetune");
+        Ok(())
+    }
+}
+
+struct TableJob {
+    runs: Vec<PathBuf>,
+    data: Option<PathBuf>,
+    out: Option<PathBuf>,
+}
+
+impl OnBackend for TableJob {
+    type Output = ();
+    fn run<AB: AutodiffBackend>(self, device: &AB::Device) -> Result<()> {
+        let reports = evaluate_runs::<AB::InnerBackend>(&self.runs, self.data.as_deref(), device)?;
+        let table = ranking_table(&reports);
+        print!("{table}");
+        if let Some(out) = &self.out {
+            kdnas::files::write_file_atomically(out, table.as_bytes())?;
+        }
         Ok(())
     }
 }
@@ -498,6 +617,15 @@ struct EvalJob(EvalArgs);
 impl OnBackend for EvalJob {
     type Output = ();
     fn run<AB: AutodiffBackend>(self, device: &AB::Device) -> Result<()> {
+        let (run_dir, _) = locate(&self.0.checkpoint)?;
+        if is_ranking_run(&run_dir) {
+            let args = &self.0;
+            let report =
+                ranking_eval::<AB::InnerBackend>(&args.checkpoint, args.data.as_deref(), args.out.as_deref(), device)?;
+            print!("{}", report.text());
+            println!("written to {}", args.out.clone().unwrap_or_else(|| run_dir.join("eval")).display());
+            return Ok(());
+        }
         let report = eval_command::<AB::InnerBackend>(&self.0, device)?;
         print!("{}", report.table());
         println!("written to {}", report.out.display());
@@ -523,6 +651,19 @@ impl OnBackend for QuickstartJob {
     }
 }
 
+struct AdarecQuickstartJob(PathBuf);
+
+impl OnBackend for AdarecQuickstartJob {
+    type Output = ();
+    fn run<AB: AutodiffBackend>(self, device: &AB::Device) -> Result<()> {
+        let q = quickstart_adarec::<AB>(&self.0, true, device)?;
+        println!("searched student: {}", genotype_line(&q.genotype));
+        print!("{}", q.table);
+        println!("results: {}", self.0.display());
+        Ok(())
+    }
+}
+
 struct DfaQuickstartJob(PathBuf);
 
 impl OnBackend for DfaQuickstartJob {
@@ -542,6 +683,18 @@ impl OnBackend for DfaQuickstartJob {
 struct BenchJob(BenchArgs);
 
 struct DfaBenchJob(DfaBenchArgs);
+
+struct AdarecBenchJob(AdarecBenchArgs);
+
+impl OnBackend for AdarecBenchJob {
+    type Output = ();
+    fn run<AB: AutodiffBackend>(self, device: &AB::Device) -> Result<()> {
+        for line in bench_adarec::<AB>(&self.0, device)? {
+            println!("{line}");
+        }
+        Ok(())
+    }
+}
 
 impl OnBackend for DfaBenchJob {
     type Output = ();
@@ -587,6 +740,9 @@ fn run(cli: Cli) -> Result<()> {
         Command::Dfa { which: DfaCommand::Search { run } } => {
             with_device(&run.device.clone(), SearchJob { run, expected: Some(TaskKind::Dfa) })
         }
+        Command::Adarec { which: AdarecCommand::Search { run } } => {
+            with_device(&run.device.clone(), SearchJob { run, expected: Some(TaskKind::Adarec) })
+        }
         Command::Distill { run } => {
             let (config, out) = run.start()?;
             let args = DistillArgs {
@@ -628,22 +784,21 @@ fn run(cli: Cli) -> Result<()> {
             with_device(&device, TrainJob(TrainArgs { start, out, progress, stop_after }))
         }
         Command::Teacher { which: TeacherCommand::Train { run } } => {
-            let (config, out) = run.start()?;
-            let start = match config {
-                Some(config) => TeacherStart::New { config, seed: run.seed },
-                None => TeacherStart::Resume,
-            };
-            let args =
-                TeacherArgs { start, out, progress: std::io::stderr().is_terminal(), stop_after: run.stop_after };
-            with_device(&run.device, TeacherJob(args))
+            with_device(&run.device, TeacherJob(run.training_args()?))
+        }
+        Command::Adarec { which: AdarecCommand::Table { runs, data, out, device } } => {
+            with_device(&device, TableJob { runs, data, out })
+        }
+        Command::Adarec { which: AdarecCommand::Finetune { run } } => {
+            with_device(&run.device, FinetuneJob(run.training_args()?))
         }
         Command::Eval { checkpoint, data, out, batch_size, device } => {
             with_device(&device, EvalJob(EvalArgs { checkpoint, data, out, batch_size }))
         }
-        Command::Inspect { space, channels, layers, in_channels, image, classes, time, dot } => {
+        Command::Inspect { space, channels, layers, in_channels, image, classes, time, dot, latency } => {
             let arch = load_space(&space)?;
             let network = NetworkConfig { channels, layers, stem_multiplier: 3, reduction_layers: None };
-            print!("{}", inspect_report(&arch, &network, in_channels, image, classes, time)?);
+            print!("{}", inspect_report(&arch, &network, in_channels, image, classes, time, latency)?);
             let dot = dot.unwrap_or_else(|| PathBuf::from(kdnas::files::safe_file_name(&format!("{}.dot", arch.name))));
             std::fs::write(&dot, kdnas::space::dot::space_to_dot(&arch))
                 .with_context(|| format!("writing {}", dot.display()))?;
@@ -652,6 +807,10 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Quickstart { task: QuickstartTask::Image, out, device } => {
             with_device(&device, QuickstartJob(out.unwrap_or_else(|| PathBuf::from("results/quickstart"))))
+        }
+        Command::Quickstart { task: QuickstartTask::Adarec, out, device } => {
+            let out = out.unwrap_or_else(|| PathBuf::from("results/quickstart-adarec"));
+            with_device(&device, AdarecQuickstartJob(out))
         }
         Command::Quickstart { task: QuickstartTask::Dfa, out, device } => {
             with_device(&device, DfaQuickstartJob(out.unwrap_or_else(|| PathBuf::from("results/quickstart-dfa"))))
@@ -680,6 +839,10 @@ fn run(cli: Cli) -> Result<()> {
             };
             let args = DfaBenchArgs { batch, image, warmup, iters, steps, device_label: device.clone() };
             with_device(&device, DfaBenchJob(args))
+        }
+        Command::Bench { which: BenchCommand::Adarec { step, batch, max_len, items, warmup, iters, device } } => {
+            let paper = AdarecBenchArgs::paper(warmup, iters, AdarecStep::parse_list(&step)?, device.clone());
+            with_device(&device, AdarecBenchJob(AdarecBenchArgs { batch, max_len, items, ..paper }))
         }
     }
 }

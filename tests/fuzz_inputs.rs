@@ -782,7 +782,8 @@ mode = "first_order"
 "#;
 
 /// The files of a search checkpoint: the JSON ones first, then the binary ones.
-const CHECKPOINT_FILES: [&str; 6] = ["state.json", MANIFEST, "net.mpk", "arch.mpk", "arch_opt.mpk", "sgd_velocity.bin"];
+const CHECKPOINT_FILES: [&str; 6] =
+    ["state.json", MANIFEST, "net.mpk", "arch.mpk", "arch_adam_moments.bin", "sgd_velocity.bin"];
 
 /// How many of [`CHECKPOINT_FILES`] are JSON.
 const CHECKPOINT_JSON_FILES: usize = 2;

@@ -119,7 +119,8 @@ fn search_recovers_planted_ops() {
     };
     let dir = temp_dir("planted");
     let outcome =
-        run_fresh_search(&dir, &config, &task, EdgeSupernet { edges }, ArchParams::new(&arch_graph, &device), 5).unwrap();
+        run_fresh_search(&dir, &config, &task, EdgeSupernet { edges }, ArchParams::new(&arch_graph, &device), 5)
+            .unwrap();
     let last = &outcome.state.history.last().unwrap().arch_weights;
     let genotype = Genotype::derive(&arch_graph, last, DeriveRule::Argmax);
     let picked: Vec<&str> = genotype.choices.iter().map(|c| c.argmax.as_str()).collect();

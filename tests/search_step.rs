@@ -7,8 +7,8 @@ mod common;
 use burn::backend::Flex;
 use burn::module::{Module, ParamId};
 use burn::optim::GradientsParams;
-use common::{Cpu, softmax_step_settings};
 use common::smooth::{SmoothBatch, SmoothSupernet, SmoothTask, arch_with, smooth_net, values};
+use common::{Cpu, softmax_step_settings};
 use kdnas::optim::Sgd;
 use kdnas::search::bilevel::{StepSettings, search_step, unrolled_arch_grad};
 use kdnas::search::run::optimisers;
@@ -87,7 +87,7 @@ fn alpha_after_step(mode: SearchMode, id: ParamId) -> Vec<f32> {
         arch_with(id, &ALPHA),
         &mut opt,
         &task.train,
-        &task.val,
+        Some(&task.val),
         &settings(mode, 0.01),
     )
     .unwrap();

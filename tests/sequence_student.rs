@@ -132,17 +132,13 @@ fn cost_loss_is_the_expected_parameter_cost() {
         assert!((got - want).abs() < 1e-12, "{:?}", table.groups[0]);
     }
     // Weights: row r puts 0.5 on candidate r and spreads 0.5 over the other nine.
-    let rows: Vec<f32> = (0..6)
-        .flat_map(|r| (0..10).map(move |o| if o == r { 0.5 } else { 0.5 / 9.0 }))
-        .collect();
+    let rows: Vec<f32> = (0..6).flat_map(|r| (0..10).map(move |o| if o == r { 0.5 } else { 0.5 / 9.0 })).collect();
     let device = Default::default();
     let weights = ArchWeights::<Cpu> {
         groups: vec![Tensor::from_data(TensorData::new(rows.clone(), [6, 10]), &device).require_grad()],
         selected: None,
     };
-    let by_hand: f64 = (0..6)
-        .map(|r| (0..10).map(|o| rows[r * 10 + o] as f64 * want[o]).sum::<f64>())
-        .sum();
+    let by_hand: f64 = (0..6).map(|r| (0..10).map(|o| rows[r * 10 + o] as f64 * want[o]).sum::<f64>()).sum();
     let loss = table.expected(&weights);
     let got: f64 = loss.clone().into_scalar().elem::<f32>() as f64;
     assert!((got - by_hand).abs() < 1e-5, "cost {got}, by hand {by_hand}");

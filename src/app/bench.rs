@@ -2,9 +2,11 @@
 //! data, after warm-up: median, min, max and peak memory. Every line has the format of its PyTorch
 //! twin in bench/torch_reference, so the two compare side by side.
 
+pub mod adarec;
 pub mod darts;
 pub mod dfa;
 
+pub use adarec::{AdarecBenchArgs, AdarecStep, bench_adarec};
 pub use darts::{BenchArgs, bench_darts};
 pub use dfa::{DfaBenchArgs, DfaStep, bench_dfa};
 

@@ -98,7 +98,7 @@ impl EvalReport {
 }
 
 /// The run directory and the weights file `checkpoint` names.
-fn locate(checkpoint: &Path) -> Result<(PathBuf, PathBuf)> {
+pub fn locate(checkpoint: &Path) -> Result<(PathBuf, PathBuf)> {
     if checkpoint.is_dir() {
         let weights = [checkpoint.join(FINAL_WEIGHTS), best_weights(checkpoint)]
             .into_iter()
@@ -130,16 +130,22 @@ fn locate(checkpoint: &Path) -> Result<(PathBuf, PathBuf)> {
 /// The `[data]` section of the TOML file `path` (other sections are ignored, so a run config works),
 /// with its directory resolved against the file's folder.
 fn data_section(path: &Path) -> Result<DataConfig> {
+    Ok(data_relative_to(read_data_section(path, DataConfig::validate)?, path))
+}
+
+/// The `[data]` section of the TOML file `path` (other sections are ignored, so a run config works),
+/// checked by `validate`; errors name the file and the line. Relative paths in it are left as written.
+pub fn read_data_section<D: serde::de::DeserializeOwned>(path: &Path, validate: fn(&D) -> Result<()>) -> Result<D> {
     #[derive(Deserialize)]
-    struct DataFile {
-        data: Option<DataConfig>,
+    struct DataFile<D> {
+        data: Option<D>,
     }
     let text = std::fs::read_to_string(path).map_err(|e| KdnasError::io(path, e))?;
     let src = Source { path, text: &text };
-    let file: DataFile = toml::from_str(&text).map_err(|e| src.toml_error(e))?;
+    let file: DataFile<D> = toml::from_str(&text).map_err(|e| src.toml_error(e))?;
     let data = file.data.ok_or_else(|| src.error(0..0, "data", "no [data] section"))?;
-    data.validate().map_err(|e| locate_usage(&src, e))?;
-    Ok(data_relative_to(data, path))
+    validate(&data).map_err(|e| locate_usage(&src, e))?;
+    Ok(data)
 }
 
 /// Names of the classes of `data` (the label's number when the source has none).

@@ -1,5 +1,9 @@
 //! The figures of a search: final architecture weights per choice group (heatmap), their evolution
-//! over epochs, and the loss/accuracy curves. Written to `plots/` as PNG and SVG.
+//! over epochs, the loss/accuracy curves and, when the records carry them, the EMD mapping and the
+//! ranking metrics (AdaRec). Written to `plots/` as PNG and SVG.
+
+mod emd;
+mod ranking;
 
 use crate::error::Result;
 use crate::plot::{WeightTable, evolution, heatmap, metric_curves};
@@ -8,6 +12,14 @@ use crate::space::{ArchGraph, ChoiceKind};
 use ndarray::{Array2, Array3};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
+
+/// One named series of `(epoch, value)` points (epochs 1-based).
+type Series = (String, Vec<(f64, f64)>);
+
+/// The points of `value` over the history of `state`, at 1-based epochs, skipping epochs without one.
+fn epoch_series(state: &SearchState, name: &str, value: impl Fn(&EpochRecord) -> Option<f64>) -> Series {
+    (name.to_string(), state.history.iter().filter_map(|r| value(r).map(|v| ((r.epoch + 1) as f64, v))).collect())
+}
 
 /// Writes every figure of `state` into `run_dir/plots`.
 pub fn write_search_figures(run_dir: &Path, space: &ArchGraph, state: &SearchState) -> Result<()> {
@@ -43,26 +55,37 @@ pub fn write_search_figures(run_dir: &Path, space: &ArchGraph, state: &SearchSta
         plain_choices_heatmap(space, last, &dir)?;
     }
     write_term_curves(state, &dir)?;
-    let series = |name: &str, f: &dyn Fn(&EpochRecord) -> Option<f64>| {
-        (
-            name.to_string(),
-            state.history.iter().filter_map(|r| f(r).map(|v| ((r.epoch + 1) as f64, v))).collect::<Vec<_>>(),
-        )
+    write_loss_and_accuracy(state, &dir)?;
+    emd::write_emd_figures(state, &dir)?;
+    ranking::write_ranking_figures(state, &dir)
+}
+
+/// The search loss (total, when the task has several terms) and, when the task reports one, the
+/// accuracy. The running means are averaged over the epoch's steps in training mode while the weights
+/// move; the eval pass is DARTS's reported figure (evaluation mode, whole validation split, epoch end).
+/// Single-level search takes both means from the same steps, so they are drawn as one line.
+fn write_loss_and_accuracy(state: &SearchState, dir: &Path) -> Result<()> {
+    let single_level = state.history.iter().all(|r| r.train_loss == r.val_loss);
+    let mut losses = if single_level {
+        vec![epoch_series(state, "train = val (single-level steps, running mean)", |r| Some(r.train_loss))]
+    } else {
+        vec![
+            epoch_series(state, "train (weight steps, running mean)", |r| Some(r.train_loss)),
+            epoch_series(state, "val (arch steps, running mean)", |r| Some(r.val_loss)),
+        ]
     };
-    // The running means are averaged over the epoch's steps in training mode while the weights move;
-    // the eval pass is DARTS's reported figure (evaluation mode, whole validation split, epoch end).
-    let losses = [
-        series("train (weight steps, running mean)", &|r| Some(r.train_loss)),
-        series("val (arch steps, running mean)", &|r| Some(r.val_loss)),
-        series("val (eval pass, epoch end)", &|r| r.val_eval_loss),
-    ];
-    metric_curves("search loss", "epoch", "cross-entropy loss", &losses, &dir.join("search_loss"))?;
+    losses.push(epoch_series(state, "val (eval pass, epoch end)", |r| r.val_eval_loss));
+    let terms: BTreeSet<&String> = state.history.iter().flat_map(|r| r.train_terms.keys()).collect();
+    let y_label = if terms.len() > 1 { "total loss (weighted sum of the terms)" } else { "cross-entropy loss" };
+    metric_curves("search loss", "epoch", y_label, &losses, &dir.join("search_loss"))?;
     let accuracy = [
-        series("train (weight steps, running mean)", &|r| r.train_acc),
-        series("val (arch steps, running mean)", &|r| r.val_acc),
-        series("val (eval pass, epoch end)", &|r| r.val_eval_acc),
+        epoch_series(state, "train (weight steps, running mean)", |r| r.train_acc),
+        epoch_series(state, "val (arch steps, running mean)", |r| r.val_acc),
+        epoch_series(state, "val (eval pass, epoch end)", |r| r.val_eval_acc),
     ];
-    metric_curves("search accuracy", "epoch", "accuracy", &accuracy, &dir.join("search_accuracy"))?;
+    if accuracy.iter().any(|(_, points)| !points.is_empty()) {
+        metric_curves("search accuracy", "epoch", "accuracy", &accuracy, &dir.join("search_accuracy"))?;
+    }
     Ok(())
 }
 
@@ -84,28 +107,22 @@ fn plain_choices_heatmap(space: &ArchGraph, last: &EpochRecord, dir: &Path) -> R
 }
 
 /// Every named loss term over epochs: one figure for the weight steps and one for the architecture
-/// steps, when a task reports more than one term (DFA: cross_entropy, feature, bridge_ts, bridge_st).
+/// steps, when a task reports more than one term (DFA: cross_entropy, feature, bridge_ts, bridge_st);
+/// the architecture steps' figure only when its terms differ from the weight steps' (not single-level).
 fn write_term_curves(state: &SearchState, dir: &Path) -> Result<()> {
+    let single_level = state.history.iter().all(|r| r.val_terms == r.train_terms);
     let figures: [(&str, &str, fn(&EpochRecord) -> &BTreeMap<String, f64>); 2] = [
         ("weight-step loss terms (training split)", "loss_terms_weights", |r| &r.train_terms),
         ("architecture-step loss terms (validation split)", "loss_terms_arch", |r| &r.val_terms),
     ];
-    for (title, stem, terms_of) in figures {
+    // Single-level steps report the same terms twice: the architecture-step figure would repeat the first.
+    for (title, stem, terms_of) in figures.into_iter().take(if single_level { 1 } else { 2 }) {
         let names: BTreeSet<&String> = state.history.iter().flat_map(|r| terms_of(r).keys()).collect();
         if names.len() < 2 {
             continue;
         }
-        let series: Vec<(String, Vec<(f64, f64)>)> = names
-            .iter()
-            .map(|name| {
-                let points = state
-                    .history
-                    .iter()
-                    .filter_map(|r| terms_of(r).get(*name).map(|v| ((r.epoch + 1) as f64, *v)))
-                    .collect();
-                (name.to_string(), points)
-            })
-            .collect();
+        let series: Vec<Series> =
+            names.iter().map(|name| epoch_series(state, name, |r| terms_of(r).get(*name).copied())).collect();
         metric_curves(title, "epoch", "mean loss per example", &series, &dir.join(stem))?;
     }
     Ok(())

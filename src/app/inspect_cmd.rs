@@ -5,6 +5,7 @@ use crate::error::{KdnasError, Result};
 use crate::ops::conv2d::OpMode;
 use crate::space::{ArchGraph, Catalogue, NodeRole, cell_kind};
 use crate::supernet::cost::CostTable;
+use crate::supernet::op_latency::op_latencies;
 use crate::supernet::network::check_cells_present;
 use crate::supernet::{NetworkConfig, NetworkSize};
 use std::fmt::Write;
@@ -23,6 +24,7 @@ pub fn inspect_report(
     image_side: usize,
     classes: usize,
     sequence_len: usize,
+    latency: bool,
 ) -> Result<String> {
     let mut out = String::new();
     let _ = writeln!(
@@ -70,7 +72,7 @@ pub fn inspect_report(
         );
     }
     if space.catalogue == Catalogue::Causal1d {
-        write_sequence_costs(&mut out, space, network.channels, sequence_len)?;
+        write_sequence_costs(&mut out, space, network.channels, sequence_len, latency)?;
         return Ok(out);
     }
     let _ = writeln!(out, "parameters per op at C={} (search: non-affine BN; stride 1 / stride 2):", network.channels);
@@ -107,17 +109,29 @@ pub fn inspect_report(
 }
 
 /// The cost table of a `causal1d` space: per op its trainable parameters (search / derived), its
-/// multiply-adds per sequence of `len` positions, and the normalised cost of the cost-sensitive loss.
-fn write_sequence_costs(out: &mut String, space: &ArchGraph, channels: usize, len: usize) -> Result<()> {
+/// multiply-adds per sequence of `len` positions, the normalised cost of the cost-sensitive loss and,
+/// with `latency`, its measured forward time on this CPU at batch [`INSPECT_BATCH`].
+fn write_sequence_costs(out: &mut String, space: &ArchGraph, channels: usize, len: usize, latency: bool) -> Result<()> {
     let overflow = || KdnasError::Usage(format!("--channels {channels}: the op costs overflow"));
     let costs = CostTable::from_params(space, channels)?;
+    let times = match latency {
+        true => Some(op_latencies::<burn::backend::Flex>(space, channels, INSPECT_BATCH, len, &Default::default())?),
+        false => None,
+    };
     let _ = writeln!(out, "op costs at C={channels}, {len} positions (cost = parameters / the largest op's):");
-    let _ = writeln!(out, "  {:<14} {:>12} {:>12} {:>14} {:>6}", "op", "params", "(derived)", "mult-adds", "cost");
-    for (group, group_costs) in space.groups.iter().zip(&costs.groups) {
-        for (op, cost) in group.candidates.iter().zip(group_costs) {
+    let ms_header = if latency { format!("ms (batch {INSPECT_BATCH})") } else { String::new() };
+    let _ = writeln!(out, "  {:<14} {:>12} {:>12} {:>14} {:>6} {ms_header:>14}", "op", "params", "(derived)", "mult-adds", "cost");
+    for (g, (group, group_costs)) in space.groups.iter().zip(&costs.groups).enumerate() {
+        for (c, (op, cost)) in group.candidates.iter().zip(group_costs).enumerate() {
             let params = |affine| space.catalogue.param_count(op, channels, 1, affine).ok_or_else(overflow);
             let flops = space.catalogue.flops(op, channels, 1, len).ok_or_else(overflow)?;
-            let _ = writeln!(out, "  {op:<14} {:>12} {:>12} {flops:>14} {cost:>6.3}", params(false)?, params(true)?);
+            let ms = times.as_ref().map_or(String::new(), |t| format!("{:.3}", t[g][c]));
+            let _ = writeln!(
+                out,
+                "  {op:<14} {:>12} {:>12} {flops:>14} {cost:>6.3} {ms:>14}",
+                params(false)?,
+                params(true)?
+            );
         }
     }
     Ok(())

@@ -1,5 +1,7 @@
 //! Command implementations behind the CLI (usable from Rust too).
 
+pub mod adarec_cmd;
+pub mod adarec_finetune_cmd;
 pub mod bench;
 pub mod dfa_cmd;
 pub mod distill_cmd;
@@ -8,7 +10,9 @@ pub mod figures;
 pub mod inspect_cmd;
 pub mod outputs;
 pub mod quickstart;
+pub mod quickstart_adarec;
 pub mod quickstart_dfa;
+pub mod ranking_eval_cmd;
 pub mod run_config;
 pub mod search_cmd;
 pub mod sequence_teacher_cmd;

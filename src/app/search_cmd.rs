@@ -2,8 +2,8 @@
 
 use super::outputs::write_search_outputs;
 use super::run_config::RunConfig;
-use crate::error::{KdnasError, Result};
 use crate::data::{DataConfig, ImageSet};
+use crate::error::{KdnasError, Result};
 use crate::export::Genotype;
 use crate::files::write_file_atomically;
 use crate::manifest::Fingerprint;

@@ -23,8 +23,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
-/// The metric that picks the best epoch of a ranking run.
-pub const BEST_RANKING_METRIC: &str = "valid_ndcg@10";
+use crate::metrics::ranking::BEST_RANKING_METRIC;
 
 /// A NextItNet teacher config file (`[task] kind = "adarec"`, `[data]`, `[model]`, `[train]`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -52,22 +51,11 @@ impl SequenceTeacherConfig {
 
     /// Checks every section.
     pub fn validate(&self) -> Result<()> {
-        use crate::validate::field_error;
         self.task.expect(TaskKind::Adarec)?;
         self.data.validate()?;
         self.model.validate("model")?;
         self.train.validate()?;
-        for (field, set) in [
-            ("train.channels", self.train.channels.is_some()),
-            ("train.layers", self.train.layers.is_some()),
-            ("train.cutout", self.train.cutout.is_some()),
-            ("train.drop_path", self.train.drop_path != 0.0),
-        ] {
-            if set {
-                return Err(field_error(field, "only applies to image networks; a NextItNet is sized by [model]"));
-            }
-        }
-        Ok(())
+        self.train.refuse_image_fields("a NextItNet is sized by [model]")
     }
 }
 
@@ -110,19 +98,96 @@ impl SequenceTeacherSummary {
     }
 }
 
-/// Writes the resolved config of a new run into `out` (the data path made absolute, so the copy
-/// finds it from anywhere; refusing a directory that already holds a run) and returns it.
-fn prepare_new(config_path: &Path, seed: Option<u64>, out: &Path) -> Result<SequenceTeacherConfig> {
-    refuse_existing_run(out)?;
-    let mut config = SequenceTeacherConfig::load(config_path)?;
-    if let Some(s) = seed {
-        config.seed = s;
+/// A config of a sequence training run (teacher or fine-tuned student) that `kdnas` copies into the
+/// run directory.
+pub trait SequenceRunConfig: Serialize + Sized {
+    /// The command that runs and resumes it (`teacher train`).
+    const COMMAND: &'static str;
+    /// Reads and validates the file.
+    fn load(path: &Path) -> Result<Self>;
+    /// Overrides the seed.
+    fn set_seed(&mut self, seed: u64);
+    /// Makes every relative path absolute against `base` (the config file's folder).
+    fn resolve(&mut self, base: &Path);
+}
+
+impl SequenceRunConfig for SequenceTeacherConfig {
+    const COMMAND: &'static str = "teacher train";
+    fn load(path: &Path) -> Result<Self> {
+        SequenceTeacherConfig::load(path)
     }
-    let base = config_path.parent().unwrap_or(Path::new("."));
-    config.data.path = config.data.path.map(|p| absolute_from(base, &p));
+    fn set_seed(&mut self, seed: u64) {
+        self.seed = seed;
+    }
+    fn resolve(&mut self, base: &Path) {
+        self.data.path = self.data.path.take().map(|p| absolute_from(base, &p));
+    }
+}
+
+/// The config of a new run (`args.start` is `New`) written into `args.out` with its paths made absolute
+/// (refusing a directory that already holds a run), or the run's own copy when resuming.
+pub fn sequence_run_config<C: SequenceRunConfig>(args: &TeacherArgs) -> Result<C> {
+    let (config_path, seed) = match &args.start {
+        TeacherStart::Resume => return C::load(&teacher_config_file(args)?),
+        TeacherStart::New { config, seed } => (config, seed),
+    };
+    let out = &args.out;
+    refuse_existing_run(out, C::COMMAND)?;
+    let mut config = C::load(config_path)?;
+    if let Some(s) = seed {
+        config.set_seed(*s);
+    }
+    config.resolve(config_path.parent().unwrap_or(Path::new(".")));
     std::fs::create_dir_all(out).map_err(|e| KdnasError::io(out, e))?;
     write_file_atomically(&out.join(TEACHER_CONFIG), super::run_config::config_toml(&config)?.as_bytes())?;
     Ok(config)
+}
+
+/// What a sequence training run needs besides its network and task.
+pub struct SequenceTraining<'a> {
+    /// Training hyper-parameters.
+    pub train: &'a TrainConfig,
+    /// Seed of the loop.
+    pub seed: u64,
+    /// Short name of the network (`nextitnet-16x256`, `adarec-student`).
+    pub name: String,
+    /// What the run is (checked on resume).
+    pub fingerprint: &'a Fingerprint,
+    /// Progress label (`teacher`, `student`).
+    pub label: &'static str,
+}
+
+/// Trains (or resumes) `net` on `task` with the one training loop into `args.out`: metrics, checkpoints,
+/// the best epoch by validation NDCG@10, the final weights, a summary and the training curves.
+pub fn train_sequence_model<AB, T>(
+    args: &TeacherArgs,
+    run: SequenceTraining,
+    task: &T,
+    net: T::Net,
+    device: &AB::Device,
+) -> Result<SequenceTeacherSummary>
+where
+    AB: AutodiffBackend,
+    T: crate::train::TrainTask<AB>,
+{
+    let params = trainable_params(&net);
+    let train_run = TrainRun {
+        config: run.train,
+        seed: run.seed,
+        run_dir: &args.out,
+        resume: matches!(args.start, TeacherStart::Resume),
+        progress: args.progress,
+        stop_after: args.stop_after,
+        device,
+        fingerprint: run.fingerprint,
+        keep_best: Some(BEST_RANKING_METRIC),
+        label: run.label,
+    };
+    let outcome = train_loop(task, net, &train_run, |_, _| Ok(()))?;
+    let summary = SequenceTeacherSummary::of(run.name.clone(), params, &outcome.history, run.train.epochs);
+    write_training_figures(&args.out, &outcome.history, &format!("{} {}", run.label, run.name))?;
+    write_final_outputs(&args.out, &outcome.net.valid(), &summary, summary.finished(), outcome.epochs_run)?;
+    Ok(summary)
 }
 
 /// Trains (or resumes) a NextItNet teacher and writes metrics, checkpoints, the best and final
@@ -131,43 +196,25 @@ pub fn sequence_teacher_command<AB: AutodiffBackend>(
     args: &TeacherArgs,
     device: &AB::Device,
 ) -> Result<SequenceTeacherSummary> {
-    let out = &args.out;
-    let config = match &args.start {
-        TeacherStart::New { config, seed } => prepare_new(config, *seed, out)?,
-        TeacherStart::Resume => SequenceTeacherConfig::load(&teacher_config_file(args)?)?,
-    };
+    let config: SequenceTeacherConfig = sequence_run_config(args)?;
     let data = Arc::new(config.data.load(Path::new("."))?);
     AB::seed(device, config.seed);
     let net: NextItNet<AB> = config.model.build(data.set.n_items(), device)?;
     let name = format!("nextitnet-{}x{}", config.model.blocks, config.model.dim);
-    let params = trainable_params(&net);
     let fingerprint = Fingerprint::new(&config, &[], &net)?;
     if args.progress {
         eprintln!(
-            "teacher: {name} ({params} parameters), {} users, {} items, {} interactions, {} epochs -> {}",
+            "teacher: {name} ({} parameters), {} users, {} items, {} interactions, {} epochs -> {}",
+            trainable_params(&net),
             data.set.len(),
             data.set.n_items(),
             data.set.interactions(),
             config.train.epochs,
-            out.display()
+            args.out.display()
         );
     }
     let task = SequenceTrainTask::<AB, NextItNet<AB>>::new(data, device.clone());
-    let run = TrainRun {
-        config: &config.train,
-        seed: config.seed,
-        run_dir: out,
-        resume: matches!(args.start, TeacherStart::Resume),
-        progress: args.progress,
-        stop_after: args.stop_after,
-        device,
-        fingerprint: &fingerprint,
-        keep_best: Some(BEST_RANKING_METRIC),
-        label: "teacher",
-    };
-    let outcome = train_loop(&task, net, &run, |_, _| Ok(()))?;
-    let summary = SequenceTeacherSummary::of(name.clone(), params, &outcome.history, config.train.epochs);
-    write_training_figures(out, &outcome.history, &format!("teacher {name}"))?;
-    write_final_outputs(out, &outcome.net.valid(), &summary, summary.finished(), outcome.epochs_run)?;
-    Ok(summary)
+    let run =
+        SequenceTraining { train: &config.train, seed: config.seed, name, fingerprint: &fingerprint, label: "teacher" };
+    train_sequence_model(args, run, &task, net, device)
 }

@@ -177,7 +177,7 @@ impl TeacherSummary {
 /// Writes the resolved config of a new run into `out` (refusing a directory that already holds a
 /// training checkpoint) and returns it.
 fn prepare_new(config_path: &Path, seed: Option<u64>, out: &Path) -> Result<TeacherConfig> {
-    refuse_existing_run(out)?;
+    refuse_existing_run(out, "teacher train")?;
     let mut config = TeacherConfig::load(config_path)?;
     if let Some(s) = seed {
         config.seed = s;
@@ -263,11 +263,12 @@ pub fn teacher_config_file(args: &TeacherArgs) -> Result<PathBuf> {
     }
 }
 
-/// Fails when `out` already holds a training run (it is resumed with `--resume`, never overwritten).
-pub fn refuse_existing_run(out: &Path) -> Result<()> {
+/// Fails when `out` already holds a training run (it is resumed with `kdnas <command> --resume`, never
+/// overwritten).
+pub fn refuse_existing_run(out: &Path, command: &str) -> Result<()> {
     match existing_checkpoint(out) {
         Some(_) => Err(KdnasError::Usage(format!(
-            "{} already holds a training run; resume it with `kdnas teacher train --resume {}` or choose another --out",
+            "{} already holds a training run; resume it with `kdnas {command} --resume {}` or choose another --out",
             out.display(),
             out.display()
         ))),

@@ -20,10 +20,24 @@ pub fn kd_loss<B: Backend>(
     teacher_logits: Tensor<B, 2>,
     temperature: f64,
 ) -> Tensor<B, 1> {
+    let n = student_logits.dims()[0];
+    kd_rows(student_logits, teacher_logits, temperature).sum().div_scalar(n as f64)
+}
+
+/// Per row, `T^2 * KL(softmax(t/T) || softmax(s/T))` of logits `[n, classes]`: `[n]` (the terms
+/// [`kd_loss`] averages; ranking tasks average them over real positions only).
+///
+/// # Panics
+/// If the two logit tensors differ in shape (a programming error of the caller).
+pub fn kd_rows<B: Backend>(
+    student_logits: Tensor<B, 2>,
+    teacher_logits: Tensor<B, 2>,
+    temperature: f64,
+) -> Tensor<B, 1> {
     assert_eq!(student_logits.dims(), teacher_logits.dims(), "kd_loss: student and teacher logits differ in shape");
     let n = student_logits.dims()[0];
     let log_q = log_softmax(student_logits.div_scalar(temperature), 1); // [n, classes]
     let log_p = log_softmax(teacher_logits.div_scalar(temperature), 1); // [n, classes]
     let p = log_p.clone().exp(); // [n, classes]
-    (p * (log_p - log_q)).sum().mul_scalar(temperature * temperature / n as f64)
+    (p * (log_p - log_q)).sum_dim(1).reshape([n]).mul_scalar(temperature * temperature)
 }

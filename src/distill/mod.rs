@@ -19,4 +19,4 @@ pub mod kd;
 
 pub use attention::{attention_loss, attention_map};
 pub use feature::{feature_l2, margin_l2, normal_cdf, overhaul_margin};
-pub use kd::kd_loss;
+pub use kd::{kd_loss, kd_rows};

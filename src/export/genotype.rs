@@ -92,6 +92,21 @@ pub struct Genotype {
     pub darts_unavailable: Option<String>,
 }
 
+/// A derived cell as one line of sums: `cell: n0 = skip_connect(c_k-1); n1 = ...` (`0` for a node
+/// whose every edge was `none`).
+fn cell_formula(cell: &DerivedCell) -> String {
+    let nodes: Vec<String> = cell
+        .nodes
+        .iter()
+        .map(|node| {
+            let terms: Vec<String> = node.inputs.iter().map(|e| format!("{}({})", e.op, e.from)).collect();
+            let sum = if terms.is_empty() { "0".to_string() } else { terms.join(" + ") };
+            format!("{} = {sum}", node.name)
+        })
+        .collect();
+    format!("{}: {}", cell.name, nodes.join("; "))
+}
+
 /// Index of the largest value among `cols` of `row` (first on ties).
 fn best(row: &[f32], cols: impl Iterator<Item = usize>) -> Option<usize> {
     cols.fold(None, |acc: Option<usize>, c| match acc {
@@ -219,6 +234,9 @@ impl Genotype {
                 format!("{}: {}", c.label, weights.join(", "))
             };
             return self.choices.iter().map(line).collect::<Vec<_>>().join("\n");
+        }
+        if !self.cells.is_empty() {
+            return self.cells.iter().map(cell_formula).collect::<Vec<_>>().join("\n");
         }
         format!("(no DARTS notation: {})", self.darts_unavailable.as_deref().unwrap_or("not a DARTS-shaped genotype"))
     }

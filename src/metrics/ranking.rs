@@ -13,6 +13,9 @@ use burn::tensor::{IndexingUpdateOp, Int, Tensor};
 /// The cut-offs `k` of HR@k and NDCG@k (AdaRec reports 1, 5, 10 and 20).
 pub const RANKING_CUTOFFS: [usize; 4] = [1, 5, 10, 20];
 
+/// The figure ranking runs pick their best epoch by and report per epoch.
+pub const BEST_RANKING_METRIC: &str = "valid_ndcg@10";
+
 /// 1-based rank of a positive scored `positive` among `negatives` (pessimistic ties).
 pub fn rank_of(positive: f32, negatives: &[f32]) -> usize {
     1 + negatives.iter().filter(|&&s| !(s < positive)).count()

@@ -39,6 +39,11 @@ impl OptimizerKind {
         *self == OptimizerKind::Sgd
     }
 
+    /// Whether this is Adam (the architecture optimiser's default, left out of written configs).
+    pub fn is_adam(&self) -> bool {
+        *self == OptimizerKind::Adam
+    }
+
     /// The optimiser this kind makes of a section's values; unset `betas` / `eps` are PyTorch's.
     pub fn config(
         self,

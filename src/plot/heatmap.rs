@@ -1,5 +1,6 @@
 //! Heatmap of one [`WeightTable`]: a coloured, annotated cell per (choice, candidate), the
-//! row-wise argmax framed, and a colour bar.
+//! row-wise argmax framed, and a colour bar. The cells hold architecture weights or, through
+//! [`heatmap_of`], any other named quantity (such as a transport flow).
 
 use std::path::{Path, PathBuf};
 
@@ -35,7 +36,7 @@ const FRAME: i32 = 3;
 const FRAME_COLOUR: RGBColor = RGBColor(230, 20, 60);
 /// Most rows or columns drawn; larger tables could not be read as one image anyway.
 const MAX_CELLS_PER_AXIS: usize = 4096;
-/// Explanation of the marks, printed under the grid.
+/// Explanation of the marks of a weight table, printed under the grid.
 const NOTE: &str = "red frame: largest weight in the row;  grey: not a candidate";
 /// Vertical space between note lines.
 const NOTE_GAP: i32 = 4;
@@ -57,6 +58,40 @@ const SOFTMAX_TOLERANCE: f64 = 1e-3;
 /// shape of `values`, the table is empty or too large to draw, or rendering fails;
 /// [`KdnasError::Io`](crate::error::KdnasError::Io) when the parent directory cannot be created.
 pub fn heatmap(table: &WeightTable, stem: &Path) -> Result<Vec<PathBuf>> {
+    draw(table, Cells::Weights, stem)
+}
+
+/// Draws `table`, whose cells hold `quantity` (e.g. `flow`) rather than architecture
+/// weights, like [`heatmap`]: the colour bar and the notes name `quantity`, the notes
+/// mention grey cells only when there are some, and rows are never read as a softmax.
+///
+/// # Errors
+/// As [`heatmap`].
+pub fn heatmap_of(table: &WeightTable, quantity: &str, stem: &Path) -> Result<Vec<PathBuf>> {
+    draw(table, Cells::Quantity(quantity), stem)
+}
+
+/// What the cells of a heatmap hold.
+#[derive(Debug, Clone, Copy)]
+enum Cells<'a> {
+    /// Architecture weights: rows are softmaxes over candidates, `NaN` marks a missing one.
+    Weights,
+    /// Any other quantity, by name.
+    Quantity(&'a str),
+}
+
+impl<'a> Cells<'a> {
+    /// The name of one cell's value, for the colour bar and the notes.
+    fn name(self) -> &'a str {
+        match self {
+            Cells::Weights => "weight",
+            Cells::Quantity(name) => name,
+        }
+    }
+}
+
+/// Checks `table` and draws it as a heatmap of `cells`.
+fn draw(table: &WeightTable, cells: Cells<'_>, stem: &Path) -> Result<Vec<PathBuf>> {
     if let Some(message) = table.shape_mismatch() {
         return Err(render::plot_error(stem, message));
     }
@@ -68,7 +103,7 @@ pub fn heatmap(table: &WeightTable, stem: &Path) -> Result<Vec<PathBuf>> {
         );
         return Err(render::plot_error(stem, message));
     }
-    render::render(&Heatmap::new(table), stem)
+    render::render(&Heatmap::new(table, cells), stem)
 }
 
 /// Pixel geometry of a heatmap, derived from its labels.
@@ -103,14 +138,16 @@ struct Heatmap<'a> {
     decimals: usize,
     /// Lines of explanation under the grid.
     notes: Vec<String>,
+    /// What the cells hold.
+    cells: Cells<'a>,
 }
 
 impl<'a> Heatmap<'a> {
-    /// Lays out `table`, whose shape has been checked.
-    fn new(table: &'a WeightTable) -> Self {
+    /// Lays out `table` of `cells`, whose shape has been checked.
+    fn new(table: &'a WeightTable, cells: Cells<'a>) -> Self {
         let range = axis::fitted_range(finite_values(table), 0.0);
         let decimals = axis::value_decimals(range.1 - range.0);
-        let notes = notes(table, range, decimals);
+        let notes = notes(table, cells, range, decimals);
         let (rows, cols) = table.values.dim();
         let (title_w, title_h) = text::size_of(&table.title, text::TITLE);
         let row_w = text::max_width(&table.row_labels, text::LABEL) as i32;
@@ -121,7 +158,7 @@ impl<'a> Heatmap<'a> {
         let bar = (grid.0 + grid_w + 28, grid.1);
         let bar_h = grid_h.max(MIN_BAR_H);
         let tick_w = tick_values(range).iter().map(|&v| text::size_of(&axis::fixed(v, decimals), text::SMALL).0).max();
-        let caption_w = text::size_of("weight", text::SMALL).0 as i32;
+        let caption_w = text::size_of(cells.name(), text::SMALL).0 as i32;
         let bar_right = bar.0 + (BAR_W + 8 + tick_w.unwrap_or(0) as i32).max(caption_w);
 
         let note_step = text::size_of("Ag", text::SMALL).1 as i32 + NOTE_GAP;
@@ -131,7 +168,7 @@ impl<'a> Heatmap<'a> {
         let height = note.1 + note_step * notes.len() as i32 - NOTE_GAP + PAD;
         let size = (width as u32, height as u32);
         let layout = Layout { size, cell_w, grid, vertical_cols, bar, bar_h, note, note_step };
-        Heatmap { table, layout, range, decimals, notes }
+        Heatmap { table, layout, range, decimals, notes, cells }
     }
 
     /// Position of `value` in the colour range, in `[0, 1]`.
@@ -208,7 +245,7 @@ impl<'a> Heatmap<'a> {
             root.draw(&Text::new(axis::fixed(value, self.decimals), (x + BAR_W + 8, ty), style))?;
         }
         let caption = text::style(text::SMALL, &BLACK, HPos::Left, VPos::Bottom);
-        root.draw(&Text::new("weight", (x, y - 8), caption))?;
+        root.draw(&Text::new(self.cells.name(), (x, y - 8), caption))?;
         Ok(())
     }
 }
@@ -268,14 +305,23 @@ fn finite_values(table: &WeightTable) -> impl Iterator<Item = f64> + '_ {
 }
 
 /// The lines under the grid: what the marks mean, the colour range and, for softmax
-/// rows, the uniform weight.
-fn notes(table: &WeightTable, (lo, hi): (f64, f64), decimals: usize) -> Vec<String> {
+/// rows of weights, the uniform weight.
+fn notes(table: &WeightTable, cells: Cells<'_>, (lo, hi): (f64, f64), decimals: usize) -> Vec<String> {
     let (lo, hi) = (axis::fixed(lo, decimals), axis::fixed(hi, decimals));
     let mut range = format!("colour scale fitted to the data: {lo} (dark) to {hi} (bright)");
-    if let Some(k) = softmax_candidates(table) {
-        range.push_str(&format!(";  uniform weight 1/{k} = {}", axis::fixed(1.0 / k as f64, decimals)));
-    }
-    vec![NOTE.to_string(), range]
+    let marks = match cells {
+        Cells::Weights => {
+            if let Some(k) = softmax_candidates(table) {
+                range.push_str(&format!(";  uniform weight 1/{k} = {}", axis::fixed(1.0 / k as f64, decimals)));
+            }
+            NOTE.to_string()
+        }
+        Cells::Quantity(name) => {
+            let missing = table.values.iter().any(|v| !v.is_finite());
+            format!("red frame: largest {name} in the row{}", if missing { ";  grey: no value" } else { "" })
+        }
+    };
+    vec![marks, range]
 }
 
 /// The number of candidates `k` when every row's finite weights are non-negative, sum to
@@ -334,9 +380,9 @@ mod tests {
     fn long_column_labels_turn_vertical() {
         let mut table = darts_like();
         table.col_labels[2] = "a_rather_long_operation_name".into();
-        let figure = Heatmap::new(&table);
+        let figure = Heatmap::new(&table, Cells::Weights);
         assert!(figure.layout.vertical_cols);
-        assert!(!Heatmap::new(&darts_like()).layout.vertical_cols);
+        assert!(!Heatmap::new(&darts_like(), Cells::Weights).layout.vertical_cols);
         let dir = TestDir::new("heatmap-vertical");
         let paths = heatmap(&table, &dir.join("alpha")).expect("renders");
         let svg = std::fs::read_to_string(&paths[1]).expect("svg written");
@@ -385,7 +431,7 @@ mod tests {
 
     #[test]
     fn colour_range_covers_values() {
-        let range = |table: &WeightTable| Heatmap::new(table).range;
+        let range = |table: &WeightTable| Heatmap::new(table, Cells::Weights).range;
         let mut table = darts_like();
         assert_eq!(range(&table), (0.0, f64::from(0.42_f32)));
         table.values.fill(f32::NAN);
@@ -413,7 +459,7 @@ mod tests {
     #[test]
     fn tiny_spread_is_scaled_and_annotated_finely() {
         let table = barely_moved();
-        let figure = Heatmap::new(&table);
+        let figure = Heatmap::new(&table, Cells::Weights);
         let (lo, hi) = figure.range;
         assert!((lo - 0.197).abs() < 1e-6 && (hi - 0.203).abs() < 1e-6, "{lo}..{hi}");
         assert_eq!(figure.decimals, 4);
@@ -430,6 +476,28 @@ mod tests {
     }
 
     #[test]
+    fn named_quantity_is_not_read_as_weights() {
+        // One row summing to 1 would pass for a softmax over 2 candidates.
+        let table = WeightTable {
+            title: "transport".into(),
+            row_labels: vec!["cell 1".into()],
+            col_labels: vec!["layer 1".into(), "layer 2".into()],
+            values: ndarray::arr2(&[[0.25, 0.75]]),
+        };
+        let figure = Heatmap::new(&table, Cells::Quantity("flow"));
+        assert_eq!(figure.notes[0], "red frame: largest flow in the row");
+        assert!(!figure.notes[1].contains("uniform"), "{:?}", figure.notes);
+        assert!(Heatmap::new(&table, Cells::Weights).notes[1].contains("uniform weight 1/2"));
+        let mut gappy = table.clone();
+        gappy.values[[0, 0]] = f32::NAN;
+        assert!(Heatmap::new(&gappy, Cells::Quantity("flow")).notes[0].ends_with("grey: no value"));
+        let dir = TestDir::new("heatmap-quantity");
+        let paths = heatmap_of(&table, "flow", &dir.join("flow")).expect("renders");
+        let svg = std::fs::read_to_string(&paths[1]).expect("svg written");
+        assert!(svg.contains("\nflow\n") && !svg.contains("\nweight\n"), "colour bar caption");
+    }
+
+    #[test]
     fn softmax_needs_equal_candidate_counts() {
         assert_eq!(softmax_candidates(&darts_like()), None);
         let mut table = barely_moved();
@@ -437,6 +505,6 @@ mod tests {
         assert_eq!(softmax_candidates(&table), None);
         table.values.row_mut(4).assign(&ndarray::arr1(&[0.25, 0.25, 0.25, 0.25, f32::NAN]));
         assert_eq!(softmax_candidates(&table), None);
-        assert!(!Heatmap::new(&table).notes[1].contains("uniform"));
+        assert!(!Heatmap::new(&table, Cells::Weights).notes[1].contains("uniform"));
     }
 }

@@ -18,5 +18,5 @@ mod text;
 
 pub use curves::metric_curves;
 pub use evolution::evolution;
-pub use heatmap::heatmap;
+pub use heatmap::{heatmap, heatmap_of};
 pub use table::WeightTable;

@@ -6,20 +6,20 @@ use super::params::{clip_global_norm, global_norm, perturbed};
 pub use super::task::LossReading;
 use super::task::{SearchTask, TaskLoss, read_loss};
 use crate::error::Result;
-use crate::optim::WeightOptimizer;
+use crate::optim::{AdamW, WeightOptimizer};
 use crate::supernet::{ArchParams, ArchWeights, GumbelNoise, Relaxation};
 use crate::validate::field_error;
 use burn::module::Module;
-use burn::optim::adaptor::OptimizerAdaptor;
-use burn::optim::{Adam, GradientsParams, Optimizer};
+use burn::optim::GradientsParams;
 use burn::tensor::backend::AutodiffBackend;
 
-/// The two optimisers of a search: SGD (or Adam / AdamW) for the weights, Adam for the architecture.
+/// The two optimisers of a search: SGD (or Adam / AdamW) for the weights, Adam (or AdamW) for the
+/// architecture.
 pub struct Optimisers<AB: AutodiffBackend> {
     /// Weight optimiser (second order needs SGD, whose velocity the virtual step reads).
     pub weights: WeightOptimizer<AB>,
     /// Architecture optimiser.
-    pub adam: OptimizerAdaptor<Adam, ArchParams<AB>, AB>,
+    pub arch: AdamW<AB>,
 }
 
 /// Everything a step needs besides the modules and batches.
@@ -64,32 +64,38 @@ pub struct StepReport {
     pub val: LossReading,
 }
 
-/// Runs one search step and returns the updated network and architecture.
+/// Runs one search step and returns the updated network and architecture. `val` is the architecture
+/// batch of the bi-level modes; single-level search reads `train` only (and ignores `val`).
 pub fn search_step<AB: AutodiffBackend, T: SearchTask<AB>>(
     task: &T,
     net: T::Net,
     arch: ArchParams<AB>,
     opt: &mut Optimisers<AB>,
     train: &T::Batch,
-    val: &T::Batch,
+    val: Option<&T::Batch>,
     s: &StepSettings<AB>,
 ) -> Result<(T::Net, ArchParams<AB>, StepReport)> {
-    if s.mode == SearchMode::SingleLevel {
+    let val = match (s.mode, val) {
+        (SearchMode::SingleLevel, _) => None,
+        (_, Some(val)) => Some(val),
+        (mode, None) => panic!("{mode:?} search needs a validation batch"),
+    };
+    let Some(val) = val else {
         let loss = task.arch_loss(&net, &s.weights(&arch), train);
         let reading = s.checked(&loss)?;
         let mut grads = loss.total.backward();
         let g_arch = GradientsParams::from_module(&mut grads, &arch);
         let mut g_net = GradientsParams::from_module(&mut grads, &net);
         clip_global_norm::<AB, T::Net>(&net, &mut g_net, s.grad_clip);
-        let arch = opt.adam.step(s.arch_lr, arch, g_arch);
+        let arch = opt.arch.step(arch, &g_arch, s.arch_lr);
         let net = opt.weights.step(net, &g_net, s.w_lr);
         return Ok((net, arch, StepReport { train: reading.clone(), val: reading }));
-    }
+    };
     let (g_arch, val_reading) = match s.mode {
         SearchMode::SecondOrder => unrolled_arch_grad(task, &net, &arch, opt, train, val, s)?,
         _ => first_order_arch_grad(task, &net, &arch, val, s)?,
     };
-    let arch = opt.adam.step(s.arch_lr, arch, g_arch);
+    let arch = opt.arch.step(arch, &g_arch, s.arch_lr);
     let loss = task.weight_loss(&net, &s.weights(&arch.clone().no_grad()), train);
     let train_reading = s.checked(&loss)?;
     let mut grads = loss.total.backward();

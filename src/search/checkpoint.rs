@@ -6,15 +6,17 @@ use super::history::SearchState;
 use crate::error::{KdnasError, Result};
 use crate::files::write_dir_atomically;
 use crate::manifest::{Fingerprint, check_loaded, param_shapes, verify_checkpoint, write_manifest};
-use crate::record_files::{guard_decoding, load_record, save_module, save_record};
+use crate::record_files::{guard_decoding, load_record, save_module};
 use crate::supernet::ArchParams;
 use burn::module::{AutodiffModule, Module};
-use burn::optim::Optimizer;
 use burn::tensor::backend::AutodiffBackend;
 use std::path::{Path, PathBuf};
 
 /// Manifest kind of search checkpoints.
 const SEARCH_KIND: &str = "search";
+
+/// File of a checkpoint holding the architecture optimiser's moments.
+pub const ARCH_STATE_FILE: &str = "arch_adam_moments.bin";
 
 /// Name of the checkpoint directory inside a run directory.
 pub const CHECKPOINT_DIR: &str = "checkpoint";
@@ -94,7 +96,7 @@ pub fn save<AB: AutodiffBackend, N: AutodiffModule<AB>>(
     write_dir_atomically(&run_dir.join(CHECKPOINT_DIR), |dir| {
         save_module(net, &dir.join("net.mpk"))?;
         save_module(arch, &dir.join("arch.mpk"))?;
-        save_record::<AB, _>(opt.adam.to_record(), &dir.join("arch_opt.mpk"))?;
+        opt.arch.save(&dir.join(ARCH_STATE_FILE))?;
         opt.weights.save(dir)?;
         let json = serde_json::to_vec_pretty(state).map_err(|e| ck_err(dir, e))?;
         std::fs::write(dir.join("state.json"), json).map_err(|e| KdnasError::io(dir.join("state.json"), e))?;
@@ -116,9 +118,7 @@ pub fn load<AB: AutodiffBackend, N: AutodiffModule<AB>>(
     verify_checkpoint(&dir, SEARCH_KIND, fingerprint)?;
     let net = load_module(&dir, "net", net, device)?;
     let arch = load_module(&dir, "arch", arch, device)?;
-    let adam_file = dir.join("arch_opt.mpk");
-    let adam = guard_decoding(&adam_file, || Ok(opt.adam.load_record(load_record(&adam_file, device)?)))?;
-    opt.adam = adam;
+    opt.arch.load(&dir.join(ARCH_STATE_FILE), &arch, device)?;
     opt.weights.load(&dir, &net, device)?;
     let state: SearchState = load_state(&dir)?;
     check_state(&dir.join("state.json"), &state, &arch)?;

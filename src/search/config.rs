@@ -1,7 +1,8 @@
 //! Search hyper-parameters (DARTS's defaults, spec/darts.md).
 
 use crate::error::Result;
-use crate::optim::{OptimizerKind, WeightOptimizerConfig};
+use crate::optim::weight::DEFAULT_EPS;
+use crate::optim::{AdamDecay, AdamW, OptimizerKind, WeightOptimizerConfig};
 use crate::supernet::Relaxation;
 use serde::{Deserialize, Serialize};
 
@@ -53,11 +54,15 @@ pub struct SearchConfig {
     pub w_eps: Option<f64>,
     /// Global gradient-norm clip for the weights (5).
     pub grad_clip: f64,
+    /// Architecture optimiser: `"adam"` (the default; weight decay added to the gradient, DARTS) or
+    /// `"adamw"` (decoupled weight decay, AdaRec). Left out of written configs when `"adam"`.
+    #[serde(skip_serializing_if = "OptimizerKind::is_adam")]
+    pub arch_optimizer: OptimizerKind,
     /// Adam learning rate for alphas (3e-4).
     pub arch_lr: f64,
     /// Adam betas (0.5, 0.999).
     pub arch_betas: [f64; 2],
-    /// Adam weight decay for alphas (1e-3).
+    /// Weight decay of the architecture optimiser (DARTS 1e-3; AdaRec 1e-4).
     pub arch_weight_decay: f64,
 }
 
@@ -78,6 +83,7 @@ impl Default for SearchConfig {
             w_betas: None,
             w_eps: None,
             grad_clip: 5.0,
+            arch_optimizer: OptimizerKind::Adam,
             arch_lr: 3e-4,
             arch_betas: [0.5, 0.999],
             arch_weight_decay: 1e-3,
@@ -92,6 +98,15 @@ impl SearchConfig {
     /// The weight optimiser these values describe.
     pub fn weight_optimizer(&self) -> WeightOptimizerConfig {
         self.w_optimizer.config(self.w_momentum, self.w_weight_decay, self.w_betas, self.w_eps)
+    }
+
+    /// The architecture optimiser these values describe (epsilon 1e-8, PyTorch's).
+    pub fn arch_optimizer<AB: burn::tensor::backend::AutodiffBackend>(&self) -> AdamW<AB> {
+        let decay = match self.arch_optimizer {
+            OptimizerKind::AdamW => AdamDecay::Decoupled,
+            _ => AdamDecay::L2,
+        };
+        AdamW::new(self.arch_betas, DEFAULT_EPS, self.arch_weight_decay, decay)
     }
 
     /// Rejects values that cannot work, naming the field.
@@ -117,6 +132,9 @@ impl SearchConfig {
             return Err(field_error("search.w_optimizer", SECOND_ORDER_NEEDS_SGD));
         }
         positive("search.grad_clip", self.grad_clip)?;
+        if self.arch_optimizer.is_sgd() {
+            return Err(field_error("search.arch_optimizer", "the architecture is optimised by \"adam\" or \"adamw\""));
+        }
         positive("search.arch_lr", self.arch_lr)?;
         unit_interval("search.arch_betas[0]", self.arch_betas[0])?;
         unit_interval("search.arch_betas[1]", self.arch_betas[1])?;

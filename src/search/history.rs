@@ -31,6 +31,10 @@ pub struct EpochRecord {
     /// Accuracy of that end-of-epoch evaluation pass.
     #[serde(default)]
     pub val_eval_acc: Option<f64>,
+    /// The task's own figures of that pass (ranking tasks: `valid_ndcg@10`, ... of the argmax
+    /// architecture).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub val_eval_metrics: BTreeMap<String, f64>,
     /// Per-example mean of every named term of the weight-step loss (e.g. `cross_entropy`, `feature`).
     #[serde(default)]
     pub train_terms: BTreeMap<String, f64>,
@@ -41,6 +45,9 @@ pub struct EpochRecord {
     pub seconds: f64,
     /// softmax(alpha) per choice group at the end of the epoch: `[group][row][candidate]`.
     pub arch_weights: Vec<Vec<Vec<f32>>>,
+    /// The task's step-to-step state at the end of the epoch (AdaRec: EMD layer masses and flow).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_state: Option<serde_json::Value>,
 }
 
 /// The loop's state: the next epoch to run and the records so far.
@@ -63,6 +70,7 @@ pub fn write_history_files(run_dir: &Path, state: &SearchState) -> Result<()> {
             "train_loss": r.train_loss, "train_acc": r.train_acc,
             "val_loss": r.val_loss, "val_acc": r.val_acc,
             "val_eval_loss": r.val_eval_loss, "val_eval_acc": r.val_eval_acc,
+            "val_eval_metrics": r.val_eval_metrics, "task_state": r.task_state,
             "train_terms": r.train_terms, "val_terms": r.val_terms, "seconds": r.seconds,
         });
         metrics.push_str(&m.to_string());

@@ -2,16 +2,15 @@
 
 use super::bilevel::{LossReading, Optimisers, StepSettings, search_step};
 use super::checkpoint;
-use super::config::{SearchConfig, cosine_lr};
+use super::config::{SearchConfig, SearchMode, cosine_lr};
 use super::history::{EpochRecord, SearchState, write_history_files};
 use super::task::{SearchTask, Split};
 use crate::error::Result;
 use crate::manifest::Fingerprint;
+use crate::metrics::ranking::BEST_RANKING_METRIC;
 use crate::progress::progress_bar;
 use crate::supernet::{ArchParams, GumbelNoise, Relaxation};
 use burn::module::AutodiffModule;
-use burn::optim::AdamConfig;
-use burn::optim::decay::WeightDecayConfig;
 use burn::tensor::activation::softmax;
 use burn::tensor::backend::AutodiffBackend;
 use rand::SeedableRng;
@@ -54,16 +53,11 @@ pub struct SearchOutcome<AB: AutodiffBackend, N> {
     pub epochs_run: usize,
 }
 
-/// The optimisers configured as in spec/darts.md (Adam epsilon 1e-8 as PyTorch); the weights' is the
-/// one `search.w_optimizer` names.
+/// The optimisers configured as in spec/darts.md (Adam epsilon 1e-8 as PyTorch): the weights' is the
+/// one `search.w_optimizer` names, the architecture's Adam (L2 weight decay, DARTS) or AdamW
+/// (decoupled, AdaRec) as `search.arch_optimizer` says.
 pub fn optimisers<AB: AutodiffBackend>(config: &SearchConfig) -> Optimisers<AB> {
-    let adam = AdamConfig::new()
-        .with_beta_1(config.arch_betas[0] as f32)
-        .with_beta_2(config.arch_betas[1] as f32)
-        .with_epsilon(1e-8)
-        .with_weight_decay(Some(WeightDecayConfig::new(config.arch_weight_decay as f32)))
-        .init::<AB, ArchParams<AB>>();
-    Optimisers { weights: config.weight_optimizer().init(), adam }
+    Optimisers { weights: config.weight_optimizer().init(), arch: config.arch_optimizer() }
 }
 
 /// A per-epoch seed derived from the run seed.
@@ -120,6 +114,10 @@ pub fn run_search<AB: AutodiffBackend, T: SearchTask<AB>>(
     if run.resume {
         let restored = checkpoint::load(run.run_dir, run.fingerprint, net, arch, opt, run.device)?;
         (net, arch, opt, state) = restored;
+        if let Some(task_state) = state.history.last().and_then(|r| r.task_state.as_ref()) {
+            let file = checkpoint::checkpoint_to_resume(run.run_dir)?.join("state.json");
+            task.restore_task_state(task_state, &file)?;
+        }
         // A crash between the checkpoint swap and these files' rewrite would leave them an epoch short.
         write_history_files(run.run_dir, &state)?;
     }
@@ -142,9 +140,12 @@ pub fn run_search<AB: AutodiffBackend, T: SearchTask<AB>>(
         let (mut train_meter, mut val_meter) = (Meter::default(), Meter::default());
         for step in 0..steps {
             let train_idx = &train_order[step * batch..((step + 1) * batch).min(train_order.len())];
-            let val_idx: Vec<usize> = (0..batch).map(|i| val_order[(step * batch + i) % val_order.len()]).collect();
             let train_batch = task.batch(Split::Train, train_idx, &mut rng);
-            let val_batch = task.batch(Split::Val, &val_idx, &mut rng);
+            // Single-level search has no architecture split.
+            let val_batch = (cfg.mode != SearchMode::SingleLevel).then(|| {
+                let val_idx: Vec<usize> = (0..batch).map(|i| val_order[(step * batch + i) % val_order.len()]).collect();
+                task.batch(Split::Val, &val_idx, &mut rng)
+            });
             let settings = StepSettings {
                 mode: cfg.mode,
                 relaxation: &cfg.relaxation,
@@ -156,7 +157,7 @@ pub fn run_search<AB: AutodiffBackend, T: SearchTask<AB>>(
                 epochs: cfg.epochs,
                 step,
             };
-            let (n, a, report) = search_step(task, net, arch, &mut opt, &train_batch, &val_batch, &settings)?;
+            let (n, a, report) = search_step(task, net, arch, &mut opt, &train_batch, val_batch.as_ref(), &settings)?;
             (net, arch) = (n, a);
             train_meter.add(report.train);
             val_meter.add(report.val);
@@ -165,7 +166,7 @@ pub fn run_search<AB: AutodiffBackend, T: SearchTask<AB>>(
         }
         bar.finish_and_clear();
         let eval_weights = Relaxation::Softmax.weights(&arch.valid(), None, epoch, cfg.epochs);
-        let evaluation = task.evaluate_val(&net.valid(), &eval_weights);
+        let evaluation = task.evaluate_val(&net.valid(), &eval_weights).unwrap_or_default();
         let record = EpochRecord {
             epoch,
             w_lr,
@@ -176,21 +177,23 @@ pub fn run_search<AB: AutodiffBackend, T: SearchTask<AB>>(
             val_acc: val_meter.accuracy(),
             train_terms: train_meter.mean_terms(),
             val_terms: val_meter.mean_terms(),
-            val_eval_loss: evaluation.map(|e| e.loss),
-            val_eval_acc: evaluation.and_then(|e| e.accuracy),
+            val_eval_loss: evaluation.loss,
+            val_eval_acc: evaluation.accuracy,
+            val_eval_metrics: evaluation.metrics,
             seconds: started.elapsed().as_secs_f64(),
             arch_weights: arch_probabilities(&arch),
+            task_state: task.task_state(),
         };
         if run.progress {
             eprintln!(
-                "epoch {}/{}  train loss {:.4} acc {}  val (arch steps) loss {:.4} acc {}  val (eval pass) acc {}  ({:.1}s)",
+                "epoch {}/{}  train loss {:.4} acc {}  val (arch steps) loss {:.4} acc {}  val (eval pass) {}  ({:.1}s)",
                 epoch + 1,
                 cfg.epochs,
                 record.train_loss,
                 fmt_acc(record.train_acc),
                 record.val_loss,
                 fmt_acc(record.val_acc),
-                fmt_acc(record.val_eval_acc),
+                fmt_eval(&record),
                 record.seconds
             );
         }
@@ -214,6 +217,14 @@ fn temperature(relaxation: &Relaxation, epoch: usize, epochs: usize) -> Option<f
     match relaxation {
         Relaxation::Gumbel { temperature, .. } => Some(temperature.at(epoch, epochs)),
         Relaxation::Softmax => None,
+    }
+}
+
+/// The end-of-epoch evaluation: its accuracy, else its headline ranking figure.
+fn fmt_eval(record: &EpochRecord) -> String {
+    match (record.val_eval_acc, record.val_eval_metrics.get(BEST_RANKING_METRIC)) {
+        (None, Some(ndcg)) => format!("{BEST_RANKING_METRIC} {ndcg:.4}"),
+        (acc, _) => format!("acc {}", fmt_acc(acc)),
     }
 }
 

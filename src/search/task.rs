@@ -74,15 +74,27 @@ pub trait SearchTask<AB: AutodiffBackend> {
     ) -> Option<Evaluation> {
         None
     }
+    /// What the task carries from step to step besides the modules (AdaRec's EMD layer masses): saved
+    /// in every checkpoint and in every epoch's record; `None` for tasks without such state.
+    fn task_state(&self) -> Option<serde_json::Value> {
+        None
+    }
+    /// Restores what [`SearchTask::task_state`] returned, on resume; a state of another shape is a
+    /// checkpoint error naming `file`.
+    fn restore_task_state(&self, _state: &serde_json::Value, _file: &std::path::Path) -> Result<()> {
+        Ok(())
+    }
 }
 
-/// Loss and accuracy of an evaluation pass.
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// Loss and accuracy (or the task's own metrics) of an evaluation pass.
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Evaluation {
-    /// Mean loss per example.
-    pub loss: f64,
+    /// Mean loss per example, when the task computes one.
+    pub loss: Option<f64>,
     /// Fraction of correct predictions, when the task has accuracy.
     pub accuracy: Option<f64>,
+    /// Further named figures (ranking tasks: `valid_ndcg@10`, ...).
+    pub metrics: std::collections::BTreeMap<String, f64>,
 }
 
 /// A loss as read back to the host.

@@ -23,7 +23,7 @@ impl CostTable {
     /// and parameter-free ops (pools, skip, none) cost 0. Fails when no candidate has parameters.
     pub fn from_params(arch: &ArchGraph, channels: usize) -> Result<Self> {
         let count = |op: &str| {
-            arch.catalogue.param_count(op, channels, 1, false).ok_or_else(|| {
+            arch.catalogue.param_count(op, channels, 1, false).map(|n| n as f64).ok_or_else(|| {
                 KdnasError::Usage(format!("the parameter count of `{op}` at {channels} channels overflows"))
             })
         };
@@ -31,18 +31,23 @@ impl CostTable {
         for group in &arch.groups {
             raw.push(match group.kind {
                 ChoiceKind::Op => group.candidates.iter().map(|op| count(op)).collect::<Result<Vec<_>>>()?,
-                ChoiceKind::Input => vec![0; group.candidates.len()],
+                ChoiceKind::Input => vec![0.0; group.candidates.len()],
             });
         }
-        let largest = raw.iter().flatten().copied().max().unwrap_or(0);
-        if largest == 0 {
+        Self::normalised(arch, raw)
+    }
+
+    /// `raw` (per group, one non-negative value per candidate) divided by its largest value; fails when
+    /// every value is 0 (the costs could not tell the candidates apart).
+    pub fn normalised(arch: &ArchGraph, raw: Vec<Vec<f64>>) -> Result<Self> {
+        let largest = raw.iter().flatten().copied().fold(0.0, f64::max);
+        if largest <= 0.0 {
             return Err(KdnasError::Usage(format!(
-                "space `{}`: no candidate op has parameters, so a parameter cost cannot tell them apart",
+                "space `{}`: every candidate op costs 0, so the cost cannot tell them apart",
                 arch.name
             )));
         }
-        let groups = raw.into_iter().map(|g| g.into_iter().map(|n| n as f64 / largest as f64).collect()).collect();
-        Ok(Self { groups })
+        Ok(Self { groups: raw.into_iter().map(|g| g.into_iter().map(|v| v / largest).collect()).collect() })
     }
 
     /// `sum_g sum_rows sum_o weights[g][row, o] * cost[g][o]`, as `[1]` (gradient to the weights).

@@ -6,6 +6,7 @@ pub mod cost;
 pub mod darts_cell;
 pub mod mixed_op;
 pub mod network;
+pub mod op_latency;
 pub mod relaxation;
 pub mod sequence_network;
 pub mod size;

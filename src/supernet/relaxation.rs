@@ -4,7 +4,7 @@
 use super::arch_params::ArchParams;
 use crate::space::ChoiceSlot;
 use burn::tensor::activation::softmax;
-use burn::tensor::{Distribution, Tensor, backend::Backend};
+use burn::tensor::{Distribution, Tensor, TensorData, backend::Backend};
 use serde::{Deserialize, Serialize};
 
 /// How architecture logits become mixing weights.
@@ -100,6 +100,41 @@ impl<B: Backend> ArchWeights<B> {
     }
 }
 
+impl<B: Backend> ArchWeights<B> {
+    /// The derived architecture as weights: one-hot rows at each row's largest weight (constants, the
+    /// first on ties), with the selection recorded so that only the selected ops run.
+    pub fn argmax(&self) -> ArchWeights<B> {
+        let (groups, selected) = one_hot_rows(&self.groups);
+        ArchWeights { groups, selected: Some(selected) }
+    }
+}
+
+/// One-hot rows `[rows, candidates]` at each row's largest value, and the picked column per row.
+fn one_hot_rows<B: Backend>(groups: &[Tensor<B, 2>]) -> (Vec<Tensor<B, 2>>, Vec<Vec<usize>>) {
+    groups
+        .iter()
+        .map(|y| {
+            let picks: Vec<usize> = y
+                .clone()
+                .argmax(1) // [rows, 1]
+                .into_data()
+                .convert::<i64>()
+                .into_vec::<i64>()
+                .unwrap_or_default()
+                .into_iter()
+                .map(|i| i as usize)
+                .collect();
+            let [rows, candidates] = y.dims();
+            let mut values = vec![0.0f32; rows * candidates];
+            for (row, &pick) in picks.iter().enumerate() {
+                values[row * candidates + pick] = 1.0;
+            }
+            let one_hot = Tensor::<B, 2>::from_data(TensorData::new(values, [rows, candidates]), &y.device());
+            (one_hot, picks)
+        })
+        .unzip()
+}
+
 /// Gumbel noise drawn once per step, reused by every forward pass of that step.
 #[derive(Debug, Clone)]
 pub struct GumbelNoise<B: Backend> {
@@ -161,24 +196,8 @@ impl Relaxation {
                 if !hard {
                     return ArchWeights { groups: soft, selected: None };
                 }
-                let mut selected = Vec::with_capacity(soft.len());
-                let groups = soft
-                    .into_iter()
-                    .map(|y| {
-                        let index = y.clone().argmax(1); // [rows, 1]
-                        let picks: Vec<usize> = index
-                            .into_data()
-                            .convert::<i64>()
-                            .into_vec::<i64>()
-                            .unwrap_or_default()
-                            .into_iter()
-                            .map(|i| i as usize)
-                            .collect();
-                        selected.push(picks);
-                        let y_hard = y.clone().greater_equal(y.clone().max_dim(1).expand(y.dims())).float(); // one-hot rows
-                        y_hard - y.clone().detach() + y
-                    })
-                    .collect();
+                let (hard, selected) = one_hot_rows(&soft);
+                let groups = hard.into_iter().zip(soft).map(|(y_hard, y)| y_hard - y.clone().detach() + y).collect();
                 ArchWeights { groups, selected: Some(selected) }
             }
         }

@@ -84,5 +84,5 @@ impl<B: Backend> ImageClassifier<B> for WithWeights<'_, B> {
 
 /// The loss and top-1 accuracy of a classifier's scores.
 pub fn evaluation_of(scores: ClassifierScores) -> Evaluation {
-    Evaluation { loss: scores.loss, accuracy: Some(scores.top1) }
+    Evaluation { loss: Some(scores.loss), accuracy: Some(scores.top1), metrics: Default::default() }
 }

@@ -120,6 +120,23 @@ impl TrainConfig {
         Ok(())
     }
 
+    /// Fails when a field that only image networks read is set (a sequence model's config): `sized_by`
+    /// says what sizes the model instead.
+    pub fn refuse_image_fields(&self, sized_by: &str) -> Result<()> {
+        for (field, set) in [
+            ("train.channels", self.channels.is_some()),
+            ("train.layers", self.layers.is_some()),
+            ("train.cutout", self.cutout.is_some()),
+            ("train.drop_path", self.drop_path != 0.0),
+        ] {
+            if set {
+                let why = format!("only applies to image networks; {sized_by}");
+                return Err(crate::validate::field_error(field, why));
+            }
+        }
+        Ok(())
+    }
+
     /// The weight optimiser these values describe.
     pub fn weight_optimizer(&self) -> WeightOptimizerConfig {
         self.optimizer.config(self.momentum, self.weight_decay, self.betas, self.eps)

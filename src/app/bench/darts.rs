@@ -66,7 +66,7 @@ pub fn bench_darts<AB: AutodiffBackend>(args: &BenchArgs, device: &AB::Device) -
         for i in 0..args.warmup + args.iters {
             let settings = step_settings::<AB>(&config, i);
             let ((n, a, _), ms) =
-                timed::<AB, _>(device, || search_step(&task, net, arch, &mut opt, &train, &val, &settings))?;
+                timed::<AB, _>(device, || search_step(&task, net, arch, &mut opt, &train, Some(&val), &settings))?;
             (net, arch) = (n, a);
             samples.add(ms);
         }

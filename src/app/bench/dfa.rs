@@ -143,7 +143,7 @@ fn search_line<AB: AutodiffBackend>(args: &DfaBenchArgs, mode: SearchMode, devic
         })?;
         let settings = step_settings::<AB>(&config, i);
         let ((n, a, _), step_ms) =
-            timed::<AB, _>(device, || search_step(&task, net, arch, &mut opt, &train, &val, &settings))?;
+            timed::<AB, _>(device, || search_step(&task, net, arch, &mut opt, &train, Some(&val), &settings))?;
         (net, arch) = (n, a);
         total.add(batch_ms + step_ms);
         batches.add(batch_ms);

@@ -31,16 +31,8 @@ pub fn synthetic_successors(items: usize, seed: u64) -> Result<Vec<usize>> {
 }
 
 /// A SYNTHETIC set of `users` sequences over `items` items with lengths drawn uniformly from
-/// `min_len..=max_len`, fully determined by `seed`.
-///
-/// Planted structure: a sequence starts at a uniformly random item; each next item is the current
-/// item's successor in [`synthetic_successors`]`(items, seed)` with probability
-/// [`SYNTHETIC_FOLLOW_PROBABILITY`], otherwise a uniformly random item. A causal sequence model can
-/// learn the successor map from the last item; a popularity baseline cannot, because the successor
-/// map is a permutation, so every item is (in expectation) equally frequent.
-///
-/// Users are named `synthetic-user-<k>` (k from 1) and items by their id. Fails when `users` is 0,
-/// `items < 2`, `min_len < 3` or `max_len < min_len`.
+/// `min_len..=max_len`, fully determined by `seed`: [`lagged_synthetic_sequences`] with lag 1 (each
+/// next item follows from the current one).
 pub fn synthetic_sequences(
     users: usize,
     items: usize,
@@ -48,10 +40,33 @@ pub fn synthetic_sequences(
     max_len: usize,
     seed: u64,
 ) -> Result<SequenceSet> {
-    if users == 0 || min_len < MIN_SEQUENCE_LEN || max_len < min_len {
+    lagged_synthetic_sequences(users, items, min_len, max_len, 1, seed)
+}
+
+/// A SYNTHETIC set of `users` sequences over `items` items with lengths drawn uniformly from
+/// `min_len..=max_len`, fully determined by `seed`.
+///
+/// Planted structure: a sequence starts with `lag` uniformly random items; each next item is, with
+/// probability [`SYNTHETIC_FOLLOW_PROBABILITY`], the successor in [`synthetic_successors`]`(items,
+/// seed)` of the item `lag` positions back (the current item for lag 1), otherwise a uniformly random
+/// item. A causal sequence model that sees `lag` items back can learn it; a popularity baseline cannot,
+/// because the successor map is a permutation, so every item is (in expectation) equally frequent. With
+/// lag 2, a model that reads only the current item cannot either.
+///
+/// Users are named `synthetic-user-<k>` (k from 1) and items by their id. Fails when `users` or `lag`
+/// is 0, `items < 2`, `min_len < 3`, `min_len <= lag` or `max_len < min_len`.
+pub fn lagged_synthetic_sequences(
+    users: usize,
+    items: usize,
+    min_len: usize,
+    max_len: usize,
+    lag: usize,
+    seed: u64,
+) -> Result<SequenceSet> {
+    if users == 0 || lag == 0 || min_len < MIN_SEQUENCE_LEN.max(lag + 1) || max_len < min_len {
         return Err(KdnasError::Usage(format!(
-            "synthetic sequences: need users >= 1 and {MIN_SEQUENCE_LEN} <= min_len <= max_len, got users {users}, \
-             min_len {min_len}, max_len {max_len}"
+            "synthetic sequences: need users >= 1, lag >= 1 and max({MIN_SEQUENCE_LEN}, lag + 1) <= min_len <= max_len, \
+             got users {users}, lag {lag}, min_len {min_len}, max_len {max_len}"
         )));
     }
     let successor = synthetic_successors(items, seed)?;
@@ -59,11 +74,11 @@ pub fn synthetic_sequences(
     let sequences = (0..users)
         .map(|_| {
             let len = rng.random_range(min_len..=max_len);
-            let mut sequence = vec![rng.random_range(1..=items)];
+            let mut sequence: Vec<usize> = (0..lag).map(|_| rng.random_range(1..=items)).collect();
             while sequence.len() < len {
-                let last = sequence[sequence.len() - 1];
+                let back = sequence[sequence.len() - lag];
                 let follow = rng.random_bool(SYNTHETIC_FOLLOW_PROBABILITY);
-                sequence.push(if follow { successor[last] } else { rng.random_range(1..=items) });
+                sequence.push(if follow { successor[back] } else { rng.random_range(1..=items) });
             }
             sequence
         })
@@ -109,5 +124,23 @@ mod tests {
         let rate = followed as f64 / steps as f64;
         assert!((0.76..0.85).contains(&rate), "{rate}");
         assert!(synthetic_sequences(1, 50, 2, 4, 0).is_err() && synthetic_sequences(1, 1, 3, 4, 0).is_err());
+    }
+
+    #[test]
+    fn a_lag_of_two_plants_the_successor_of_the_item_before_the_last() {
+        let set = lagged_synthetic_sequences(200, 50, 6, 12, 2, 3).unwrap();
+        assert_eq!(set, lagged_synthetic_sequences(200, 50, 6, 12, 2, 3).unwrap());
+        let successor = synthetic_successors(50, 3).unwrap();
+        let (mut steps, mut two_back, mut one_back) = (0, 0, 0);
+        for u in 0..set.len() {
+            let s = set.sequence(u);
+            steps += s.len() - 2;
+            two_back += s.windows(3).filter(|w| successor[w[0]] == w[2]).count();
+            one_back += s.windows(3).filter(|w| successor[w[1]] == w[2]).count();
+        }
+        let (planted, other) = (two_back as f64 / steps as f64, one_back as f64 / steps as f64);
+        assert!((0.76..0.85).contains(&planted), "{planted}");
+        assert!(other < 0.05, "the previous item says little about the next: {other}");
+        assert!(lagged_synthetic_sequences(10, 50, 3, 4, 3, 0).is_err() && lagged_synthetic_sequences(10, 50, 5, 6, 0, 0).is_err());
     }
 }

@@ -7,8 +7,8 @@ pub mod reduce;
 pub mod sep_conv;
 
 use crate::error::{KdnasError, Result};
-pub use crate::ops::family::OpMode;
 use crate::ops::family::CandidateOp;
+pub use crate::ops::family::OpMode;
 use burn::module::Module;
 use burn::tensor::{Tensor, backend::Backend};
 use pool::{Pool, PoolKind};

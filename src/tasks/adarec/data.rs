@@ -2,8 +2,8 @@
 //! the bundled synthetic generator; leave-one-out evaluation against sampled negatives or all items.
 
 use crate::data::sequence::{
-    DEFAULT_MIN_LEN, DEFAULT_NEGATIVES, EvalCandidates, EvalMode, EvalSplit, NegativeSampler, SequenceFormat, SequenceSet, load_sequences,
-    synthetic_sequences,
+    DEFAULT_MIN_LEN, DEFAULT_NEGATIVES, EvalCandidates, EvalMode, EvalSplit, NegativeSampler, SequenceFormat,
+    SequenceSet, load_sequences, lagged_synthetic_sequences,
 };
 use crate::error::Result;
 use crate::validate::{at_least_one, field_error};
@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
 /// The bundled SYNTHETIC sequences with a planted successor structure (for the quickstart and tests;
-/// see `data::sequence::synthetic_sequences`).
+/// see `data::sequence::lagged_synthetic_sequences`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SyntheticConfig {
@@ -26,6 +26,18 @@ pub struct SyntheticConfig {
     /// Generator seed.
     #[serde(default)]
     pub seed: u64,
+    /// How many positions back the item is whose successor comes next (default 1: the current item;
+    /// 2 needs a model that sees further than the last item).
+    #[serde(default = "unit_lag", skip_serializing_if = "is_unit_lag")]
+    pub lag: usize,
+}
+
+fn unit_lag() -> usize {
+    1
+}
+
+fn is_unit_lag(lag: &usize) -> bool {
+    *lag == 1
 }
 
 /// The `[data]` section: either `path` (+ `format`) or `synthetic`.
@@ -125,10 +137,16 @@ impl SequenceDataConfig {
         match (&self.path, &self.format, &self.synthetic) {
             (Some(path), Some(format), None) => Ok(Source::File(path, *format)),
             (None, None, Some(synthetic)) => Ok(Source::Synthetic(synthetic)),
-            (Some(_), None, _) => Err(field_error("data.format", "name the file's layout: \"lines\", \"pairs\" or \"inter\"")),
+            (Some(_), None, _) => {
+                Err(field_error("data.format", "name the file's layout: \"lines\", \"pairs\" or \"inter\""))
+            }
             (None, Some(_), _) => Err(field_error("data.path", "`format` is given but no file")),
-            (Some(_), Some(_), Some(_)) => Err(field_error("data.synthetic", "give either a file (`path`) or `synthetic`, not both")),
-            (None, None, None) => Err(field_error("data.path", "name a sequence file (`path` and `format`) or `synthetic` data")),
+            (Some(_), Some(_), Some(_)) => {
+                Err(field_error("data.synthetic", "give either a file (`path`) or `synthetic`, not both"))
+            }
+            (None, None, None) => {
+                Err(field_error("data.path", "name a sequence file (`path` and `format`) or `synthetic` data"))
+            }
         }
     }
 
@@ -136,13 +154,14 @@ impl SequenceDataConfig {
     pub fn load(&self, base: &Path) -> Result<SequenceData> {
         let set = match self.source()? {
             Source::File(path, format) => load_sequences(&base.join(path), format, self.min_len)?,
-            Source::Synthetic(s) => synthetic_sequences(s.users, s.items, s.min_len, s.max_len, s.seed)?,
+            Source::Synthetic(s) => lagged_synthetic_sequences(s.users, s.items, s.min_len, s.max_len, s.lag, s.seed)?,
         };
         let candidates = match self.eval_mode() {
             EvalMode::Full => None,
             EvalMode::Sampled { negatives } => {
                 let sampler = NegativeSampler::new(set.n_items(), negatives, self.exclude_history)?;
-                let draw = |split, offset| EvalCandidates::draw(&set, split, &sampler, self.eval_seed.wrapping_add(offset));
+                let draw =
+                    |split, offset| EvalCandidates::draw(&set, split, &sampler, self.eval_seed.wrapping_add(offset));
                 Some([draw(EvalSplit::Valid, 0)?, draw(EvalSplit::Test, 1)?])
             }
         };

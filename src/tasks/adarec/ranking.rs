@@ -29,8 +29,10 @@ pub fn rank_users<B: Backend, M: SequenceRecommender<B>>(
                 sampled_ranks(scores.gather(1, columns))
             }
             None => {
-                let targets = Tensor::<B, 1, Int>::from_data(TensorData::new(batch.targets.clone(), [chunk.len()]), device);
-                let histories = data.exclude_history.then(|| whole_histories(data, chunk, split).to_tensor::<B>(device));
+                let targets =
+                    Tensor::<B, 1, Int>::from_data(TensorData::new(batch.targets.clone(), [chunk.len()]), device);
+                let histories =
+                    data.exclude_history.then(|| whole_histories(data, chunk, split).to_tensor::<B>(device));
                 full_ranks(scores, targets, histories)
             }
         };

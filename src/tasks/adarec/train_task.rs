@@ -3,8 +3,10 @@
 //! test ranking metrics after every epoch.
 
 use super::data::SequenceData;
+use super::losses::masked_logit_kl;
 use super::ranking::{named_metrics, rank_users};
 use super::recommender::SequenceRecommender;
+use super::teacher::FrozenSequenceTeacher;
 use crate::data::sequence::{EvalSplit, train_batch};
 use crate::search::TaskLoss;
 use crate::train::{EpochAt, TrainTask};
@@ -28,7 +30,11 @@ pub struct SequenceBatch<B: Backend> {
 
 /// Mean next-item cross-entropy over the positions whose target is not padding:
 /// `logits: [batch, time, items + 1]`, `targets: [batch, time]` (0 = padding), `count` of them not 0.
-pub fn next_item_cross_entropy<B: Backend>(logits: Tensor<B, 3>, targets: Tensor<B, 2, Int>, count: usize) -> Tensor<B, 1> {
+pub fn next_item_cross_entropy<B: Backend>(
+    logits: Tensor<B, 3>,
+    targets: Tensor<B, 2, Int>,
+    count: usize,
+) -> Tensor<B, 1> {
     let [batch, time, rows] = logits.dims();
     let log_p = log_softmax(logits.reshape([batch * time, rows]), 1); // [batch*time, rows]
     let targets = targets.reshape([batch * time, 1]);
@@ -37,9 +43,22 @@ pub fn next_item_cross_entropy<B: Backend>(logits: Tensor<B, 3>, targets: Tensor
     picked.sum().neg().div_scalar(count.max(1) as f64)
 }
 
-/// The training task of a sequential recommender `N`.
+/// Continued distillation while training a derived student (AdaRec's stage 2 option):
+/// `(1 - gamma) CE + gamma * T^2 KL(teacher || student)` on the logits of every real position.
+pub struct LogitDistillation<AB: AutodiffBackend> {
+    /// The frozen teacher.
+    pub teacher: FrozenSequenceTeacher<AB>,
+    /// Weight of the KL term.
+    pub gamma: f64,
+    /// Softmax temperature of both sides.
+    pub temperature: f64,
+}
+
+/// The training task of a sequential recommender `N`: next-item cross-entropy, optionally with
+/// [`LogitDistillation`].
 pub struct SequenceTrainTask<AB: AutodiffBackend, N> {
     data: Arc<SequenceData>,
+    distillation: Option<LogitDistillation<AB>>,
     device: AB::Device,
     net: PhantomData<N>,
 }
@@ -47,16 +66,21 @@ pub struct SequenceTrainTask<AB: AutodiffBackend, N> {
 impl<AB: AutodiffBackend, N> SequenceTrainTask<AB, N> {
     /// A task over `data` on `device`.
     pub fn new(data: Arc<SequenceData>, device: AB::Device) -> Self {
-        Self { data, device, net: PhantomData }
+        Self { data, distillation: None, device, net: PhantomData }
     }
 
-    /// The training batch of the examples at `indices` (positions in `data.train_users`).
-    pub fn sequence_batch(data: &SequenceData, indices: &[usize], device: &AB::Device) -> SequenceBatch<AB> {
-        let users: Vec<usize> = indices.iter().map(|&i| data.train_users[i]).collect();
-        let batch = train_batch(&data.set, &users, data.max_len);
-        let count = batch.targets.values.iter().filter(|&&t| t != 0).count();
-        SequenceBatch { inputs: batch.inputs.to_tensor(device), targets: batch.targets.to_tensor(device), count }
+    /// The same task, distilling from a frozen teacher.
+    pub fn with_distillation(self, distillation: LogitDistillation<AB>) -> Self {
+        Self { distillation: Some(distillation), ..self }
     }
+}
+
+/// The training batch of the examples at `indices` (positions in `data.train_users`).
+pub fn sequence_batch<B: Backend>(data: &SequenceData, indices: &[usize], device: &B::Device) -> SequenceBatch<B> {
+    let users: Vec<usize> = indices.iter().map(|&i| data.train_users[i]).collect();
+    let batch = train_batch(&data.set, &users, data.max_len);
+    let count = batch.targets.values.iter().filter(|&&t| t != 0).count();
+    SequenceBatch { inputs: batch.inputs.to_tensor(device), targets: batch.targets.to_tensor(device), count }
 }
 
 impl<AB, N> TrainTask<AB> for SequenceTrainTask<AB, N>
@@ -73,13 +97,29 @@ where
     }
 
     fn batch(&self, indices: &[usize], _rng: &mut StdRng) -> Self::Batch {
-        Self::sequence_batch(&self.data, indices, &self.device)
+        sequence_batch(&self.data, indices, &self.device)
     }
 
     fn loss(&self, net: &N, batch: &Self::Batch, _at: EpochAt) -> TaskLoss<AB> {
         let logits = net.sequence_logits(batch.inputs.clone());
-        let ce = next_item_cross_entropy(logits, batch.targets.clone(), batch.count);
-        TaskLoss { total: ce.clone(), terms: vec![("cross_entropy", ce)], correct: None, count: batch.count }
+        let ce = next_item_cross_entropy(logits.clone(), batch.targets.clone(), batch.count);
+        let Some(kd) = &self.distillation else {
+            return TaskLoss {
+                total: ce.clone(),
+                terms: vec![("cross_entropy", ce)],
+                correct: None,
+                count: batch.count,
+            };
+        };
+        let teacher = Tensor::from_inner(kd.teacher.net.forward(batch.inputs.clone().inner())); // [batch, time, items + 1]
+        let mask = batch.targets.clone().not_equal_elem(0).float(); // [batch, time]
+        let kl = masked_logit_kl(logits, teacher, mask, batch.count, kd.temperature);
+        TaskLoss {
+            total: ce.clone().mul_scalar(1.0 - kd.gamma) + kl.clone().mul_scalar(kd.gamma),
+            terms: vec![("cross_entropy", ce), ("logit_kl", kl)],
+            correct: None,
+            count: batch.count,
+        }
     }
 
     fn evaluate(&self, net: &N::InnerModule) -> Vec<(String, f64)> {

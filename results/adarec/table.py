@@ -1,0 +1,67 @@
+"""Prints the tables of results/adarec/README.md from the runs of results/adarec/run.sh.
+
+Reads runs/results-adarec/<dataset>/*/eval/eval.json (written by `kdnas adarec table`, the last step of
+run.sh) and the searches' genotype.txt. Rows with fewer than 3 finished seeds say how many.
+Run from the repository root: python3 results/adarec/table.py
+"""
+import json
+import statistics
+from pathlib import Path
+
+RUNS = Path("runs/results-adarec")
+METRICS = ["mrr", "hr@5", "hr@10", "hr@20", "ndcg@5", "ndcg@10", "ndcg@20"]
+
+
+def report(run):
+    path = run / "eval" / "eval.json"
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def cell(values, digits=4):
+    if not values:
+        return "-"
+    if len(values) == 1:
+        return f"{values[0]:.{digits}f}"
+    return f"{statistics.mean(values):.{digits}f} ± {statistics.stdev(values):.{digits}f}"
+
+
+def main_table(data):
+    runs = RUNS / data
+    teacher = report(runs / "teacher")
+    rows = [("NextItNet teacher", [teacher] if teacher else [])]
+    for how, label in [("scratch", "derived student, no KD"), ("kd", "AdaRec student (KD)")]:
+        reports = [r for s in range(3) if (r := report(runs / f"finetune_{how}_beta1_s{s}"))]
+        rows.append((label, reports))
+    print(f"\n#### {data}: test split, 100 sampled negatives (mean ± std over the seeds given)\n")
+    print("| model | seeds | params | " + " | ".join(m.upper() for m in METRICS) + " | ms / 1,000 users | speed-up |")
+    print("|---" * (len(METRICS) + 5) + "|")
+    teacher_ms = teacher["ms_per_1000_users"] if teacher else None
+    for label, reports in rows:
+        if not reports:
+            print(f"| {label} | 0 |" + " - |" * (len(METRICS) + 3))
+            continue
+        ms = [r["ms_per_1000_users"] for r in reports]
+        speed = cell([teacher_ms / m for m in ms], 1) + "x" if teacher_ms else "-"
+        metrics = " | ".join(cell([r["metrics"][f"test_{m}"] for r in reports]) for m in METRICS)
+        print(f"| {label} | {len(reports)} | {reports[0]['params']:,} | {metrics} | {cell(ms, 1)} | {speed} |")
+
+
+def sweep_table(data):
+    runs = RUNS / data
+    print(f"\n#### {data}: beta sweep (search seed 0, KD fine-tuning seed 0)\n")
+    print("| beta | params | test NDCG@10 | test HR@10 | ms / 1,000 users | derived cell |")
+    print("|---|---|---|---|---|---|")
+    for beta in ["0.25", "1", "4"]:
+        r = report(runs / f"finetune_kd_beta{beta}_s0")
+        genotype = runs / f"search_beta{beta}" / "genotype.txt"
+        arch = genotype.read_text().strip() if genotype.is_file() else "(not searched yet)"
+        if r is None:
+            print(f"| {beta} | - | - | - | - | `{arch}` |")
+            continue
+        m = r["metrics"]
+        print(f"| {beta} | {r['params']:,} | {m['test_ndcg@10']:.4f} | {m['test_hr@10']:.4f} | {r['ms_per_1000_users']:.1f} | `{arch}` |")
+
+
+for data in ["lastfm", "ml100k"]:
+    main_table(data)
+    sweep_table(data)

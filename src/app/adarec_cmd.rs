@@ -1,0 +1,140 @@
+//! `kdnas adarec search`: AdaRec's stage 1 — search the shared op choices of a causal 1-D student's
+//! cells, distilled from a frozen NextItNet under a parameter cost, through the one search loop.
+
+use super::outputs::write_search_outputs;
+use super::search_cmd::{PreparedRun, RUN_CONFIG, RUN_SPACE, SearchResult, SpaceRunConfig};
+use crate::error::{KdnasError, Result};
+use crate::export::DeriveRule;
+use crate::files::{absolute_from, write_file_atomically};
+use crate::manifest::Fingerprint;
+use crate::ops::OpMode;
+use crate::search::{SearchMode, SearchRun, run_search};
+use crate::supernet::cost::CostTable;
+use crate::supernet::sequence_network::SequenceCellNetwork;
+use crate::supernet::{ArchParams, trainable_params};
+use crate::tasks::adarec::config::AdarecSearchConfig;
+use crate::tasks::adarec::losses::CostKind;
+use crate::tasks::adarec::search_task::AdarecSearchTask;
+use crate::tasks::adarec::student::AdarecStudent;
+use crate::tasks::adarec::teacher::FrozenSequenceTeacher;
+use burn::tensor::backend::AutodiffBackend;
+use std::path::Path;
+use std::sync::Arc;
+
+impl SpaceRunConfig for AdarecSearchConfig {
+    const COMMAND: &'static str = "kdnas adarec search";
+    fn load(path: &Path) -> Result<Self> {
+        AdarecSearchConfig::load(path)
+    }
+    fn space(&self) -> &Path {
+        &self.space
+    }
+    fn into_run_copy(mut self, base: &Path, space: &Path) -> Self {
+        self.data.path = self.data.path.map(|p| absolute_from(base, &p));
+        self.teacher.resolve(base);
+        self.space = space.to_path_buf();
+        self
+    }
+    fn to_toml(&self) -> Result<String> {
+        AdarecSearchConfig::to_toml(self)
+    }
+    fn set_seed(&mut self, seed: u64) {
+        self.seed = seed;
+    }
+}
+
+/// The run's cost table, kept in `costs.json`: from parameter counts, or from op latencies measured when
+/// the run starts (a resumed run reads the file, so its loss is the one it started with).
+fn search_costs<AB: AutodiffBackend>(
+    run: &PreparedRun<AdarecSearchConfig>,
+    time: usize,
+    device: &AB::Device,
+) -> Result<CostTable> {
+    let cfg = &run.config;
+    let file = run.dir.join(COSTS_FILE);
+    let costs = match cfg.adarec.cost {
+        CostKind::Latency if file.is_file() => {
+            let text = std::fs::read(&file).map_err(|e| KdnasError::io(&file, e))?;
+            return serde_json::from_slice(&text)
+                .map_err(|e| KdnasError::Checkpoint { path: file.clone(), message: format!("unreadable cost table: {e}") });
+        }
+        CostKind::Latency => CostTable::from_latency::<AB::InnerBackend>(
+            &run.space,
+            cfg.student.dim,
+            cfg.search.batch_size,
+            time,
+            device,
+        )?,
+        CostKind::Params => CostTable::from_params(&run.space, cfg.student.dim)?,
+    };
+    let json = serde_json::to_string_pretty(&costs).map_err(|e| KdnasError::Usage(e.to_string()))?;
+    write_file_atomically(&file, json.as_bytes())?;
+    Ok(costs)
+}
+
+/// The cost table of an AdaRec search, in its run directory.
+pub const COSTS_FILE: &str = "costs.json";
+
+/// Runs (or resumes) an AdaRec search and writes the derived student (genotype.json), metrics and plots.
+pub fn run_adarec_search<AB: AutodiffBackend>(
+    run: &PreparedRun<AdarecSearchConfig>,
+    resume: bool,
+    progress: bool,
+    stop_after: Option<usize>,
+    device: &AB::Device,
+) -> Result<SearchResult> {
+    let cfg = &run.config;
+    let in_config = |e: KdnasError| super::run_config::locate_in_config(&run.dir.join(RUN_CONFIG), e);
+    let data = Arc::new(cfg.data.load(Path::new("."))?);
+    let items = data.set.n_items();
+    let teacher = FrozenSequenceTeacher::<AB>::load(&cfg.teacher, items, device).map_err(in_config)?;
+    AB::seed(device, cfg.seed);
+    let student = SequenceCellNetwork::<AB>::new(&run.space, &cfg.student, items, OpMode::Search, device)?;
+    let net = AdarecStudent::new(student, cfg.student.dim, cfg.teacher.model.dim, device);
+    let arch = ArchParams::<AB>::new(&run.space, device);
+    let costs = search_costs::<AB>(run, data.max_len, device)?;
+    let teacher_bytes =
+        std::fs::read(&cfg.teacher.checkpoint).map_err(|e| KdnasError::io(&cfg.teacher.checkpoint, e))?;
+    let fingerprint =
+        Fingerprint::new(cfg, &[(RUN_SPACE, run.space_text.as_bytes()), ("teacher.checkpoint", &teacher_bytes)], &net)?;
+    let fraction = (cfg.search.mode != SearchMode::SingleLevel).then_some(cfg.search.train_fraction);
+    let task = AdarecSearchTask::new(
+        data.clone(),
+        fraction,
+        teacher,
+        cfg.adarec.clone(),
+        costs,
+        cfg.student.cells,
+        device.clone(),
+    )
+    .map_err(in_config)?;
+    if progress {
+        eprintln!(
+            "adarec search: {} users, {} items; teacher nextitnet-{}x{} -> student {} cells x {} ({} weights with \
+             projections), {:?}, {} epochs -> {}",
+            data.set.len(),
+            items,
+            cfg.teacher.model.blocks,
+            cfg.teacher.model.dim,
+            cfg.student.cells,
+            cfg.student.dim,
+            trainable_params(&net),
+            cfg.search.mode,
+            cfg.search.epochs,
+            run.dir.display()
+        );
+    }
+    let search_run = SearchRun {
+        config: &cfg.search,
+        seed: cfg.seed,
+        run_dir: &run.dir,
+        resume,
+        progress,
+        stop_after,
+        device,
+        fingerprint: &fingerprint,
+    };
+    let outcome = run_search(&task, net, arch, &search_run)?;
+    let genotype = write_search_outputs(&run.dir, &run.space, &outcome.state, DeriveRule::Argmax)?;
+    Ok(SearchResult { genotype, epochs_run: outcome.epochs_run })
+}

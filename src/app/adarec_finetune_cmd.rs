@@ -1,0 +1,82 @@
+//! `kdnas adarec finetune`: AdaRec's stage 2 — build the derived student of a search from its genotype
+//! and train it from scratch with the one training loop (cross-entropy, optionally with continued
+//! distillation from the frozen teacher); ranking metrics per epoch, the best epoch kept.
+
+use super::sequence_teacher_cmd::{
+    SequenceRunConfig, SequenceTeacherSummary, SequenceTraining, sequence_run_config, train_sequence_model,
+};
+use super::teacher_cmd::{TEACHER_CONFIG, TeacherArgs};
+use crate::error::{KdnasError, Result};
+use crate::export::Genotype;
+use crate::files::absolute_from;
+use crate::manifest::Fingerprint;
+use crate::ops::OpMode;
+use crate::supernet::sequence_network::SequenceCellNetwork;
+use crate::supernet::trainable_params;
+use crate::tasks::adarec::config::AdarecFinetuneConfig;
+use crate::tasks::adarec::teacher::FrozenSequenceTeacher;
+use crate::tasks::adarec::train_task::{LogitDistillation, SequenceTrainTask};
+use burn::tensor::backend::AutodiffBackend;
+use std::path::Path;
+use std::sync::Arc;
+
+impl SequenceRunConfig for AdarecFinetuneConfig {
+    const COMMAND: &'static str = "adarec finetune";
+    fn load(path: &Path) -> Result<Self> {
+        AdarecFinetuneConfig::load(path)
+    }
+    fn set_seed(&mut self, seed: u64) {
+        self.seed = seed;
+    }
+    fn resolve(&mut self, base: &Path) {
+        self.data.path = self.data.path.take().map(|p| absolute_from(base, &p));
+        self.genotype = absolute_from(base, &self.genotype);
+        if let Some(kd) = &mut self.kd {
+            kd.teacher.resolve(base);
+        }
+    }
+}
+
+/// Trains (or resumes) the derived student of `genotype` and writes metrics, checkpoints, the best and
+/// final weights, a summary and the training curves to `args.out`.
+pub fn adarec_finetune_command<AB: AutodiffBackend>(
+    args: &TeacherArgs,
+    device: &AB::Device,
+) -> Result<SequenceTeacherSummary> {
+    let config: AdarecFinetuneConfig = sequence_run_config(args)?;
+    let genotype_bytes = std::fs::read(&config.genotype).map_err(|e| KdnasError::io(&config.genotype, e))?;
+    let derived = Genotype::load(&config.genotype)?.to_arch_graph()?;
+    let data = Arc::new(config.data.load(Path::new("."))?);
+    let items = data.set.n_items();
+    AB::seed(device, config.seed);
+    let net = SequenceCellNetwork::<AB>::new(&derived, &config.student, items, OpMode::Derived, device)?;
+    let mut inputs: Vec<(&str, Vec<u8>)> = vec![("genotype", genotype_bytes)];
+    let mut task = SequenceTrainTask::<AB, SequenceCellNetwork<AB>>::new(data.clone(), device.clone());
+    if let Some(kd) = &config.kd {
+        inputs.push((
+            "kd.teacher.checkpoint",
+            std::fs::read(&kd.teacher.checkpoint).map_err(|e| KdnasError::io(&kd.teacher.checkpoint, e))?,
+        ));
+        let teacher = FrozenSequenceTeacher::<AB>::load(&kd.teacher, items, device)
+            .map_err(|e| super::run_config::locate_in_config(&args.out.join(TEACHER_CONFIG), e))?;
+        task = task.with_distillation(LogitDistillation { teacher, gamma: kd.gamma, temperature: kd.temperature });
+    }
+    let borrowed: Vec<(&str, &[u8])> = inputs.iter().map(|(name, bytes)| (*name, bytes.as_slice())).collect();
+    let fingerprint = Fingerprint::new(&config, &borrowed, &net)?;
+    let name = format!("adarec-student-{}x{}", config.student.cells, config.student.dim);
+    if args.progress {
+        let how =
+            config.kd.as_ref().map_or("cross-entropy only".to_string(), |kd| format!("distilled, gamma {}", kd.gamma));
+        eprintln!(
+            "finetune: {name} ({} parameters, {how}), {} users, {} items, {} epochs -> {}",
+            trainable_params(&net),
+            data.set.len(),
+            items,
+            config.train.epochs,
+            args.out.display()
+        );
+    }
+    let run =
+        SequenceTraining { train: &config.train, seed: config.seed, name, fingerprint: &fingerprint, label: "student" };
+    train_sequence_model(args, run, &task, net, device)
+}

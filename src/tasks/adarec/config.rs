@@ -1,0 +1,134 @@
+//! AdaRec search configs: `kdnas adarec search --config FILE` (stage 1). Paths are relative to the file.
+
+use super::data::SequenceDataConfig;
+use super::losses::AdarecLosses;
+use super::teacher::SequenceTeacherSection;
+use crate::app::run_config::{config_toml, load_config, parse_config};
+use crate::error::Result;
+use crate::search::SearchConfig;
+use crate::supernet::sequence_network::SequenceNetworkConfig;
+use crate::tasks::{TaskKind, TaskSection};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// An AdaRec search run: sequence data, the frozen teacher, the student skeleton, the space, the loss
+/// weights and the search hyper-parameters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdarecSearchConfig {
+    /// Must say `kind = "adarec"`.
+    pub task: TaskSection,
+    /// The student's cell space (a `causal1d` space with one cell template), relative to the file.
+    pub space: PathBuf,
+    /// Seed of everything random.
+    #[serde(default)]
+    pub seed: u64,
+    /// Sequence data (the teacher's).
+    pub data: SequenceDataConfig,
+    /// The frozen NextItNet teacher.
+    pub teacher: SequenceTeacherSection,
+    /// Width, cells and dropout of the student.
+    #[serde(default)]
+    pub student: SequenceNetworkConfig,
+    /// Loss weights and the EMD layer mapping.
+    #[serde(default)]
+    pub adarec: AdarecLosses,
+    /// Search hyper-parameters (DARTS's defaults; AdaRec's are in examples/adarec/search.toml).
+    #[serde(default)]
+    pub search: SearchConfig,
+}
+
+impl AdarecSearchConfig {
+    /// Parses and validates config text; errors name `path`, the line and the field.
+    pub fn parse(text: &str, path: &Path) -> Result<Self> {
+        parse_config(text, path, Self::validate)
+    }
+
+    /// Reads and validates a config file.
+    pub fn load(path: &Path) -> Result<Self> {
+        load_config(path, Self::validate)
+    }
+
+    /// Checks every section.
+    pub fn validate(&self) -> Result<()> {
+        self.task.expect(TaskKind::Adarec)?;
+        self.data.validate()?;
+        self.teacher.validate()?;
+        self.student.validate("student")?;
+        self.adarec.validate()?;
+        self.search.validate()
+    }
+
+    /// The config as TOML text.
+    pub fn to_toml(&self) -> Result<String> {
+        config_toml(self)
+    }
+}
+
+/// The `[kd]` section of a fine-tuning run: continued distillation from the frozen teacher.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FinetuneKd {
+    /// Weight of the logit KL against the cross-entropy, in (0, 1].
+    pub gamma: f64,
+    /// Softmax temperature of the KL (default 1, AdaRec's).
+    #[serde(default = "unit_temperature")]
+    pub temperature: f64,
+    /// The teacher.
+    pub teacher: SequenceTeacherSection,
+}
+
+fn unit_temperature() -> f64 {
+    1.0
+}
+
+/// AdaRec's stage 2 (`kdnas adarec finetune --config FILE`): the derived student of a search, trained
+/// from scratch with cross-entropy, optionally with continued distillation (`[kd]`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdarecFinetuneConfig {
+    /// Must say `kind = "adarec"`.
+    pub task: TaskSection,
+    /// The derived student: a search run's `genotype.json`, relative to the file.
+    pub genotype: PathBuf,
+    /// Seed of everything random.
+    #[serde(default)]
+    pub seed: u64,
+    /// Sequence data (the search's).
+    pub data: SequenceDataConfig,
+    /// Width, cells and dropout of the student (the search's).
+    #[serde(default)]
+    pub student: SequenceNetworkConfig,
+    /// Continued distillation; absent: cross-entropy only (the from-scratch baseline).
+    #[serde(default)]
+    pub kd: Option<FinetuneKd>,
+    /// Training hyper-parameters (AdaRec: AdamW, lr 1e-4).
+    pub train: crate::train::TrainConfig,
+}
+
+impl AdarecFinetuneConfig {
+    /// Reads and validates a config file.
+    pub fn load(path: &Path) -> Result<Self> {
+        load_config(path, Self::validate)
+    }
+
+    /// Checks every section.
+    pub fn validate(&self) -> Result<()> {
+        use crate::validate::{field_error, positive};
+        self.task.expect(TaskKind::Adarec)?;
+        self.data.validate()?;
+        self.student.validate("student")?;
+        if let Some(kd) = &self.kd {
+            if !(kd.gamma > 0.0 && kd.gamma <= 1.0) {
+                return Err(field_error(
+                    "kd.gamma",
+                    format!("{} is not in (0, 1] (leave [kd] out for none)", kd.gamma),
+                ));
+            }
+            positive("kd.temperature", kd.temperature)?;
+            kd.teacher.validate()?;
+        }
+        self.train.validate()?;
+        self.train.refuse_image_fields("a student is sized by [student] and its genotype")
+    }
+}
