@@ -166,6 +166,24 @@ fn a_stopped_finetuning_resumes_exactly() {
 }
 
 #[test]
+fn measured_latency_costs_are_kept_with_the_run_and_reused_on_resume() {
+    let dir = temp_dir("adarec-search-latency");
+    let config = search_config(2, "").replace("beta = 2.0", "beta = 2.0\ncost = \"latency\"");
+    std::fs::write(dir.join("search.toml"), config).unwrap();
+    succeeds(&["adarec", "search", "--config", "search.toml", "--out", "run", "--stop-after", "1"], &dir);
+    let measured = read(&dir.join("run/costs.json"));
+    let table: serde_json::Value = serde_json::from_slice(&measured).unwrap();
+    let costs: Vec<f64> = table["groups"][0].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+    assert_eq!(costs.len(), 10, "one cost per candidate op");
+    assert_eq!(costs[9], 0.0, "`none` builds nothing and costs nothing");
+    assert!(costs.iter().all(|c| (0.0..=1.0).contains(c)), "{costs:?}");
+    assert_eq!(costs.iter().cloned().fold(0.0, f64::max), 1.0, "normalised by the slowest op: {costs:?}");
+    succeeds(&["adarec", "search", "--resume", "run"], &dir);
+    assert_eq!(read(&dir.join("run/costs.json")), measured, "a resumed run reuses the table it started with");
+    assert_eq!(search_records(&dir.join("run")).len(), 2);
+}
+
+#[test]
 fn bad_configs_are_refused_naming_the_field() {
     let dir = temp_dir("adarec-search-bad");
     let cases = [
