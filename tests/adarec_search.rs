@@ -166,6 +166,24 @@ fn a_stopped_finetuning_resumes_exactly() {
 }
 
 #[test]
+fn bi_level_search_splits_the_training_users() {
+    let dir = temp_dir("adarec-search-bilevel");
+    let config = search_config(1, "train_fraction = 0.5").replace("mode = \"single_level\"", "mode = \"first_order\"");
+    std::fs::write(dir.join("search.toml"), config).unwrap();
+    succeeds(&["adarec", "search", "--config", "search.toml", "--out", "run"], &dir);
+    let record = &search_records(&dir.join("run"))[0];
+    let (train, val) = (&record["train_terms"], &record["val_terms"]);
+    assert_ne!(train, val, "weight and architecture steps see different users: {record}");
+    for terms in [train, val] {
+        assert!(terms["cost"].as_f64().unwrap() > 0.0 && terms["hidden_emd"].as_f64().unwrap() > 0.0, "{terms}");
+    }
+    let second_order_adamw = search_config(1, "").replace("mode = \"single_level\"", "mode = \"second_order\"");
+    std::fs::write(dir.join("second.toml"), second_order_adamw).unwrap();
+    let refused = fails(&["adarec", "search", "--config", "second.toml", "--out", "second"], &dir);
+    assert!(refused.contains("search.w_optimizer"), "second order needs SGD: {refused}");
+}
+
+#[test]
 fn measured_latency_costs_are_kept_with_the_run_and_reused_on_resume() {
     let dir = temp_dir("adarec-search-latency");
     let config = search_config(2, "").replace("beta = 2.0", "beta = 2.0\ncost = \"latency\"");

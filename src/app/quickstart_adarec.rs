@@ -89,3 +89,25 @@ pub fn quickstart_adarec<AB: AutodiffBackend>(out: &Path, progress: bool, device
     write_file_atomically(&out.join("table.md"), table.as_bytes())?;
     Ok(AdarecQuickstart { genotype, reports, table })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::sequence_teacher_cmd::SequenceTeacherConfig;
+
+    #[test]
+    fn the_example_configs_it_writes_load_and_point_into_the_output_folder() {
+        let dir = std::env::temp_dir().join(format!("kdnas-quickstart-adarec-configs-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        write_configs(&dir).unwrap();
+        SequenceTeacherConfig::load(&dir.join("teacher.toml")).unwrap();
+        let search = AdarecSearchConfig::load(&dir.join("search.toml")).unwrap();
+        assert_eq!(search.teacher.checkpoint, PathBuf::from("../teacher/best/model.mpk"));
+        assert!(dir.join(&search.space).is_file());
+        let kd = AdarecFinetuneConfig::load(&dir.join("finetune_kd.toml")).unwrap();
+        let scratch = AdarecFinetuneConfig::load(&dir.join("finetune_scratch.toml")).unwrap();
+        assert!(kd.kd.is_some() && scratch.kd.is_none(), "the two fine-tunings differ by [kd] only");
+        assert_eq!(AdarecFinetuneConfig { kd: None, ..kd }, scratch);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
