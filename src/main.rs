@@ -10,7 +10,6 @@ use kdnas::app::bench::{
     AdarecBenchArgs, AdarecStep, BenchArgs, DfaBenchArgs, DfaStep, bench_adarec, bench_darts, bench_dfa,
 };
 use kdnas::app::dfa_cmd::run_dfa_search;
-use kdnas::app::ranking_eval_cmd::{evaluate_runs, is_ranking_run, ranking_eval, ranking_table};
 use kdnas::app::distill_cmd::{DistillArgs, distill_command};
 use kdnas::app::eval_cmd::{EvalArgs, eval_command, locate};
 use kdnas::app::inspect_cmd::inspect_report;
@@ -18,6 +17,7 @@ use kdnas::app::outputs::write_search_outputs;
 use kdnas::app::quickstart::quickstart;
 use kdnas::app::quickstart_adarec::quickstart_adarec;
 use kdnas::app::quickstart_dfa::quickstart_dfa;
+use kdnas::app::ranking_eval_cmd::{evaluate_runs, is_ranking_run, ranking_eval, ranking_table};
 use kdnas::app::run_config::{RunConfig, locate_in_config};
 use kdnas::app::search_cmd::{PreparedRun, RUN_CONFIG, SpaceRunConfig, prepare_from_file, reopen_run, run_prepared};
 use kdnas::app::sequence_teacher_cmd::{SequenceTeacherSummary, sequence_teacher_command};

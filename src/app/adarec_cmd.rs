@@ -55,8 +55,10 @@ fn search_costs<AB: AutodiffBackend>(
     let costs = match cfg.adarec.cost {
         CostKind::Latency if file.is_file() => {
             let text = std::fs::read(&file).map_err(|e| KdnasError::io(&file, e))?;
-            return serde_json::from_slice(&text)
-                .map_err(|e| KdnasError::Checkpoint { path: file.clone(), message: format!("unreadable cost table: {e}") });
+            return serde_json::from_slice(&text).map_err(|e| KdnasError::Checkpoint {
+                path: file.clone(),
+                message: format!("unreadable cost table: {e}"),
+            });
         }
         CostKind::Latency => CostTable::from_latency::<AB::InnerBackend>(
             &run.space,

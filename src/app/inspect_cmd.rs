@@ -5,8 +5,8 @@ use crate::error::{KdnasError, Result};
 use crate::ops::conv2d::OpMode;
 use crate::space::{ArchGraph, Catalogue, NodeRole, cell_kind};
 use crate::supernet::cost::CostTable;
-use crate::supernet::op_latency::op_latencies;
 use crate::supernet::network::check_cells_present;
+use crate::supernet::op_latency::op_latencies;
 use crate::supernet::{NetworkConfig, NetworkSize};
 use std::fmt::Write;
 
@@ -120,7 +120,11 @@ fn write_sequence_costs(out: &mut String, space: &ArchGraph, channels: usize, le
     };
     let _ = writeln!(out, "op costs at C={channels}, {len} positions (cost = parameters / the largest op's):");
     let ms_header = if latency { format!("ms (batch {INSPECT_BATCH})") } else { String::new() };
-    let _ = writeln!(out, "  {:<14} {:>12} {:>12} {:>14} {:>6} {ms_header:>14}", "op", "params", "(derived)", "mult-adds", "cost");
+    let _ = writeln!(
+        out,
+        "  {:<14} {:>12} {:>12} {:>14} {:>6} {ms_header:>14}",
+        "op", "params", "(derived)", "mult-adds", "cost"
+    );
     for (g, (group, group_costs)) in space.groups.iter().zip(&costs.groups).enumerate() {
         for (c, (op, cost)) in group.candidates.iter().zip(group_costs).enumerate() {
             let params = |affine| space.catalogue.param_count(op, channels, 1, affine).ok_or_else(overflow);

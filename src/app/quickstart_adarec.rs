@@ -56,7 +56,11 @@ fn write_configs(configs: &Path) -> Result<()> {
 }
 
 /// Runs the pipeline into `out` (its step folders are replaced).
-pub fn quickstart_adarec<AB: AutodiffBackend>(out: &Path, progress: bool, device: &AB::Device) -> Result<AdarecQuickstart> {
+pub fn quickstart_adarec<AB: AutodiffBackend>(
+    out: &Path,
+    progress: bool,
+    device: &AB::Device,
+) -> Result<AdarecQuickstart> {
     for step in STEPS {
         let path = out.join(step);
         let removed = if path.is_dir() { std::fs::remove_dir_all(&path) } else { std::fs::remove_file(&path) };

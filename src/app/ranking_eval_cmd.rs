@@ -82,7 +82,12 @@ pub fn is_ranking_run(run_dir: &Path) -> bool {
 }
 
 /// The model of the ranking run `run_dir` with the weights `weights`, its name and its data section.
-fn open<B: Backend>(run_dir: &Path, weights: &Path, device: &B::Device, data: &SequenceData) -> Result<(RankingModel<B>, String)> {
+fn open<B: Backend>(
+    run_dir: &Path,
+    weights: &Path,
+    device: &B::Device,
+    data: &SequenceData,
+) -> Result<(RankingModel<B>, String)> {
     let config_path = run_dir.join(TEACHER_CONFIG);
     let text = std::fs::read_to_string(&config_path).map_err(|e| KdnasError::io(&config_path, e))?;
     let items = data.set.n_items();
@@ -98,7 +103,10 @@ fn open<B: Backend>(run_dir: &Path, weights: &Path, device: &B::Device, data: &S
         let derived = Genotype::load(&config.genotype)?.to_arch_graph()?;
         let net = SequenceCellNetwork::<B>::new(&derived, &config.student, items, OpMode::Derived, device)?;
         let net = load_module_file(weights, net, device).map_err(wrong_data)?;
-        return Ok((RankingModel::Student(net), format!("adarec-student-{}x{}", config.student.cells, config.student.dim)));
+        return Ok((
+            RankingModel::Student(net),
+            format!("adarec-student-{}x{}", config.student.cells, config.student.dim),
+        ));
     }
     let config = SequenceTeacherConfig::load(&config_path)?;
     let net = load_module_file(weights, config.model.build::<B>(items, device)?, device).map_err(wrong_data)?;
@@ -157,7 +165,11 @@ pub fn ranking_eval<B: Backend>(
 /// The wall time of scoring the next item of every user's test history, per 1,000 users: the median of
 /// repeated passes over every batch of [`LATENCY_BATCH`] users (at least [`LATENCY_PASSES`] passes and
 /// [`LATENCY_SECONDS`] of timing, after one warm-up pass), each pass waiting for the device at its end.
-pub fn ms_per_1000_users<B: Backend, M: SequenceRecommender<B>>(model: &M, data: &SequenceData, device: &B::Device) -> Result<f64> {
+pub fn ms_per_1000_users<B: Backend, M: SequenceRecommender<B>>(
+    model: &M,
+    data: &SequenceData,
+    device: &B::Device,
+) -> Result<f64> {
     let users: Vec<usize> = (0..data.set.len()).collect();
     let batches: Vec<Tensor<B, 2, Int>> = users
         .chunks(LATENCY_BATCH)
@@ -185,7 +197,13 @@ impl RankingReport {
     /// The report as printed by `kdnas eval`.
     pub fn text(&self) -> String {
         let m = |name: &str| self.metrics.get(name).copied().unwrap_or(f64::NAN);
-        let mut text = format!("{} ({} parameters), {} users; weights {}\n", self.model, self.params, self.users, self.weights.display());
+        let mut text = format!(
+            "{} ({} parameters), {} users; weights {}\n",
+            self.model,
+            self.params,
+            self.users,
+            self.weights.display()
+        );
         for split in ["valid", "test"] {
             text.push_str(&format!(
                 "{split:5}  MRR {:.4}  HR@5 {:.4}  HR@10 {:.4}  HR@20 {:.4}  NDCG@5 {:.4}  NDCG@10 {:.4}  NDCG@20 {:.4}\n",
@@ -233,6 +251,10 @@ pub fn ranking_table(reports: &[RankingReport]) -> String {
 }
 
 /// Evaluates every run of `runs` (see [`ranking_eval`]) and returns the reports in order.
-pub fn evaluate_runs<B: Backend>(runs: &[PathBuf], data_file: Option<&Path>, device: &B::Device) -> Result<Vec<RankingReport>> {
+pub fn evaluate_runs<B: Backend>(
+    runs: &[PathBuf],
+    data_file: Option<&Path>,
+    device: &B::Device,
+) -> Result<Vec<RankingReport>> {
     runs.iter().map(|run| ranking_eval::<B>(run, data_file, None, device)).collect()
 }

@@ -34,7 +34,9 @@ pub fn op_latencies<B: Backend>(
         )));
     }
     if channels == 0 || batch == 0 || time == 0 {
-        return Err(KdnasError::Usage(format!("op latency at channels {channels}, batch {batch}, time {time}: sizes must be at least 1")));
+        return Err(KdnasError::Usage(format!(
+            "op latency at channels {channels}, batch {batch}, time {time}: sizes must be at least 1"
+        )));
     }
     let input = Tensor::<B, 3>::random([batch, channels, time], Distribution::Normal(0.0, 1.0), device); // [batch, channels, time]
     let sync = || B::sync(device).map_err(|e| KdnasError::Usage(format!("device sync failed: {e:?}")));

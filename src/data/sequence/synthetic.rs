@@ -141,6 +141,9 @@ mod tests {
         let (planted, other) = (two_back as f64 / steps as f64, one_back as f64 / steps as f64);
         assert!((0.76..0.85).contains(&planted), "{planted}");
         assert!(other < 0.05, "the previous item says little about the next: {other}");
-        assert!(lagged_synthetic_sequences(10, 50, 3, 4, 3, 0).is_err() && lagged_synthetic_sequences(10, 50, 5, 6, 0, 0).is_err());
+        assert!(
+            lagged_synthetic_sequences(10, 50, 3, 4, 3, 0).is_err()
+                && lagged_synthetic_sequences(10, 50, 5, 6, 0, 0).is_err()
+        );
     }
 }

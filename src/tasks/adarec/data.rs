@@ -3,7 +3,7 @@
 
 use crate::data::sequence::{
     DEFAULT_MIN_LEN, DEFAULT_NEGATIVES, EvalCandidates, EvalMode, EvalSplit, NegativeSampler, SequenceFormat,
-    SequenceSet, load_sequences, lagged_synthetic_sequences,
+    SequenceSet, lagged_synthetic_sequences, load_sequences,
 };
 use crate::error::Result;
 use crate::validate::{at_least_one, field_error};
