@@ -139,6 +139,7 @@ fn adarec_records_get_the_emd_and_ranking_figures() {
 
     let loss = svg(&run, "search_loss");
     assert!(loss.contains("total loss") && loss.contains("train = val"), "single-level loss not merged");
+    assert!(!loss.contains("eval pass"), "a ranking run's evaluation pass has no loss to draw");
     std::fs::remove_dir_all(&run).unwrap();
 }
 

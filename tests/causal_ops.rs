@@ -309,3 +309,31 @@ fn a_causal1d_space_parses_and_rejects_reduction_cells() {
         .to_string();
     assert!(err.contains("unknown op `max_pool_3x3`"), "{err}");
 }
+
+/// The time-major conv (one matrix product over delayed copies) equals the channels-first conv in value
+/// and in every gradient, including a dilation whose reach exceeds the sequence.
+#[test]
+fn time_major_conv_equals_the_channels_first_conv_with_its_gradients() {
+    for (kernel, dilation, time) in [(3, 1, 7), (5, 2, 9), (3, 4, 5), (2, 8, 6)] {
+        let conv = CausalConv1d::<Train>::new(4, 6, kernel, dilation, &Default::default());
+        let x: Tensor<Train, 3> = normal::<Train, 3>([2, time, 4]).require_grad(); // [batch, time, c_in]
+        let probe: Tensor<Train, 3> = normal([2, time, 6]);
+        let run = |time_major: bool| {
+            let out = match time_major {
+                true => conv.forward_time_major(x.clone()),
+                false => conv.forward(x.clone().swap_dims(1, 2)).swap_dims(1, 2),
+            }; // [batch, time, c_out]
+            let mut grads = (out.clone() * probe.clone()).sum().backward();
+            let dx = x.clone().grad_remove(&mut grads).unwrap();
+            let dw = conv.weight.val().grad_remove(&mut grads).unwrap();
+            (out.inner(), dx, dw, conv.bias.val().grad_remove(&mut grads).unwrap())
+        };
+        let (out_a, dx_a, dw_a, db_a) = run(true);
+        let (out_b, dx_b, dw_b, db_b) = run(false);
+        let what = format!("kernel {kernel}, dilation {dilation}, time {time}");
+        assert!(max_abs_diff(out_a, out_b) < 1e-5, "{what}: outputs differ");
+        assert!(max_abs_diff(dx_a, dx_b) < 1e-5, "{what}: input gradients differ");
+        assert!(max_abs_diff(dw_a, dw_b) < 1e-4, "{what}: weight gradients differ");
+        assert!(max_abs_diff(db_a, db_b) < 1e-4, "{what}: bias gradients differ");
+    }
+}

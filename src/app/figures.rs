@@ -74,7 +74,11 @@ fn write_loss_and_accuracy(state: &SearchState, dir: &Path) -> Result<()> {
             epoch_series(state, "val (arch steps, running mean)", |r| Some(r.val_loss)),
         ]
     };
-    losses.push(epoch_series(state, "val (eval pass, epoch end)", |r| r.val_eval_loss));
+    let eval_pass = epoch_series(state, "val (eval pass, epoch end)", |r| r.val_eval_loss);
+    // Ranking tasks' evaluation pass reports metrics, not a loss.
+    if !eval_pass.1.is_empty() {
+        losses.push(eval_pass);
+    }
     let terms: BTreeSet<&String> = state.history.iter().flat_map(|r| r.train_terms.keys()).collect();
     let y_label = if terms.len() > 1 { "total loss (weighted sum of the terms)" } else { "cross-entropy loss" };
     metric_curves("search loss", "epoch", y_label, &losses, &dir.join("search_loss"))?;

@@ -119,15 +119,10 @@ impl<B: Backend> NextItNetBlock<B> {
 
     /// `[batch, time, dim] -> [batch, time, dim]`.
     pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
-        let h = relu(self.norm1.forward(time_major_conv(&self.conv1, x.clone())));
-        let h = relu(self.norm2.forward(time_major_conv(&self.conv2, h)));
+        let h = relu(self.norm1.forward(self.conv1.forward_time_major(x.clone())));
+        let h = relu(self.norm2.forward(self.conv2.forward_time_major(h)));
         x + h * self.alpha.val().reshape([1, 1, 1])
     }
-}
-
-/// Applies a channels-first conv to `[batch, time, dim]` features.
-fn time_major_conv<B: Backend>(conv: &CausalConv1d<B>, x: Tensor<B, 3>) -> Tensor<B, 3> {
-    conv.forward(x.swap_dims(1, 2)).swap_dims(1, 2) // [batch, dim, time] inside
 }
 
 /// The embedding output, every block's output and the logits of one pass.

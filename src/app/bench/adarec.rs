@@ -364,11 +364,12 @@ mod tests {
             assert!(field(line, "median_ms") > 0.0 && field(line, "iters") == 2.0, "{line}");
         }
         assert!(lines[0].contains("batch=4 distance=KlStudentTeacher"), "{}", lines[0]);
-        assert!(field(&lines[0], "batches_ms") <= field(&lines[0], "median_ms"), "{}", lines[0]);
+        assert!(field(&lines[0], "batches_ms") > 0.0, "{}", lines[0]);
         assert!(lines[1].contains("users=10 users_per_pass=256 unit=ms_per_1000_users"), "{}", lines[1]);
         let ratio = field(&lines[1], "median_ms") / field(&lines[2], "median_ms");
-        // Both medians are printed to 0.1 ms: the printed speed-up is their ratio up to that rounding.
-        assert!((field(&lines[2], "speedup") / ratio - 1.0).abs() < 0.05, "{ratio} vs {}", lines[2]);
+        // The medians are printed to 0.1 ms and the speed-up to 0.01: it is their ratio up to that rounding.
+        let speedup = field(&lines[2], "speedup");
+        assert!((speedup - ratio).abs() <= 0.005 + 0.05 * ratio, "{ratio} vs {}", lines[2]);
     }
 
     #[test]

@@ -37,4 +37,33 @@ impl<B: Backend> CausalConv1d<B> {
         let options = PaddedConvOptions::asymmetric([1], [left], [0], [self.dilation], 1);
         conv1d(x, self.weight.val(), Some(self.bias.val()), options)
     }
+
+    /// The same convolution on time-major features, `[batch, time, c_in] -> [batch, time, c_out]`, as
+    /// one matrix product: the `kernel` delayed copies of the input side by side (`[batch * time,
+    /// kernel * c_in]`) times the weight laid out `[kernel * c_in, c_out]`. No transposes of the
+    /// activations, which the channels-first conv needs around every call on time-major features.
+    pub fn forward_time_major(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
+        let [batch, time, c_in] = x.dims();
+        let [c_out, _, kernel] = self.weight.dims();
+        // Tap j multiplies the input (kernel - 1 - j) * dilation positions back.
+        let taps: Vec<Tensor<B, 3>> =
+            (0..kernel).map(|j| delayed(x.clone(), (kernel - 1 - j) * self.dilation)).collect();
+        let stacked = Tensor::cat(taps, 2).reshape([batch * time, kernel * c_in]); // [batch*time, kernel*c_in]
+        let weight = self.weight.val().permute([2, 1, 0]).reshape([kernel * c_in, c_out]); // [kernel*c_in, c_out]
+        let out = stacked.matmul(weight) + self.bias.val().unsqueeze::<2>(); // [batch*time, c_out]
+        out.reshape([batch, time, c_out])
+    }
+}
+
+/// `x` `[batch, time, channels]` delayed by `by` positions along time, zeros shifted in.
+fn delayed<B: Backend>(x: Tensor<B, 3>, by: usize) -> Tensor<B, 3> {
+    let [batch, time, channels] = x.dims();
+    if by == 0 {
+        return x;
+    }
+    let zeros = Tensor::zeros([batch, by.min(time), channels], &x.device());
+    if by >= time {
+        return zeros;
+    }
+    Tensor::cat(vec![zeros, x.narrow(1, 0, time - by)], 1)
 }
