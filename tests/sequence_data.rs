@@ -11,8 +11,8 @@ use burn::backend::Flex;
 use burn::tensor::{Int, Tensor, TensorData};
 use common::{manifest, temp_dir};
 use kdnas::data::sequence::{
-    DEFAULT_MIN_LEN, EvalCandidates, EvalSplit, IndexBatch, NegativeSampler, SequenceFormat, SequenceSet, eval_batch,
-    load_sequences, synthetic_sequences, synthetic_successors, train_batch,
+    DEFAULT_MIN_LEN, EvalCandidates, EvalSplit, IndexBatch, NegativeSampler, SequenceFormat, SequenceSet, TrainWindow,
+    eval_batch, load_sequences, synthetic_sequences, synthetic_successors, train_batch,
 };
 use kdnas::metrics::ranking::{RankingMetrics, full_ranks, rank_of, sampled_ranks};
 use rand::rngs::StdRng;
@@ -107,16 +107,50 @@ fn leave_one_out_on_a_tiny_lines_file() {
     assert_eq!(set.train_users(), vec![0], "u2 has a single training item, so nothing to predict");
 }
 
+/// Every training item after a user's first is the target of exactly one window position, with as
+/// much history as `max_len` allows (every prefix is trained, as the spec asks).
+#[test]
+fn training_windows_predict_every_training_item_once() {
+    let set = synthetic_sequences(30, 40, 4, 25, 2).unwrap();
+    for max_len in [1, 3, 7, 50] {
+        let windows = set.train_windows(max_len);
+        let mut seen: Vec<Vec<usize>> = (0..set.len()).map(|u| vec![0; set.split(u).train().len()]).collect();
+        for (row, w) in windows.iter().enumerate() {
+            let batch = train_batch(&set, &[*w], max_len);
+            let train = set.split(w.user).train();
+            let first = w.end.saturating_sub(max_len + 1);
+            for (k, &target) in batch.targets.values.iter().enumerate() {
+                if target == 0 {
+                    continue;
+                }
+                // Position k of the left-padded row holds the target at train index end - max_len + k.
+                let index = w.end + k - max_len;
+                assert_eq!(target as usize, train[index], "window {row} ({w:?}), column {k}");
+                assert!(index > first, "a target has at least one item of history in its window");
+                seen[w.user][index] += 1;
+            }
+        }
+        for (u, counts) in seen.iter().enumerate() {
+            let expected: Vec<usize> = (0..counts.len()).map(|i| usize::from(i > 0)).collect();
+            assert_eq!(counts, &expected, "max_len {max_len}, user {u}: every item after the first, once");
+        }
+    }
+}
+
 #[test]
 fn batches_truncate_to_the_most_recent_items_and_pad_on_the_left() {
     // Items keep their ids (numeric tokens 1..=9 are already contiguous).
     let path = write("batch", "b.txt", "a 1 2 3 4 5 6 7\nb 8 9 1 2\n");
     let set = load_sequences(&path, SequenceFormat::Lines, 3).unwrap();
     assert_eq!(set.sequence(0), &[1, 2, 3, 4, 5, 6, 7]);
-    // Training sequences: a = 1..5, b = 8 9. max_len 3 keeps a's last 4 items (2 3 4 5).
-    let batch = train_batch(&set, &[1, 0], 3);
-    assert_eq!(batch.inputs, IndexBatch { values: vec![0, 0, 8, 2, 3, 4], dims: [2, 3] });
-    assert_eq!(batch.targets, IndexBatch { values: vec![0, 0, 9, 3, 4, 5], dims: [2, 3] });
+    // Training sequences: a = 1..5, b = 8 9. With max_len 3, a's last window keeps its last 4 items
+    // (2 3 4 5) and an earlier one (1 2) predicts the target the last window cannot (2).
+    let windows = set.train_windows(3);
+    let window = |user, end| TrainWindow { user, end };
+    assert_eq!(windows, vec![window(0, 5), window(0, 2), window(1, 2)]);
+    let batch = train_batch(&set, &[windows[2], windows[0], windows[1]], 3);
+    assert_eq!(batch.inputs, IndexBatch { values: vec![0, 0, 8, 2, 3, 4, 0, 0, 1], dims: [3, 3] });
+    assert_eq!(batch.targets, IndexBatch { values: vec![0, 0, 9, 3, 4, 5, 0, 0, 2], dims: [3, 3] });
     let eval = eval_batch(&set, &[0, 1], EvalSplit::Test, 4);
     assert_eq!(eval.histories.values, vec![3, 4, 5, 6, 0, 8, 9, 1]);
     assert_eq!(eval.targets, vec![7, 2]);

@@ -160,8 +160,8 @@ impl AdarecBenchArgs {
         // Leave-one-out keeps n - 2 items for training, and a window needs max_len + 1 of them.
         let len = self.max_len + 3;
         let set = synthetic_sequences(users, self.items, len, len, 0)?;
-        let train_users = set.train_users();
-        Ok(SequenceData { set, train_users, max_len: self.max_len, candidates: None, exclude_history: false })
+        let train_windows = set.train_windows(self.max_len);
+        Ok(SequenceData { set, train_windows, max_len: self.max_len, candidates: None, exclude_history: false })
     }
 }
 

@@ -4,7 +4,7 @@ use burn::tensor::backend::Backend;
 use burn::tensor::{Int, Tensor, TensorData};
 
 use super::set::SequenceSet;
-use super::split::{EvalSplit, most_recent};
+use super::split::{EvalSplit, TrainWindow, most_recent};
 
 /// A row-major `[rows, cols]` array of item ids on the host (0 = padding).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -54,13 +54,13 @@ pub struct EvalBatch {
     pub targets: Vec<i64>,
 }
 
-/// The training batch of `users`: each user's training sequence `x_1..x_m`, truncated to its last
-/// `max_len + 1` items, becomes inputs `x_1..x_{m-1}` and targets `x_2..x_m`.
+/// The training batch of `windows`: the training items `x_1..x_end` of each window's user, truncated to
+/// the last `max_len + 1`, become inputs `x_1..x_{end-1}` and targets `x_2..x_end`.
 ///
-/// A user with fewer than two training items gives an all-padding row (see
-/// [`SequenceSet::train_users`]). Panics if a user is out of range.
-pub fn train_batch(set: &SequenceSet, users: &[usize], max_len: usize) -> TrainBatch {
-    let windows: Vec<&[usize]> = users.iter().map(|&u| most_recent(set.split(u).train(), max_len + 1)).collect();
+/// Panics if a window's user or end is out of range (windows come from [`SequenceSet::train_windows`]).
+pub fn train_batch(set: &SequenceSet, windows: &[TrainWindow], max_len: usize) -> TrainBatch {
+    let windows: Vec<&[usize]> =
+        windows.iter().map(|w| most_recent(&set.split(w.user).train()[..w.end], max_len + 1)).collect();
     let inputs = windows.iter().map(|w| &w[..w.len().saturating_sub(1)]);
     let targets = windows.iter().map(|w| w.get(1..).unwrap_or_default());
     TrainBatch { inputs: IndexBatch::left_padded(inputs, max_len), targets: IndexBatch::left_padded(targets, max_len) }

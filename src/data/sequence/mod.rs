@@ -16,7 +16,7 @@ pub use batch::{EvalBatch, IndexBatch, TrainBatch, eval_batch, train_batch};
 pub use format::{DEFAULT_MIN_LEN, SequenceFormat, load_sequences};
 pub use negatives::{DEFAULT_NEGATIVES, EvalCandidates, EvalMode, NegativeSampler};
 pub use set::{MIN_SEQUENCE_LEN, SequenceSet};
-pub use split::{EvalSplit, UserSplit, most_recent};
+pub use split::{EvalSplit, TrainWindow, UserSplit, most_recent};
 pub use synthetic::{
     SYNTHETIC_FOLLOW_PROBABILITY, lagged_synthetic_sequences, synthetic_sequences, synthetic_successors,
 };

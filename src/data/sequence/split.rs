@@ -56,6 +56,32 @@ impl SequenceSet {
     pub fn train_users(&self) -> Vec<usize> {
         (0..self.len()).filter(|&u| self.split(u).train().len() >= 2).collect()
     }
+
+    /// Training windows that together predict every training item after the first exactly once, each
+    /// from up to `max_len` items before it: per user the window ending with its last training item,
+    /// then the one ending `max_len` items earlier, and so on (user by user, latest window first).
+    pub fn train_windows(&self, max_len: usize) -> Vec<TrainWindow> {
+        let step = max_len.max(1);
+        let mut windows = Vec::new();
+        for user in self.train_users() {
+            let mut end = self.split(user).train().len();
+            while end >= 2 {
+                windows.push(TrainWindow { user, end });
+                end = end.saturating_sub(step);
+            }
+        }
+        windows
+    }
+}
+
+/// A training example: the items of `user`'s training sequence before position `end` (exclusive),
+/// of which the last `max_len + 1` make the window (inputs and next-item targets).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TrainWindow {
+    /// The user.
+    pub user: usize,
+    /// One past the window's last item in the user's training sequence (at least 2).
+    pub end: usize,
 }
 
 /// The last `max_len` items of `items` (all of them when shorter).

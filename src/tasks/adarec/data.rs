@@ -3,7 +3,7 @@
 
 use crate::data::sequence::{
     DEFAULT_MIN_LEN, DEFAULT_NEGATIVES, EvalCandidates, EvalMode, EvalSplit, NegativeSampler, SequenceFormat,
-    SequenceSet, lagged_synthetic_sequences, load_sequences,
+    SequenceSet, TrainWindow, lagged_synthetic_sequences, load_sequences,
 };
 use crate::error::Result;
 use crate::validate::{at_least_one, field_error};
@@ -100,8 +100,9 @@ enum Source<'a> {
 pub struct SequenceData {
     /// Users' sequences, ids remapped to `1..=n_items`.
     pub set: SequenceSet,
-    /// Users with at least two training items (one training target).
-    pub train_users: Vec<usize>,
+    /// The training examples: windows that together predict every training item once
+    /// (`SequenceSet::train_windows`).
+    pub train_windows: Vec<TrainWindow>,
     /// Most recent items a model sees.
     pub max_len: usize,
     /// Candidates per user for validation and test; `None` for full ranking.
@@ -165,7 +166,13 @@ impl SequenceDataConfig {
                 Some([draw(EvalSplit::Valid, 0)?, draw(EvalSplit::Test, 1)?])
             }
         };
-        let train_users = set.train_users();
-        Ok(SequenceData { set, train_users, max_len: self.max_len, candidates, exclude_history: self.exclude_history })
+        let train_windows = set.train_windows(self.max_len);
+        Ok(SequenceData {
+            set,
+            train_windows,
+            max_len: self.max_len,
+            candidates,
+            exclude_history: self.exclude_history,
+        })
     }
 }

@@ -52,8 +52,8 @@ pub struct EmdState {
 /// AdaRec's search problem.
 pub struct AdarecSearchTask<AB: AutodiffBackend> {
     data: Arc<SequenceData>,
-    /// Positions in `data.train_users` whose windows train the weights (every one in single-level
-    /// search), and those that train the architecture in the bi-level modes.
+    /// Positions in `data.train_windows` that train the weights (every one in single-level search), and
+    /// those that train the architecture in the bi-level modes.
     splits: [Vec<usize>; 2],
     teacher: FrozenSequenceTeacher<AB>,
     losses: AdarecLosses,
@@ -63,7 +63,7 @@ pub struct AdarecSearchTask<AB: AutodiffBackend> {
 }
 
 impl<AB: AutodiffBackend> AdarecSearchTask<AB> {
-    /// A task over `data` whose weight windows are the first `train_fraction` of the training users and
+    /// A task over `data` whose weight windows are those of the first `train_fraction` of the users and
     /// architecture windows the rest (`None`: every user trains both, single-level search); the EMD maps
     /// `student_layers` cells onto the teacher's layers, starting from uniform masses.
     ///
@@ -78,19 +78,22 @@ impl<AB: AutodiffBackend> AdarecSearchTask<AB> {
         student_layers: usize,
         device: AB::Device,
     ) -> Result<Self> {
-        let users: Vec<usize> = (0..data.train_users.len()).collect();
+        let windows: Vec<usize> = (0..data.train_windows.len()).collect();
         let splits = match train_fraction {
-            None => [users.clone(), users],
+            None => [windows.clone(), windows],
             Some(fraction) => {
-                let cut = ((users.len() as f64) * fraction).round() as usize;
-                let (weights, arch) = users.split_at(cut.min(users.len()));
+                // Split by users, so that no user's windows train both the weights and the architecture.
+                let users = data.train_windows.last().map_or(0, |w| w.user + 1);
+                let cut_user = ((users as f64) * fraction).round() as usize;
+                let cut = data.train_windows.iter().position(|w| w.user >= cut_user).unwrap_or(windows.len());
+                let (weights, arch) = windows.split_at(cut);
                 [weights.to_vec(), arch.to_vec()]
             }
         };
         if splits.iter().any(Vec::is_empty) {
             return Err(KdnasError::Usage(format!(
-                "search.train_fraction: {} training users cannot be split into two non-empty halves",
-                data.train_users.len()
+                "search.train_fraction: {} training windows cannot be split into two non-empty parts by user",
+                data.train_windows.len()
             )));
         }
         let teacher_layers = losses.teacher_layers(teacher.config.blocks).len();

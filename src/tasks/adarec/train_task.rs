@@ -7,7 +7,7 @@ use super::losses::masked_logit_kl;
 use super::ranking::{named_metrics, rank_users};
 use super::recommender::SequenceRecommender;
 use super::teacher::FrozenSequenceTeacher;
-use crate::data::sequence::{EvalSplit, train_batch};
+use crate::data::sequence::{EvalSplit, TrainWindow, train_batch};
 use crate::search::TaskLoss;
 use crate::train::{EpochAt, TrainTask};
 use burn::module::AutodiffModule;
@@ -75,10 +75,10 @@ impl<AB: AutodiffBackend, N> SequenceTrainTask<AB, N> {
     }
 }
 
-/// The training batch of the examples at `indices` (positions in `data.train_users`).
+/// The training batch of the examples at `indices` (positions in `data.train_windows`).
 pub fn sequence_batch<B: Backend>(data: &SequenceData, indices: &[usize], device: &B::Device) -> SequenceBatch<B> {
-    let users: Vec<usize> = indices.iter().map(|&i| data.train_users[i]).collect();
-    let batch = train_batch(&data.set, &users, data.max_len);
+    let windows: Vec<TrainWindow> = indices.iter().map(|&i| data.train_windows[i]).collect();
+    let batch = train_batch(&data.set, &windows, data.max_len);
     let count = batch.targets.values.iter().filter(|&&t| t != 0).count();
     SequenceBatch { inputs: batch.inputs.to_tensor(device), targets: batch.targets.to_tensor(device), count }
 }
@@ -93,7 +93,7 @@ where
     type Batch = SequenceBatch<AB>;
 
     fn train_len(&self) -> usize {
-        self.data.train_users.len()
+        self.data.train_windows.len()
     }
 
     fn batch(&self, indices: &[usize], _rng: &mut StdRng) -> Self::Batch {
