@@ -20,8 +20,10 @@
 //! - `student_masses` / `teacher_masses`: the masses after [`LayerMasses::update`] with those costs and
 //!   [`MASS_TEMPERATURE`], starting from `supply` and `demand`.
 
+#[path = "common/cases.rs"]
+mod cases;
+
 use std::error::Error;
-use std::io::Read;
 
 use burn::backend::Flex;
 use burn::backend::flex::FlexDevice;
@@ -29,13 +31,6 @@ use burn::tensor::{ElementConversion, Tensor, TensorData};
 use kdnas::distill::emd::{LayerMasses, MASS_TEMPERATURE, emd_loss, solve_transport};
 use ndarray::Array2;
 use serde::{Deserialize, Serialize};
-
-/// The whole input document.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Input {
-    cases: Vec<Case>,
-}
 
 /// One transport problem.
 #[derive(Deserialize)]
@@ -61,24 +56,8 @@ struct Values {
     teacher_masses: Vec<f64>,
 }
 
-/// The whole output document.
-#[derive(Serialize)]
-struct Output {
-    cases: Vec<Values>,
-}
-
 fn main() -> Result<(), Box<dyn Error>> {
-    let mut input = String::new();
-    std::io::stdin().read_to_string(&mut input)?;
-    let input: Input = serde_json::from_str(&input)?;
-    let cases = input
-        .cases
-        .iter()
-        .enumerate()
-        .map(|(k, case)| evaluate(case).map_err(|e| format!("cases[{k}]: {e}")))
-        .collect::<Result<_, _>>()?;
-    println!("{}", serde_json::to_string(&Output { cases })?);
-    Ok(())
+    cases::run_cases(evaluate)
 }
 
 /// Solves one case and runs the loss and the mass update on its plan.

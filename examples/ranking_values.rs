@@ -20,8 +20,10 @@
 //! for k in 1, 5, 10, 20).
 
 use std::collections::BTreeMap;
+#[path = "common/cases.rs"]
+mod cases;
+
 use std::error::Error;
-use std::io::Read;
 
 use burn::backend::Flex;
 use burn::backend::flex::FlexDevice;
@@ -31,13 +33,6 @@ use kdnas::metrics::ranking::{RankingMetrics, full_ranks, rank_of, sampled_ranks
 use serde::{Deserialize, Serialize};
 
 type B = Flex;
-
-/// The whole input document.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Input {
-    cases: Vec<Case>,
-}
 
 /// One set of users to rank.
 #[derive(Deserialize)]
@@ -57,24 +52,8 @@ struct Values {
     metrics: BTreeMap<String, f64>,
 }
 
-/// The whole output document.
-#[derive(Serialize)]
-struct Output {
-    cases: Vec<Values>,
-}
-
 fn main() -> Result<(), Box<dyn Error>> {
-    let mut input = String::new();
-    std::io::stdin().read_to_string(&mut input)?;
-    let input: Input = serde_json::from_str(&input)?;
-    let cases = input
-        .cases
-        .iter()
-        .enumerate()
-        .map(|(k, case)| evaluate(case).map_err(|e| format!("cases[{k}]: {e}")))
-        .collect::<Result<_, _>>()?;
-    println!("{}", serde_json::to_string(&Output { cases })?);
-    Ok(())
+    cases::run_cases(evaluate)
 }
 
 /// Ranks one case on the device and on the host and summarises the device ranks.
