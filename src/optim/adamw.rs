@@ -4,6 +4,7 @@
 //! m = b1*m + (1-b1)*g, v = b2*v + (1-b2)*g^2 and w -= lr/(1-b1^t) * m / (sqrt(v)/sqrt(1-b2^t) + eps).
 //! A parameter without a gradient in a step is left untouched and its step count t stays.
 
+use super::param_update::updated_param;
 use super::state_file::{ParamState, param_sizes, read_state, state_error, write_state};
 use crate::error::Result;
 use burn::module::{AutodiffModule, ModuleMapper, Param, ParamId};
@@ -56,33 +57,31 @@ struct AdamMapper<'a, AB: AutodiffBackend> {
 
 impl<AB: AutodiffBackend> ModuleMapper<AB> for AdamMapper<'_, AB> {
     fn map_float<const D: usize>(&mut self, param: Param<Tensor<AB, D>>) -> Param<Tensor<AB, D>> {
-        let (id, tensor, mapper) = param.consume();
-        let Some(g) = self.grads.get::<AB::InnerBackend, D>(id) else {
-            return Param::from_mapped_value(id, tensor, mapper);
-        };
-        let w = tensor.inner(); // [param shape]
-        let dims = w.dims();
-        let n = dims.iter().product::<usize>();
-        let (w, g) = (w.reshape([n]), g.reshape([n])); // [n]
-        let AdamW { betas: [b1, b2], eps, weight_decay: wd, decay, .. } = *self.adam;
-        let (w, g) = match decay {
-            AdamDecay::L2 => (w.clone(), g + w.mul_scalar(wd)),
-            AdamDecay::Decoupled => (w.mul_scalar(1.0 - self.lr * wd), g),
-        };
-        let moments = match self.adam.moments.remove(&id) {
-            Some(Moments { step, m, v }) => Moments {
-                step: step + 1,
-                m: m.mul_scalar(b1) + g.clone().mul_scalar(1.0 - b1),
-                v: v.mul_scalar(b2) + g.powi_scalar(2).mul_scalar(1.0 - b2),
-            },
-            None => Moments { step: 1, m: g.clone().mul_scalar(1.0 - b1), v: g.powi_scalar(2).mul_scalar(1.0 - b2) },
-        };
-        let t = moments.step as i32;
-        let step_size = self.lr / (1.0 - b1.powi(t));
-        let denom = moments.v.clone().sqrt().div_scalar((1.0 - b2.powi(t)).sqrt()).add_scalar(eps);
-        let new_w = w - (moments.m.clone() / denom).mul_scalar(step_size);
-        self.adam.moments.insert(id, moments);
-        Param::from_mapped_value(id, Tensor::from_inner(new_w.reshape(dims)).require_grad(), mapper)
+        let lr = self.lr;
+        let adam = &mut *self.adam;
+        updated_param(param, self.grads, |id, w, g| {
+            let AdamW { betas: [b1, b2], eps, weight_decay: wd, decay, .. } = *adam;
+            let (w, g) = match decay {
+                AdamDecay::L2 => (w.clone(), g + w.mul_scalar(wd)),
+                AdamDecay::Decoupled => (w.mul_scalar(1.0 - lr * wd), g),
+            };
+            let moments = match adam.moments.remove(&id) {
+                Some(Moments { step, m, v }) => Moments {
+                    step: step + 1,
+                    m: m.mul_scalar(b1) + g.clone().mul_scalar(1.0 - b1),
+                    v: v.mul_scalar(b2) + g.powi_scalar(2).mul_scalar(1.0 - b2),
+                },
+                None => {
+                    Moments { step: 1, m: g.clone().mul_scalar(1.0 - b1), v: g.powi_scalar(2).mul_scalar(1.0 - b2) }
+                }
+            };
+            let t = moments.step as i32;
+            let step_size = lr / (1.0 - b1.powi(t));
+            let denom = moments.v.clone().sqrt().div_scalar((1.0 - b2.powi(t)).sqrt()).add_scalar(eps);
+            let new_w = w - (moments.m.clone() / denom).mul_scalar(step_size); // [n]
+            adam.moments.insert(id, moments);
+            new_w
+        })
     }
 }
 

@@ -1,6 +1,7 @@
 //! Optimisers and learning-rate schedules shared by the search loop and the training loop.
 
 pub mod adamw;
+pub mod param_update;
 pub mod schedule;
 pub mod sgd;
 pub mod state_file;

@@ -1,6 +1,7 @@
 //! SGD with momentum and weight decay whose velocity is readable (DARTS's virtual step needs it) and
 //! checkpointable. Semantics are PyTorch's (dampening 0): g' = g + wd*w; v = mu*v + g'; w -= lr*v.
 
+use super::param_update::updated_param;
 use super::state_file::{ParamState, param_sizes, read_state, write_state};
 use crate::error::Result;
 use burn::module::{AutodiffModule, ModuleMapper, Param, ParamId};
@@ -38,22 +39,19 @@ struct SgdMapper<'a, AB: AutodiffBackend> {
 
 impl<AB: AutodiffBackend> ModuleMapper<AB> for SgdMapper<'_, AB> {
     fn map_float<const D: usize>(&mut self, param: Param<Tensor<AB, D>>) -> Param<Tensor<AB, D>> {
-        let (id, tensor, mapper) = param.consume();
-        let Some(g) = self.grads.get::<AB::InnerBackend, D>(id) else {
-            return Param::from_mapped_value(id, tensor, mapper);
-        };
-        let w = tensor.inner(); // [param shape]
-        let dims = w.dims();
-        let g = g + w.clone().mul_scalar(self.sgd.weight_decay);
-        let v = match self.sgd.velocity.get(&id) {
-            Some(prev) => prev.clone().reshape(dims).mul_scalar(self.sgd.momentum) + g,
-            None => g,
-        };
-        let new_w = w - v.clone().mul_scalar(self.lr);
-        if let Update::Step = self.update {
-            self.sgd.velocity.insert(id, v.reshape([dims.iter().product::<usize>()]));
-        }
-        Param::from_mapped_value(id, Tensor::from_inner(new_w).require_grad(), mapper)
+        let (lr, sgd, update) = (self.lr, &mut *self.sgd, &self.update);
+        updated_param(param, self.grads, |id, w, g| {
+            let g = g + w.clone().mul_scalar(sgd.weight_decay);
+            let v = match sgd.velocity.get(&id) {
+                Some(prev) => prev.clone().mul_scalar(sgd.momentum) + g,
+                None => g,
+            }; // [n]
+            let new_w = w - v.clone().mul_scalar(lr);
+            if let Update::Step = update {
+                sgd.velocity.insert(id, v);
+            }
+            new_w
+        })
     }
 }
 
