@@ -15,8 +15,9 @@ use std::path::Path;
 pub const MANIFEST: &str = "manifest.json";
 
 /// Config keys left out of the fingerprint: a run directory moved to another machine may point at
-/// its data somewhere else (the data's shape is still checked through the network's shapes).
-const MOVABLE_KEYS: [&str; 1] = ["data.dir"];
+/// its data somewhere else (the data's shape is still checked through the network's shapes), and
+/// early stopping only decides where a run ends, not what any epoch computes.
+const UNFINGERPRINTED_KEYS: [&str; 2] = ["data.dir", "train.patience"];
 
 /// What a run is: the settings and inputs its checkpoints can only be resumed with.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -41,7 +42,7 @@ impl Fingerprint {
             .map_err(|e| KdnasError::Usage(format!("cannot serialise the config for its fingerprint: {e}")))?;
         let mut flat = BTreeMap::new();
         flatten("", &value, &mut flat);
-        for key in MOVABLE_KEYS {
+        for key in UNFINGERPRINTED_KEYS {
             flat.remove(key);
         }
         let inputs = inputs.iter().map(|(name, bytes)| (name.to_string(), content_hash(bytes))).collect();

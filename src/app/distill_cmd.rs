@@ -151,7 +151,7 @@ pub fn distill_command<AB: AutodiffBackend>(args: &DistillArgs, device: &AB::Dev
         label: "distill",
     };
     let outcome = train_loop(&task, net, &run, |_, _| Ok(()))?;
-    let summary = TeacherSummary::of(&info, &outcome.history, config.train.epochs, outcome.epochs_run);
+    let summary = TeacherSummary::of(&info, &outcome, config.train.epochs);
     write_training_figures(out, &outcome.history, &format!("distill {}", info.name))?;
     if summary.finished() && (outcome.epochs_run > 0 || !out.join(FINAL_WEIGHTS).exists()) {
         crate::record_files::save_module(&outcome.net.student.valid(), &out.join(FINAL_WEIGHTS))?;

@@ -15,7 +15,7 @@ use crate::tasks::adarec::train_task::SequenceTrainTask;
 use crate::tasks::{TaskKind, TaskSection};
 use crate::train::figures::write_training_figures;
 use crate::train::records::best_epoch;
-use crate::train::{TrainConfig, TrainEpoch, TrainRun, train_loop};
+use crate::train::{TrainConfig, TrainOutcome, TrainRun, train_loop};
 use burn::module::AutodiffModule;
 use burn::tensor::backend::AutodiffBackend;
 use serde::{Deserialize, Serialize};
@@ -74,17 +74,21 @@ pub struct SequenceTeacherSummary {
     pub epochs: usize,
     /// Epochs the run is configured for.
     pub planned_epochs: usize,
+    /// Whether `train.patience` ended the run before `planned_epochs`.
+    #[serde(default)]
+    pub stopped_early: bool,
     /// Wall-clock seconds of training, summed over epochs (resumed runs included).
     pub seconds: f64,
 }
 
 impl SequenceTeacherSummary {
-    /// Whether every planned epoch is done.
+    /// Whether the run is over: every planned epoch done, or stopped early.
     pub fn finished(&self) -> bool {
-        self.epochs >= self.planned_epochs
+        self.epochs >= self.planned_epochs || self.stopped_early
     }
 
-    fn of(model: String, params: usize, history: &[TrainEpoch], planned_epochs: usize) -> Self {
+    fn of<N>(model: String, params: usize, outcome: &TrainOutcome<N>, planned_epochs: usize) -> Self {
+        let history = &outcome.history;
         let best = best_epoch(history, BEST_RANKING_METRIC);
         Self {
             model,
@@ -93,6 +97,7 @@ impl SequenceTeacherSummary {
             best_metrics: best.map(|r| r.metrics.clone()).unwrap_or_default(),
             epochs: history.len(),
             planned_epochs,
+            stopped_early: outcome.stopped_early,
             seconds: history.iter().map(|r| r.seconds).sum(),
         }
     }
@@ -184,7 +189,7 @@ where
         label: run.label,
     };
     let outcome = train_loop(task, net, &train_run, |_, _| Ok(()))?;
-    let summary = SequenceTeacherSummary::of(run.name.clone(), params, &outcome.history, run.train.epochs);
+    let summary = SequenceTeacherSummary::of(run.name.clone(), params, &outcome, run.train.epochs);
     write_training_figures(&args.out, &outcome.history, &format!("{} {}", run.label, run.name))?;
     write_final_outputs(&args.out, &outcome.net.valid(), &summary, summary.finished(), outcome.epochs_run)?;
     Ok(summary)

@@ -12,7 +12,7 @@ use crate::supernet::trainable_params;
 use crate::train::epochs::{BEST_DIR, BEST_WEIGHTS};
 use crate::train::figures::write_training_figures;
 use crate::train::records::best_epoch;
-use crate::train::{ImageTrainTask, TrainConfig, TrainEpoch, TrainRun, train_loop};
+use crate::train::{ImageTrainTask, TrainConfig, TrainEpoch, TrainOutcome, TrainRun, train_loop};
 use burn::module::{AutodiffModule, Module};
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use serde::{Deserialize, Serialize};
@@ -142,6 +142,9 @@ pub struct TeacherSummary {
     pub epochs: usize,
     /// Epochs the run is configured for.
     pub planned_epochs: usize,
+    /// Whether `train.patience` ended the run before `planned_epochs`.
+    #[serde(default)]
+    pub stopped_early: bool,
     /// Wall-clock seconds of training, summed over epochs (resumed runs included).
     pub seconds: f64,
     /// Epochs run by this call; not part of `result.json`.
@@ -150,13 +153,14 @@ pub struct TeacherSummary {
 }
 
 impl TeacherSummary {
-    /// Whether every planned epoch is done.
+    /// Whether the run is over: every planned epoch done, or stopped early.
     pub fn finished(&self) -> bool {
-        self.epochs >= self.planned_epochs
+        self.epochs >= self.planned_epochs || self.stopped_early
     }
 
     /// The summary of `history`.
-    pub fn of(info: &ModelInfo, history: &[TrainEpoch], planned_epochs: usize, epochs_run: usize) -> Self {
+    pub fn of<N>(info: &ModelInfo, outcome: &TrainOutcome<N>, planned_epochs: usize) -> Self {
+        let history = &outcome.history;
         let metric = |r: &TrainEpoch, name: &str| r.metric(name).unwrap_or(0.0);
         let best = best_epoch(history, "test_acc");
         Self {
@@ -168,8 +172,9 @@ impl TeacherSummary {
             best_epoch: best.map_or(0, |r| r.epoch),
             epochs: history.len(),
             planned_epochs,
+            stopped_early: outcome.stopped_early,
             seconds: history.iter().map(|r| r.seconds).sum(),
-            epochs_run,
+            epochs_run: outcome.epochs_run,
         }
     }
 }
@@ -245,7 +250,7 @@ pub fn teacher_command<AB: AutodiffBackend>(args: &TeacherArgs, device: &AB::Dev
         label: "teacher",
     };
     let outcome = train_loop(&task, net, &run, |_, _| Ok(()))?;
-    let summary = TeacherSummary::of(&info, &outcome.history, config.train.epochs, outcome.epochs_run);
+    let summary = TeacherSummary::of(&info, &outcome, config.train.epochs);
     write_training_figures(out, &outcome.history, &format!("teacher {}", info.name))?;
     write_final_outputs(out, &outcome.net.valid(), &summary, summary.finished(), outcome.epochs_run)?;
     Ok(summary)

@@ -6,7 +6,7 @@
 
 use super::TrainConfig;
 use super::checkpoint::{load_training, save_training};
-use super::records::{RESERVED_KEYS, TrainEpoch, write_train_metrics};
+use super::records::{RESERVED_KEYS, TrainEpoch, best_epoch, write_train_metrics};
 use super::task::{EpochAt, TrainTask};
 use crate::error::{KdnasError, Result};
 use crate::files::{write_dir_atomically, write_file_atomically};
@@ -67,6 +67,8 @@ pub struct TrainOutcome<N> {
     pub history: Vec<TrainEpoch>,
     /// Epochs run by this call.
     pub epochs_run: usize,
+    /// Whether `train.patience` ended the run before its last planned epoch.
+    pub stopped_early: bool,
 }
 
 /// `best/best.json`: which epoch the weights in `best/model.mpk` are from.
@@ -96,6 +98,12 @@ pub fn train_loop<AB: AutodiffBackend, T: TrainTask<AB>>(
 ) -> Result<TrainOutcome<T::Net>> {
     let cfg = run.config;
     cfg.validate()?;
+    if cfg.patience.is_some() && run.keep_best.is_none() {
+        return Err(crate::validate::field_error(
+            "train.patience",
+            format!("`{}` keeps no best epoch, so early stopping has no metric to watch; leave it out", run.label),
+        ));
+    }
     let mut optimizer = cfg.weight_optimizer().init();
     let (mut net, mut history) = (net, Vec::new());
     if run.resume {
@@ -107,6 +115,9 @@ pub fn train_loop<AB: AutodiffBackend, T: TrainTask<AB>>(
     let steps = task.train_len().div_ceil(cfg.batch_size).max(1);
     let mut epochs_run = 0;
     for epoch in history.len()..cfg.epochs {
+        if patience_exhausted(&history, run) {
+            break;
+        }
         epochs_run += 1;
         let started = Instant::now();
         let mut rng = StdRng::seed_from_u64(epoch_seed(run.seed, epoch));
@@ -155,7 +166,30 @@ pub fn train_loop<AB: AutodiffBackend, T: TrainTask<AB>>(
             break;
         }
     }
-    Ok(TrainOutcome { net, history, epochs_run })
+    let stopped_early = history.len() < cfg.epochs && patience_exhausted(&history, run);
+    if stopped_early && epochs_run > 0 && run.progress {
+        eprintln!("{}: stopped early, {}", run.label, no_improvement(&history, run));
+    }
+    Ok(TrainOutcome { net, history, epochs_run, stopped_early })
+}
+
+/// Whether `run.config.patience` epochs have passed since the best epoch of `history` on
+/// `run.keep_best` (never without both).
+fn patience_exhausted<AB: AutodiffBackend>(history: &[TrainEpoch], run: &TrainRun<AB>) -> bool {
+    let (Some(patience), Some(metric)) = (run.config.patience, run.keep_best) else { return false };
+    match (best_epoch(history, metric), history.last()) {
+        (Some(best), Some(last)) => last.epoch - best.epoch >= patience,
+        _ => false,
+    }
+}
+
+/// `"no new best <metric> in the N epochs after epoch E (value V)"` for the early-stopping line.
+fn no_improvement<AB: AutodiffBackend>(history: &[TrainEpoch], run: &TrainRun<AB>) -> String {
+    let metric = run.keep_best.unwrap_or_default();
+    let Some(best) = best_epoch(history, metric) else { return String::new() };
+    let since = history.last().map_or(0, |last| last.epoch - best.epoch);
+    let value = best.metric(metric).unwrap_or_default();
+    format!("no new best {metric} in the {since} epochs after epoch {} ({value:.4})", best.epoch + 1)
 }
 
 /// The evaluation metrics of epoch `epoch` as a map, refusing names that clash with the record's own

@@ -1,9 +1,9 @@
 //! The training loop driven by a toy task (a line fitted to points by least squares, with an optional
 //! `poison` term that turns NaN from a given step on): exact resume, the NaN check naming the term,
-//! and the best weights kept only on improvement.
+//! the best weights kept only on improvement, and early stopping.
 
 use super::TrainConfig;
-use super::epochs::{BestEpoch, TrainRun, train_loop};
+use super::epochs::{BestEpoch, TrainOutcome, TrainRun, train_loop};
 use super::records::TrainEpoch;
 use super::task::{EpochAt, TrainTask};
 use crate::error::KdnasError;
@@ -60,11 +60,16 @@ const POINTS: [(f32, f32); 10] = [
     (0.9, 2.8),
 ];
 
-/// Fits [`Line`] to [`POINTS`]; evaluation reports `fit` = 1 - mse on every point.
+/// Fits [`Line`] to [`POINTS`]; evaluation reports `fit` = 1 - mse on every point and, when
+/// `evaluations` is set, `peaked`, which is highest at the second evaluation (`-|evaluation - 1|`,
+/// counted from 0).
 struct LineTask {
     /// From this loss call on (1-based) a `poison` term is NaN; `None`: no such term.
     poison_from: Option<usize>,
     calls: Cell<usize>,
+    /// Evaluations so far (a resumed run's task starts from the epochs already done); `None`: no
+    /// `peaked` metric.
+    evaluations: Option<Cell<usize>>,
 }
 
 impl TrainTask<Cpu> for LineTask {
@@ -96,12 +101,22 @@ impl TrainTask<Cpu> for LineTask {
     fn evaluate(&self, net: &Line<Flex>) -> Vec<(String, f64)> {
         let all: Vec<usize> = (0..POINTS.len()).collect();
         let mse: f32 = net.mse(&all, &Default::default()).into_scalar().elem();
-        vec![("fit".to_string(), 1.0 - mse as f64)]
+        let mut metrics = vec![("fit".to_string(), 1.0 - mse as f64)];
+        if let Some(count) = &self.evaluations {
+            let evaluation = count.replace(count.get() + 1);
+            metrics.push(("peaked".to_string(), -(evaluation as f64 - 1.0).abs()));
+        }
+        metrics
     }
 }
 
 fn task(poison_from: Option<usize>) -> LineTask {
-    LineTask { poison_from, calls: Cell::new(0) }
+    LineTask { poison_from, calls: Cell::new(0), evaluations: None }
+}
+
+/// A [`LineTask`] reporting `peaked`, `done` epochs into the run.
+fn peaking_task(done: usize) -> LineTask {
+    LineTask { evaluations: Some(Cell::new(done)), ..task(None) }
 }
 
 fn config() -> TrainConfig {
@@ -122,11 +137,29 @@ fn train(
     resume: bool,
     stop_after: Option<usize>,
 ) -> crate::Result<(Vec<f32>, Vec<TrainEpoch>, usize)> {
-    let (device, config) = (Default::default(), config());
+    let outcome = train_with(task, dir, resume, stop_after, &config(), Some("fit"))?;
+    Ok((outcome.net.valid().values(), outcome.history, outcome.epochs_run))
+}
+
+/// Trains [`Line`] with `config`, keeping the best weights by `keep_best`.
+fn train_with(
+    task: &LineTask,
+    dir: &Path,
+    resume: bool,
+    stop_after: Option<usize>,
+    config: &TrainConfig,
+    keep_best: Option<&str>,
+) -> crate::Result<TrainOutcome<Line<Cpu>>> {
+    let device = Default::default();
     let net = Line::<Cpu>::new(&device);
-    let fingerprint = Fingerprint::new(&config, &[], &net)?;
+    // As in every command's run config, the loop's settings are the `[train]` section.
+    #[derive(serde::Serialize)]
+    struct RunConfig<'a> {
+        train: &'a TrainConfig,
+    }
+    let fingerprint = Fingerprint::new(&RunConfig { train: config }, &[], &net)?;
     let run = TrainRun {
-        config: &config,
+        config,
         seed: 4,
         run_dir: dir,
         resume,
@@ -134,11 +167,10 @@ fn train(
         stop_after,
         device: &device,
         fingerprint: &fingerprint,
-        keep_best: Some("fit"),
+        keep_best,
         label: "line",
     };
-    let outcome = train_loop(task, net, &run, |_, _| Ok(()))?;
-    Ok((outcome.net.valid().values(), outcome.history, outcome.epochs_run))
+    train_loop(task, net, &run, |_, _| Ok(()))
 }
 
 fn without_seconds(history: &[TrainEpoch]) -> Vec<TrainEpoch> {
@@ -186,4 +218,37 @@ fn the_best_weights_change_only_when_the_metric_improves() {
     let top = (0..fits.len()).fold(0, |b, i| if fits[i] > fits[b] { i } else { b });
     assert_eq!((best.epoch, best.value, best.metric.as_str()), (top, fits[top], "fit"));
     assert!(dir.join("best/model.mpk").is_file());
+}
+
+#[test]
+fn patience_ends_the_run_after_that_many_epochs_without_a_new_best() {
+    let dir = run_dir("patience");
+    let config = TrainConfig { epochs: 8, patience: Some(2), ..config() };
+    let outcome = train_with(&peaking_task(0), &dir, false, Some(3), &config, Some("peaked")).unwrap();
+    assert_eq!((outcome.history.len(), outcome.stopped_early), (3, false), "stop-after is not early stopping");
+    // The resumed task evaluates from epoch 3 on: best epoch 1, so epoch 3 (0-based) is the last.
+    let outcome = train_with(&peaking_task(3), &dir, true, None, &config, Some("peaked")).unwrap();
+    assert_eq!((outcome.history.len(), outcome.epochs_run, outcome.stopped_early), (4, 1, true));
+    let best: BestEpoch = serde_json::from_slice(&std::fs::read(dir.join("best/best.json")).unwrap()).unwrap();
+    assert_eq!(best.epoch, 1);
+    let again = train_with(&peaking_task(4), &dir, true, None, &config, Some("peaked")).unwrap();
+    assert_eq!(
+        (again.history.len(), again.epochs_run, again.stopped_early),
+        (4, 0, true),
+        "a stopped run stays stopped"
+    );
+    let longer = TrainConfig { patience: Some(5), ..config.clone() };
+    let more = train_with(&peaking_task(4), &dir, true, None, &longer, Some("peaked")).unwrap();
+    assert_eq!(
+        (more.history.len(), more.stopped_early),
+        (7, true),
+        "patience is not fingerprinted: raise it and resume"
+    );
+}
+
+#[test]
+fn patience_without_a_metric_to_watch_is_refused() {
+    let config = TrainConfig { patience: Some(2), ..config() };
+    let err = train_with(&task(None), &run_dir("patience-none"), false, None, &config, None).err().unwrap();
+    assert!(err.to_string().contains("train.patience"), "{err}");
 }

@@ -66,6 +66,12 @@ pub struct TrainConfig {
     /// Final drop-path probability, reached linearly from 0 over the epochs (DARTS's evaluation:
     /// 0.2); 0 (the default) disables it.
     pub drop_path: f64,
+    /// Early stopping: end the run once this many epochs have passed without a new best value of the
+    /// metric the command keeps its best weights by (validation NDCG@10 for sequence models, test
+    /// accuracy for image teachers); none by default (every epoch is trained). It changes no epoch's
+    /// computation, so it is not part of the checkpoint's fingerprint and may be set or changed in a
+    /// run's config before a resume.
+    pub patience: Option<usize>,
 }
 
 impl Default for TrainConfig {
@@ -88,6 +94,7 @@ impl Default for TrainConfig {
             augment: true,
             cutout: None,
             drop_path: 0.0,
+            patience: None,
         }
     }
 }
@@ -112,6 +119,7 @@ impl TrainConfig {
             ("train.channels", self.channels),
             ("train.layers", self.layers),
             ("train.snapshot_every", self.snapshot_every),
+            ("train.patience", self.patience),
         ] {
             if let Some(v) = value {
                 at_least_one(field, v)?;
