@@ -29,6 +29,7 @@ impl SpaceRunConfig for DfaSearchConfig {
     fn into_run_copy(mut self, base: &Path, space: &Path) -> Self {
         self.data.dir = self.data.dir.map(|dir| absolute_from(base, &dir));
         self.teacher.resolve(base);
+        self.student.model.resolve(base);
         self.space = space.to_path_buf();
         self
     }
@@ -76,8 +77,13 @@ pub fn run_dfa_search<AB: AutodiffBackend>(
     }
     let teacher_bytes =
         std::fs::read(&cfg.teacher.checkpoint).map_err(|e| KdnasError::io(&cfg.teacher.checkpoint, e))?;
-    let fingerprint =
-        Fingerprint::new(cfg, &[(RUN_SPACE, run.space_text.as_bytes()), ("teacher.checkpoint", &teacher_bytes)], &net)?;
+    let mut inputs: Vec<(&str, Vec<u8>)> =
+        vec![(RUN_SPACE, run.space_text.clone().into_bytes()), ("teacher.checkpoint", teacher_bytes)];
+    if let Some(genotype) = cfg.student.model.input_file() {
+        inputs.push(("student.model.genotype", std::fs::read(genotype).map_err(|e| KdnasError::io(genotype, e))?));
+    }
+    let inputs: Vec<(&str, &[u8])> = inputs.iter().map(|(name, bytes)| (*name, bytes.as_slice())).collect();
+    let fingerprint = Fingerprint::new(cfg, &inputs, &net)?;
     let task = DfaSearchTask::<AB> {
         train,
         val,

@@ -57,6 +57,9 @@ fn prepare_new(config_path: &Path, seed: Option<u64>, out: &Path) -> Result<Dist
 fn input_files(config: &DistillConfig) -> Result<Vec<(String, Vec<u8>)>> {
     let read = |path: &Path| std::fs::read(path).map_err(|e| KdnasError::io(path, e));
     let mut files = vec![("teacher.checkpoint".to_string(), read(&config.teacher.checkpoint)?)];
+    if let Some(genotype) = config.student.model.input_file() {
+        files.push(("student.model.genotype".to_string(), read(genotype)?));
+    }
     for (i, objective) in config.objective.iter().enumerate() {
         if let Objective::Aggregation { search: Some(dir), .. } = objective {
             let path = dir.join("genotype.json");

@@ -52,7 +52,7 @@ impl TeacherConfig {
     pub fn validate(&self) -> Result<()> {
         use crate::validate::field_error;
         self.data.validate()?;
-        self.model.validate("model")?;
+        self.model.validate_teacher("model")?;
         self.train.validate()?;
         let derived_only = "only applies to derived cell networks (kdnas train); a teacher is sized by [model]";
         if self.train.channels.is_some() {

@@ -1,4 +1,5 @@
-//! Networks a user trains or distils (CIFAR-style ResNet and WRN; later NextItNet), each able to return
+//! Networks a user trains or distils (CIFAR-style ResNet and WRN, derived DARTS networks as students;
+//! NextItNet for sequences), each image classifier able to return
 //! its intermediate features per stage beside its logits and to run its remaining stages from any
 //! stage's feature, so feature losses and bridges never reach inside a model.
 
@@ -31,6 +32,7 @@ use delegate_staged_classifier;
 
 pub mod blocks;
 pub mod config;
+pub mod darts;
 pub mod item_layers;
 pub mod model;
 pub mod nextitnet;

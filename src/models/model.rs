@@ -3,6 +3,7 @@
 use super::StagedClassifier;
 use super::resnet::CifarResNet;
 use super::wrn::WideResNet;
+use crate::supernet::CellNetwork;
 use burn::module::Module;
 use burn::tensor::backend::Backend;
 
@@ -13,16 +14,21 @@ pub enum Model<B: Backend> {
     Resnet(CifarResNet<B>),
     /// A Wide ResNet.
     Wrn(WideResNet<B>),
+    /// A derived DARTS network (students only: see [`Model::into_frozen`]).
+    Darts(CellNetwork<B>),
 }
 
 impl<B: Backend> Model<B> {
     /// The same network in evaluation behaviour on every backend, for a distillation teacher: every
     /// BatchNorm normalises with (and never updates) its running statistics and dropout is off, while
     /// gradients still flow through it ([`ResidualNet::into_frozen`](super::residual::ResidualNet::into_frozen)).
+    /// A DARTS network cannot be frozen (its BatchNorms sit inside the cell ops) and is returned as
+    /// it is: configs refuse it as a teacher ([`ModelConfig::validate_teacher`](super::ModelConfig::validate_teacher)).
     pub fn into_frozen(self) -> Self {
         match self {
             Model::Resnet(net) => Model::Resnet(net.into_frozen()),
             Model::Wrn(net) => Model::Wrn(net.into_frozen()),
+            Model::Darts(net) => Model::Darts(net),
         }
     }
 
@@ -31,6 +37,7 @@ impl<B: Backend> Model<B> {
         match self {
             Model::Resnet(net) => net,
             Model::Wrn(net) => net,
+            Model::Darts(net) => net,
         }
     }
 }

@@ -84,6 +84,30 @@ pub struct CellNetwork<B: Backend> {
     cells: Vec<DartsCell<B>>,
     classifier: Param<Tensor<B, 2>>,
     classifier_bias: Param<Tensor<B, 1>>,
+    /// The cells split into stages ([`CellStages`]).
+    #[module(skip)]
+    stages: CellStages,
+}
+
+/// The cells of a network split into stages: a stage starts at the first cell and at every
+/// reduction cell after it, so every cell output of a stage has the same shape.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CellStages {
+    /// Index of the first cell of each stage, ascending, starting with 0.
+    pub starts: Vec<usize>,
+    /// Output channels of each stage's cells.
+    pub channels: Vec<usize>,
+    /// Downsampling of each stage's outputs relative to the input image (1, 2, 4, ...).
+    pub strides: Vec<usize>,
+    /// Number of cells.
+    pub cells: usize,
+}
+
+impl CellStages {
+    /// The cell indices of stage `stage`.
+    pub fn range(&self, stage: usize) -> std::ops::Range<usize> {
+        self.starts[stage]..self.starts.get(stage + 1).copied().unwrap_or(self.cells)
+    }
 }
 
 impl<B: Backend> CellNetwork<B> {
@@ -108,22 +132,68 @@ impl<B: Backend> CellNetwork<B> {
         let (mut prev_prev, mut prev, mut node) = (c_stem, c_stem, cfg.channels);
         let mut reduction_prev = false;
         let mut cells = Vec::with_capacity(cfg.layers);
+        let mut stages =
+            CellStages { starts: Vec::new(), channels: Vec::new(), strides: Vec::new(), cells: cfg.layers };
+        let mut stride = 1;
         for layer in 0..cfg.layers {
             let reduction = reductions.contains(&layer);
             if reduction {
                 node *= 2;
+                stride *= 2;
             }
             let graph = arch
                 .cell_by_reduction(reduction)
                 .ok_or_else(|| KdnasError::Usage(format!("space `{}` has no cell for layer {layer}", arch.name)))?;
             let cell = DartsCell::new(graph, CellChannels { prev_prev, prev, node }, reduction_prev, mode, device)?;
             (prev_prev, prev) = (prev, cell.multiplier() * node);
+            if layer == 0 || reduction {
+                stages.starts.push(layer);
+                stages.channels.push(prev);
+                stages.strides.push(stride);
+            }
             reduction_prev = reduction;
             cells.push(cell);
         }
         let classifier = uniform_fan_in([classes, prev], prev, device);
         let classifier_bias = uniform_fan_in([classes], prev, device);
-        Ok(Self { stem, stem_bn, cells, classifier, classifier_bias })
+        Ok(Self { stem, stem_bn, cells, classifier, classifier_bias, stages })
+    }
+
+    /// The cells split into stages.
+    pub fn stages(&self) -> &CellStages {
+        &self.stages
+    }
+
+    /// The stem: `[n, in_channels, h, w] -> [n, stem_multiplier * C, h, w]`.
+    pub fn stem(&self, x: Tensor<B, 4>) -> Tensor<B, 4> {
+        self.stem_bn.forward(conv2d(x, self.stem.val(), None, ConvOptions::new([1, 1], [1, 1], [1, 1], 1)))
+    }
+
+    /// Runs cells `cells` on the outputs `(s0, s1)` of the two cells before the first of them, calling
+    /// `each(index, output)` after every cell; returns the last two outputs. `weights` and `drop_path`
+    /// as in [`Self::forward_with_drop_path`].
+    pub fn run_cells(
+        &self,
+        cells: std::ops::Range<usize>,
+        (mut s0, mut s1): (Tensor<B, 4>, Tensor<B, 4>),
+        weights: Option<&ArchWeights<B>>,
+        drop_path: f64,
+        mut each: impl FnMut(usize, &Tensor<B, 4>),
+    ) -> (Tensor<B, 4>, Tensor<B, 4>) {
+        for index in cells {
+            let out = self.cells[index].forward(s0, s1.clone(), weights, drop_path);
+            each(index, &out);
+            (s0, s1) = (s1, out);
+        }
+        (s0, s1)
+    }
+
+    /// Global average pool and the linear classifier: `[n, c, h, w]` (the last cell's output) ->
+    /// logits `[n, classes]`.
+    pub fn classify(&self, last: Tensor<B, 4>) -> Tensor<B, 2> {
+        let [n, c, h, w] = last.dims();
+        let pooled = last.reshape([n * c, h * w]).mean_dim(1).reshape([n, c]); // [n, c]
+        pooled.matmul(self.classifier.val().transpose()) + self.classifier_bias.val().unsqueeze::<2>()
     }
 
     /// `[n, in_channels, h, w]` -> logits `[n, classes]`. `weights` drives the mixed edges (search);
@@ -140,15 +210,9 @@ impl<B: Backend> CellNetwork<B> {
         weights: Option<&ArchWeights<B>>,
         drop_path: f64,
     ) -> Tensor<B, 2> {
-        let s = self.stem_bn.forward(conv2d(x, self.stem.val(), None, ConvOptions::new([1, 1], [1, 1], [1, 1], 1)));
-        let (mut s0, mut s1) = (s.clone(), s);
-        for cell in &self.cells {
-            let out = cell.forward(s0, s1.clone(), weights, drop_path);
-            (s0, s1) = (s1, out);
-        }
-        let [n, c, h, w] = s1.dims();
-        let pooled = s1.reshape([n * c, h * w]).mean_dim(1).reshape([n, c]); // [n, c]
-        pooled.matmul(self.classifier.val().transpose()) + self.classifier_bias.val().unsqueeze::<2>()
+        let s = self.stem(x);
+        let (_, last) = self.run_cells(0..self.cells.len(), (s.clone(), s), weights, drop_path, |_, _| {});
+        self.classify(last)
     }
 }
 

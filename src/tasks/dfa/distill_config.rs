@@ -70,6 +70,7 @@ impl DistillConfig {
     pub fn resolved(mut self, base: &Path) -> Self {
         self.data.dir = self.data.dir.map(|dir| crate::files::absolute_from(base, &dir));
         self.teacher.resolve(base);
+        self.student.model.resolve(base);
         for objective in &mut self.objective {
             objective.resolve(base);
         }

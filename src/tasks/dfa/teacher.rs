@@ -23,7 +23,7 @@ pub struct TeacherSection {
 impl TeacherSection {
     /// Checks the architecture fields.
     pub fn validate(&self) -> Result<()> {
-        self.model.validate("teacher.model")
+        self.model.validate_teacher("teacher.model")
     }
 
     /// Makes `checkpoint` absolute against `base` (the config file's folder).
