@@ -65,7 +65,11 @@ pub struct SequenceCell<B: Backend> {
 impl<B: Backend> SequenceCell<B> {
     /// `[batch, time, dim] -> [batch, time, dim]`: `x + relu(ln(sum_k softmax(node_logits)_k n_k))`.
     pub fn forward(&self, x: Tensor<B, 3>, weights: Option<&ArchWeights<B>>) -> Tensor<B, 3> {
-        let nodes = self.cell.forward_nodes(vec![x.clone().swap_dims(1, 2)], weights, 0.0); // each [batch, dim, time]
+        let [batch, time, dim] = x.dims();
+        // Channels-first, materialised once: every edge (and its ops' reshapes) then reads a contiguous
+        // tensor instead of copying the transposed view element by element.
+        let channels_first = x.clone().swap_dims(1, 2).reshape([batch * dim, time]).reshape([batch, dim, time]);
+        let nodes = self.cell.forward_nodes(vec![channels_first], weights, 0.0); // each [batch, dim, time]
         let combined = super::weighted_sum(nodes, softmax(self.node_logits.val(), 0)).swap_dims(1, 2); // [batch, time, dim]
         x + relu(self.norm.forward(combined))
     }
