@@ -530,18 +530,24 @@ impl OnBackend for TeacherJob {
         }
         let summary = teacher_command::<AB>(&self.0, device)?;
         println!(
-            "teacher {}: {} parameters, test accuracy {:.2}% (best {:.2}% at epoch {}) after {} of {} epochs",
+            "teacher {}: {} parameters, test accuracy {:.2}% (best {:.2}% at epoch {}) after {} of {} epochs{}",
             summary.model,
             summary.params,
             100.0 * summary.test_acc,
             100.0 * summary.best_test_acc,
             summary.best_epoch + 1,
             summary.epochs,
-            summary.planned_epochs
+            summary.planned_epochs,
+            stopped_early_note(summary.stopped_early)
         );
         print_run_end(summary.finished(), &self.0.out, "teacher train");
         Ok(())
     }
+}
+
+/// `", stopped early"` when `train.patience` ended the run, else nothing.
+fn stopped_early_note(stopped_early: bool) -> &'static str {
+    if stopped_early { ", stopped early" } else { "" }
 }
 
 /// The end of a ranking run (teacher or fine-tuned student): the best epoch's metrics, then where the
@@ -549,12 +555,13 @@ impl OnBackend for TeacherJob {
 fn print_ranking_summary(label: &str, summary: &SequenceTeacherSummary, out: &Path, command: &str) {
     let metric = |name: &str| summary.best_metrics.get(name).copied().unwrap_or(0.0);
     println!(
-        "{label} {}: {} parameters; best epoch {} (of {} of {}): valid NDCG@10 {:.4}, test NDCG@10 {:.4} HR@10 {:.4} MRR {:.4}",
+        "{label} {}: {} parameters; best epoch {} (of {} of {}{}): valid NDCG@10 {:.4}, test NDCG@10 {:.4} HR@10 {:.4} MRR {:.4}",
         summary.model,
         summary.params,
         summary.best_epoch + 1,
         summary.epochs,
         summary.planned_epochs,
+        stopped_early_note(summary.stopped_early),
         metric("valid_ndcg@10"),
         metric("test_ndcg@10"),
         metric("test_hr@10"),

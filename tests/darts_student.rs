@@ -93,19 +93,39 @@ fn dfa_search_and_distill_with_a_darts_student_through_the_binary() {
     for term in ["cross_entropy", "aggregation", "fitnet"] {
         assert!(record["terms"][term].as_f64().is_some_and(|v| v > 0.0), "term {term}: {record}");
     }
-    succeeds(&["eval", "distill_run"], &dir);
-
-    // Another genotype with the same parameter shapes (skip_connect for max_pool_3x3, neither has
-    // weights) is a different student: the resume is refused, naming the file.
+    // The run builds its student from its own copy of the genotype: a search rewriting the original
+    // (skip_connect for max_pool_3x3, the same parameter shapes) changes neither eval nor resume.
     write_genotype_preferring(&dir, 2);
+    succeeds(&["eval", "distill_run"], &dir);
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("distill_run/eval/eval.json")).unwrap()).unwrap();
+    assert_eq!(report["top1"], record["test_acc"], "eval scores the distilled student, not another network");
+    // A changed copy is a different student: the resume is refused, naming the field.
+    std::fs::copy(dir.join("genotype.json"), dir.join("distill_run/student_genotype.json")).unwrap();
     let stderr = fails(&["distill", "--resume", "distill_run"], &dir);
     assert!(stderr.contains("`student.model.genotype` differs"), "{stderr}");
 }
 
-/// Writes `dir/genotype.json`: the quickstart space with candidate `strongest` of every choice kept.
-fn write_genotype_preferring(dir: &Path, strongest: usize) {
-    let space = common::quickstart_space();
-    let probs: Vec<Vec<Vec<f32>>> = space
+#[test]
+fn a_genotype_whose_cells_concatenate_different_node_counts_is_refused() {
+    let dir = temp_dir("darts-student-uneven");
+    let text = std::fs::read_to_string(common::manifest("search_spaces/quickstart.toml")).unwrap();
+    // A third node in the reduction cell only: reduction cells output 3C channels, normal cells 2C.
+    let uneven = format!(
+        "{text}\n  [[cell.node]]\n  name = \"n2\"\n  from = [\"c_k-2\", \"c_k-1\", \"n0\", \"n1\"]\n  ops = \"small\"\n  keep = 2\n"
+    );
+    let space = common::space(&uneven);
+    let genotype = dir.join("genotype.json");
+    kdnas::export::Genotype::derive(&space, &strongest_probs(&space, 1), kdnas::export::DeriveRule::Darts)
+        .save(&genotype)
+        .unwrap();
+    let err = darts(&genotype, 6).build::<Cpu>(1, 3, &Default::default()).err().unwrap().to_string();
+    assert!(err.starts_with("student.model.genotype:") && err.contains("cell 3"), "{err}");
+}
+
+/// Choice probabilities of `space` with candidate `strongest` of every choice ahead.
+fn strongest_probs(space: &kdnas::space::ArchGraph, strongest: usize) -> Vec<Vec<Vec<f32>>> {
+    space
         .groups
         .iter()
         .map(|g| {
@@ -113,7 +133,13 @@ fn write_genotype_preferring(dir: &Path, strongest: usize) {
                 .map(|_| (0..g.candidates.len()).map(|c| if c == strongest { 0.6 } else { 0.1 }).collect())
                 .collect()
         })
-        .collect();
+        .collect()
+}
+
+/// Writes `dir/genotype.json`: the quickstart space with candidate `strongest` of every choice kept.
+fn write_genotype_preferring(dir: &Path, strongest: usize) {
+    let space = common::quickstart_space();
+    let probs = strongest_probs(&space, strongest);
     kdnas::export::Genotype::derive(&space, &probs, kdnas::export::DeriveRule::Darts)
         .save(&dir.join("genotype.json"))
         .unwrap();

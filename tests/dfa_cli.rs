@@ -159,7 +159,14 @@ fn bad_dfa_input_names_the_file_and_what_is_wrong() {
     let last_kind = text.lines().enumerate().filter(|(_, l)| l.starts_with("kind = \"kd\"")).last().unwrap().0 + 1;
     assert!(err.contains(&format!("twice.toml:{last_kind}: `objective[3].kind`: `kd` is listed twice")), "{err}");
 
-    for run in ["arch_run", "space_run", "missing_run", "image_run", "no_search_run", "twice_run"] {
+    // Early stopping for a command that keeps no best epoch, refused before anything is loaded.
+    let text = distill_config(&teacher, 1, "[[objective]]\nkind = \"cross_entropy\"\nweight = 1\n")
+        .replace("[train]\n", "[train]\npatience = 3\n");
+    write("patience.toml", &text);
+    let err = fails(&["distill", "--config", "patience.toml", "--out", "patience_run"], &dir);
+    assert!(err.contains(&format!("patience.toml:{}: `train.patience`", line_of(&text, "patience"))), "{err}");
+
+    for run in ["arch_run", "space_run", "missing_run", "image_run", "no_search_run", "twice_run", "patience_run"] {
         assert!(!dir.join(run).join("checkpoint").exists(), "{run}: a refused run leaves no checkpoint");
     }
 }

@@ -34,7 +34,12 @@ pub struct DistillArgs {
     pub stop_after: Option<usize>,
 }
 
-/// Writes the resolved config of a new run into `out`, refusing a directory with a checkpoint.
+/// File of a distillation run directory with the copy of a DARTS student's genotype the run builds
+/// the student from.
+pub const STUDENT_GENOTYPE: &str = "student_genotype.json";
+
+/// Writes the resolved config of a new run into `out` (and a DARTS student's genotype beside it),
+/// refusing a directory with a checkpoint.
 fn prepare_new(config_path: &Path, seed: Option<u64>, out: &Path) -> Result<DistillConfig> {
     if existing_checkpoint(out).is_some() {
         return Err(KdnasError::Usage(format!(
@@ -48,6 +53,14 @@ fn prepare_new(config_path: &Path, seed: Option<u64>, out: &Path) -> Result<Dist
         config.seed = seed;
     }
     std::fs::create_dir_all(out).map_err(|e| KdnasError::io(out, e))?;
+    if let Some(genotype) = config.student.model.input_file() {
+        // The run (and `kdnas eval` of it) builds the student from its own copy, which a later search
+        // writing the same genotype.json cannot change.
+        let bytes = std::fs::read(genotype).map_err(|e| KdnasError::io(genotype, e))?;
+        let copy = std::path::absolute(out.join(STUDENT_GENOTYPE)).map_err(|e| KdnasError::io(out, e))?;
+        write_file_atomically(&copy, &bytes)?;
+        config.student.model.use_genotype_copy(copy);
+    }
     write_file_atomically(&out.join(DISTILL_CONFIG), config.to_toml()?.as_bytes())?;
     Ok(config)
 }

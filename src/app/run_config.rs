@@ -58,7 +58,8 @@ impl RunConfig {
         self.data.validate()?;
         self.network.validate("network")?;
         self.search.validate()?;
-        self.train.validate()
+        self.train.validate()?;
+        self.train.refuse_patience("kdnas train")
     }
 
     /// Makes a relative `data.dir` absolute against `base` (the config file's folder), so the config

@@ -59,7 +59,7 @@ impl SequenceTeacherConfig {
     }
 }
 
-/// What a NextItNet teacher run reports (also `result.json` once every epoch is done).
+/// What a NextItNet teacher run reports (also `result.json` once every epoch is done or the run stopped early).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SequenceTeacherSummary {
     /// Short name of the network (`nextitnet-16x256`).

@@ -123,7 +123,7 @@ pub struct TeacherArgs {
     pub stop_after: Option<usize>,
 }
 
-/// What `kdnas teacher train` reports (also `result.json` once every epoch is done).
+/// What `kdnas teacher train` reports (also `result.json` once every epoch is done or the run stopped early).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TeacherSummary {
     /// Short name of the network (`resnet20`).

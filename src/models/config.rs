@@ -2,7 +2,7 @@
 //! with field-naming errors, named (`resnet20`, `wrn16_4`, `darts_c16_l8`), counted without building,
 //! and built.
 
-use super::darts::check_stages_bridgeable;
+use super::darts::{check_stage_channels, check_stages_bridgeable};
 use super::model::Model;
 use super::resnet::{CifarResNet, resnet_blocks, resnet_params};
 use super::wrn::{WideResNet, check_dropout, check_widen, wrn_blocks, wrn_params};
@@ -88,14 +88,13 @@ impl ModelConfig {
     /// Fails for a network that cannot be a frozen teacher (a DARTS network: students only);
     /// `field` names the section.
     pub fn validate_teacher(&self, field: &str) -> Result<()> {
-        self.validate(field)?;
         if let ModelConfig::Darts { .. } = self {
             return Err(field_error(
                 &format!("{field}.kind"),
                 "a DARTS network can be a student, not a teacher (train one with `kdnas train GENOTYPE`)",
             ));
         }
-        Ok(())
+        self.validate(field)
     }
 
     /// The cell-network skeleton of a DARTS model; `None` for the other families.
@@ -112,6 +111,14 @@ impl ModelConfig {
     pub fn resolve(&mut self, base: &Path) {
         if let ModelConfig::Darts { genotype, .. } = self {
             *genotype = crate::files::absolute_from(base, genotype);
+        }
+    }
+
+    /// Points a DARTS model at `copy`, a run directory's own copy of its genotype (other families
+    /// are unchanged).
+    pub fn use_genotype_copy(&mut self, copy: PathBuf) {
+        if let ModelConfig::Darts { genotype, .. } = self {
+            *genotype = copy;
         }
     }
 
@@ -167,7 +174,9 @@ impl ModelConfig {
             ModelConfig::Darts { ref genotype, .. } => {
                 let arch = Genotype::load(genotype)?.to_arch_graph()?;
                 let network = self.darts_network().unwrap_or_else(|| unreachable!("a DARTS model has a network"));
-                Model::Darts(CellNetwork::new(&arch, &network, in_channels, classes, OpMode::Derived, device)?)
+                let net = CellNetwork::new(&arch, &network, in_channels, classes, OpMode::Derived, device)?;
+                check_stage_channels(net.stages(), genotype)?;
+                Model::Darts(net)
             }
         })
     }

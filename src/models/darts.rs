@@ -3,11 +3,12 @@
 //! and every cell output is a block feature.
 
 use super::{Features, StageShape, StagedClassifier};
-use crate::error::Result;
-use crate::supernet::network::CellStages;
+use crate::error::{KdnasError, Result};
+use crate::supernet::network::{CellStages, stage_starts};
 use crate::supernet::{CellNetwork, NetworkConfig};
 use crate::validate::field_error;
 use burn::tensor::{Tensor, backend::Backend};
+use std::path::Path;
 
 impl<B: Backend> StagedClassifier<B> for CellNetwork<B> {
     fn forward(&self, images: Tensor<B, 4>) -> Tensor<B, 2> {
@@ -29,6 +30,7 @@ impl<B: Backend> StagedClassifier<B> for CellNetwork<B> {
     /// cells before them, which [`check_stages_bridgeable`] makes the same shape).
     fn forward_from(&self, stage: usize, feature: Tensor<B, 4>) -> Tensor<B, 2> {
         let stages = self.stages();
+        assert!(stage < stages.starts.len(), "stage {stage} of a network with {} stages", stages.starts.len());
         let rest = stages.range(stage).end..stages.cells;
         let (_, last) = self.run_cells(rest, (feature.clone(), feature), None, 0.0, |_, _| {});
         self.classify(last)
@@ -50,23 +52,36 @@ impl<B: Backend> StagedClassifier<B> for CellNetwork<B> {
 /// the outputs of the two cells before it, and only then do both have the stage's shape, so that a
 /// bridge can feed one stage feature as both. `field` names the network section.
 pub fn check_stages_bridgeable(network: &NetworkConfig, field: &str) -> Result<()> {
-    let reductions = network.reductions();
-    let mut starts: Vec<usize> = vec![0];
-    starts.extend(reductions.iter().copied().filter(|&r| r > 0));
-    starts.sort_unstable();
-    starts.dedup();
-    let stages = CellStages { starts, channels: Vec::new(), strides: Vec::new(), cells: network.layers };
-    let count = stages.starts.len();
-    match (0..count - 1).find(|&i| stages.range(i).len() < 2) {
+    let starts = stage_starts(network);
+    match starts.windows(2).position(|w| w[1] - w[0] < 2) {
         Some(i) => Err(field_error(
             &format!("{field}.layers"),
             format!(
-                "{} cells with reduction cells at {reductions:?} leave stage {i} (cells {:?}) one cell; a DARTS \
-                 student needs at least two cells in every stage but the last (e.g. layers = 8)",
+                "{} cells with reduction cells at {:?} leave stage {i} (cells {}..{}) one cell; a DARTS student \
+                 needs at least two cells in every stage but the last (e.g. layers = 8)",
                 network.layers,
-                stages.range(i)
+                network.reductions(),
+                starts[i],
+                starts[i + 1]
             ),
         )),
         None => Ok(()),
     }
+}
+
+/// Fails unless every cell of a stage outputs as many channels as the stage's first (a genotype whose
+/// normal and reduction cells concatenate different numbers of nodes would give a stage blocks of
+/// two shapes); `genotype` names the file.
+pub fn check_stage_channels(stages: &CellStages, genotype: &Path) -> Result<()> {
+    for (stage, &channels) in stages.channels.iter().enumerate() {
+        if let Some(cell) = stages.range(stage).find(|&cell| stages.cell_channels[cell] != channels) {
+            return Err(KdnasError::Usage(format!(
+                "student.model.genotype: {}: cell {cell} outputs {} channels, the first cell of its stage {channels}; \
+                 a DARTS student needs its normal and reduction cells to concatenate as many nodes",
+                genotype.display(),
+                stages.cell_channels[cell]
+            )));
+        }
+    }
+    Ok(())
 }

@@ -90,17 +90,29 @@ pub struct CellNetwork<B: Backend> {
 }
 
 /// The cells of a network split into stages: a stage starts at the first cell and at every
-/// reduction cell after it, so every cell output of a stage has the same shape.
+/// reduction cell after it ([`stage_starts`]), so every cell output of a stage has the same
+/// resolution (and the same channels when the normal and reduction cells concatenate as many nodes).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CellStages {
     /// Index of the first cell of each stage, ascending, starting with 0.
     pub starts: Vec<usize>,
-    /// Output channels of each stage's cells.
+    /// Output channels of each stage's first cell.
     pub channels: Vec<usize>,
+    /// Output channels of every cell.
+    pub cell_channels: Vec<usize>,
     /// Downsampling of each stage's outputs relative to the input image (1, 2, 4, ...).
     pub strides: Vec<usize>,
     /// Number of cells.
     pub cells: usize,
+}
+
+/// Index of the first cell of every stage of `cfg`: cell 0 and every reduction cell after it.
+pub fn stage_starts(cfg: &NetworkConfig) -> Vec<usize> {
+    let mut starts = vec![0];
+    starts.extend(cfg.reductions().into_iter().filter(|&r| r > 0));
+    starts.sort_unstable();
+    starts.dedup();
+    starts
 }
 
 impl CellStages {
@@ -132,8 +144,14 @@ impl<B: Backend> CellNetwork<B> {
         let (mut prev_prev, mut prev, mut node) = (c_stem, c_stem, cfg.channels);
         let mut reduction_prev = false;
         let mut cells = Vec::with_capacity(cfg.layers);
-        let mut stages =
-            CellStages { starts: Vec::new(), channels: Vec::new(), strides: Vec::new(), cells: cfg.layers };
+        let starts = stage_starts(cfg);
+        let mut stages = CellStages {
+            starts: starts.clone(),
+            channels: Vec::new(),
+            cell_channels: Vec::new(),
+            strides: Vec::new(),
+            cells: cfg.layers,
+        };
         let mut stride = 1;
         for layer in 0..cfg.layers {
             let reduction = reductions.contains(&layer);
@@ -146,11 +164,11 @@ impl<B: Backend> CellNetwork<B> {
                 .ok_or_else(|| KdnasError::Usage(format!("space `{}` has no cell for layer {layer}", arch.name)))?;
             let cell = DartsCell::new(graph, CellChannels { prev_prev, prev, node }, reduction_prev, mode, device)?;
             (prev_prev, prev) = (prev, cell.multiplier() * node);
-            if layer == 0 || reduction {
-                stages.starts.push(layer);
+            if starts.contains(&layer) {
                 stages.channels.push(prev);
                 stages.strides.push(stride);
             }
+            stages.cell_channels.push(prev);
             reduction_prev = reduction;
             cells.push(cell);
         }

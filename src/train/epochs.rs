@@ -98,11 +98,8 @@ pub fn train_loop<AB: AutodiffBackend, T: TrainTask<AB>>(
 ) -> Result<TrainOutcome<T::Net>> {
     let cfg = run.config;
     cfg.validate()?;
-    if cfg.patience.is_some() && run.keep_best.is_none() {
-        return Err(crate::validate::field_error(
-            "train.patience",
-            format!("`{}` keeps no best epoch, so early stopping has no metric to watch; leave it out", run.label),
-        ));
+    if run.keep_best.is_none() {
+        cfg.refuse_patience(run.label)?;
     }
     let mut optimizer = cfg.weight_optimizer().init();
     let (mut net, mut history) = (net, Vec::new());

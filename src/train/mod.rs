@@ -70,7 +70,7 @@ pub struct TrainConfig {
     /// metric the command keeps its best weights by (validation NDCG@10 for sequence models, test
     /// accuracy for image teachers); none by default (every epoch is trained). It changes no epoch's
     /// computation, so it is not part of the checkpoint's fingerprint and may be set or changed in a
-    /// run's config before a resume.
+    /// run's config before a resume. `kdnas train` and `kdnas distill` keep no best epoch and refuse it.
     pub patience: Option<usize>,
 }
 
@@ -126,6 +126,18 @@ impl TrainConfig {
             }
         }
         Ok(())
+    }
+
+    /// Fails when `patience` is set for a command that keeps no best epoch (`kdnas train`, `kdnas
+    /// distill`): early stopping would have no metric to watch. `command` names it.
+    pub fn refuse_patience(&self, command: &str) -> Result<()> {
+        match self.patience {
+            Some(_) => Err(crate::validate::field_error(
+                "train.patience",
+                format!("`{command}` keeps no best epoch, so early stopping has no metric to watch; leave it out"),
+            )),
+            None => Ok(()),
+        }
     }
 
     /// Fails when a field that only image networks read is set (a sequence model's config): `sized_by`

@@ -45,6 +45,7 @@ impl DistillConfig {
         self.teacher.validate()?;
         self.student.model.validate("student.model")?;
         self.train.validate()?;
+        self.train.refuse_patience("kdnas distill")?;
         if self.train.channels.is_some() || self.train.layers.is_some() || self.train.drop_path != 0.0 {
             return Err(field_error(
                 "train.channels",
