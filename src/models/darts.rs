@@ -40,7 +40,7 @@ impl<B: Backend> StagedClassifier<B> for CellNetwork<B> {
         let stages = self.stages();
         (0..stages.starts.len())
             .map(|i| StageShape {
-                channels: stages.channels[i],
+                channels: stages.channels(i),
                 blocks: stages.range(i).len(),
                 stride: stages.strides[i],
             })
@@ -73,7 +73,8 @@ pub fn check_stages_bridgeable(network: &NetworkConfig, field: &str) -> Result<(
 /// normal and reduction cells concatenate different numbers of nodes would give a stage blocks of
 /// two shapes); `genotype` names the file.
 pub fn check_stage_channels(stages: &CellStages, genotype: &Path) -> Result<()> {
-    for (stage, &channels) in stages.channels.iter().enumerate() {
+    for stage in 0..stages.starts.len() {
+        let channels = stages.channels(stage);
         if let Some(cell) = stages.range(stage).find(|&cell| stages.cell_channels[cell] != channels) {
             return Err(KdnasError::Usage(format!(
                 "student.model.genotype: {}: cell {cell} outputs {} channels, the first cell of its stage {channels}; \

@@ -96,8 +96,6 @@ pub struct CellNetwork<B: Backend> {
 pub struct CellStages {
     /// Index of the first cell of each stage, ascending, starting with 0.
     pub starts: Vec<usize>,
-    /// Output channels of each stage's first cell.
-    pub channels: Vec<usize>,
     /// Output channels of every cell.
     pub cell_channels: Vec<usize>,
     /// Downsampling of each stage's outputs relative to the input image (1, 2, 4, ...).
@@ -119,6 +117,11 @@ impl CellStages {
     /// The cell indices of stage `stage`.
     pub fn range(&self, stage: usize) -> std::ops::Range<usize> {
         self.starts[stage]..self.starts.get(stage + 1).copied().unwrap_or(self.cells)
+    }
+
+    /// Output channels of the first cell of stage `stage`.
+    pub fn channels(&self, stage: usize) -> usize {
+        self.cell_channels[self.starts[stage]]
     }
 }
 
@@ -145,13 +148,8 @@ impl<B: Backend> CellNetwork<B> {
         let mut reduction_prev = false;
         let mut cells = Vec::with_capacity(cfg.layers);
         let starts = stage_starts(cfg);
-        let mut stages = CellStages {
-            starts: starts.clone(),
-            channels: Vec::new(),
-            cell_channels: Vec::new(),
-            strides: Vec::new(),
-            cells: cfg.layers,
-        };
+        let mut stages =
+            CellStages { starts: starts.clone(), cell_channels: Vec::new(), strides: Vec::new(), cells: cfg.layers };
         let mut stride = 1;
         for layer in 0..cfg.layers {
             let reduction = reductions.contains(&layer);
@@ -165,7 +163,6 @@ impl<B: Backend> CellNetwork<B> {
             let cell = DartsCell::new(graph, CellChannels { prev_prev, prev, node }, reduction_prev, mode, device)?;
             (prev_prev, prev) = (prev, cell.multiplier() * node);
             if starts.contains(&layer) {
-                stages.channels.push(prev);
                 stages.strides.push(stride);
             }
             stages.cell_channels.push(prev);
