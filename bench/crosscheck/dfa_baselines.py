@@ -16,7 +16,8 @@ cannot), so that results/dfa/README.md can say whether kdnas's baselines land wh
 
 Runs: the teacher (seed 0), then the student alone and with KD for seeds 0, 1, 2. Each finished run writes
 <out>/<run>.json (test top-1 after the last epoch as `test_acc`, as kdnas's result.json, plus the best
-epoch and per-epoch records); the teacher also writes <out>/teacher_s0.pt. A restart skips finished runs.
+epoch and per-epoch records); the teacher also writes <out>/teacher_s0.pt. A restart skips finished runs and
+continues an unfinished one from its last epoch (<out>/<run>.checkpoint.pt).
 At the end (or with --table alone) it prints the comparison table against kdnas's runs/results-dfa/fmnist.
 
 Usage: torchvenv/bin/python bench/crosscheck/dfa_baselines.py [--threads 2] [--epochs 15] [--quick]
@@ -170,14 +171,24 @@ def evaluate(model, images, labels):
     return correct / len(labels), loss / len(labels)
 
 
-def train(model, data, epochs, seed, teacher, label):
-    """Trains `model` (CE, or KD from `teacher` when given) as kdnas's train loop does; returns per-epoch records."""
+def train(model, data, epochs, seed, teacher, label, checkpoint):
+    """Trains `model` (CE, or KD from `teacher` when given) as kdnas's train loop does; returns per-epoch records.
+    After every epoch the whole state (weights, optimiser, schedule, random generator, records) is written to
+    `checkpoint`, and a restart continues from it exactly."""
     (train_x, train_y), (test_x, test_y) = data
     rng = np.random.default_rng(seed)
     opt = torch.optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM, dampening=0.0, weight_decay=WEIGHT_DECAY)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs, eta_min=0.0)
     history = []
-    for epoch in range(epochs):
+    if checkpoint.exists():
+        state = torch.load(checkpoint, weights_only=False)
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        sched.load_state_dict(state["scheduler"])
+        rng.bit_generator.state = state["rng"]
+        history = state["history"]
+        print(f"{label}: resuming after epoch {len(history)} from {checkpoint}", flush=True)
+    for epoch in range(len(history), epochs):
         started = time.time()
         lr = opt.param_groups[0]["lr"]
         model.train()
@@ -206,6 +217,9 @@ def train(model, data, epochs, seed, teacher, label):
         print(f"{label} epoch {epoch + 1}/{epochs}  lr {lr:.4f}  loss {record['train_loss']:.4f}  "
               f"train acc {100 * record['train_acc']:.2f}%  test_acc {test_acc:.4f}  ({record['seconds']:.1f}s)",
               flush=True)
+        state = {"model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
+                 "rng": rng.bit_generator.state, "history": history}
+        write_atomically(checkpoint, lambda p: torch.save(state, p))
     return history
 
 
@@ -227,16 +241,17 @@ def run(name, depth, seed, data, args, teacher=None):
     params = sum(p.numel() for p in model.parameters())
     if params != KDNAS_PARAMS[depth]:
         sys.exit(f"resnet{depth} has {params} parameters, kdnas's has {KDNAS_PARAMS[depth]}")
-    started = time.time()
-    history = train(model, data, args.epochs, seed, teacher, name)
+    checkpoint = args.out / f"{name}.checkpoint.pt"
+    history = train(model, data, args.epochs, seed, teacher, name, checkpoint)
     best = max(history, key=lambda r: r["test_acc"])  # the first of equal values, as kdnas
     if name.startswith("teacher"):
         write_atomically(args.out / f"{name}.pt", lambda p: torch.save(model.state_dict(), p))
     result = {"run": name, "model": f"resnet{depth}", "params": params, "seed": seed, "test_acc": history[-1]["test_acc"],
               "best_test_acc": best["test_acc"], "best_epoch": best["epoch"], "epochs": args.epochs,
-              "train_images": len(data[0][1]), "test_images": len(data[1][1]), "seconds": time.time() - started,
+              "train_images": len(data[0][1]), "test_images": len(data[1][1]), "seconds": sum(r["seconds"] for r in history),
               "threads": args.threads, "torch": torch.__version__, "history": history}
     write_atomically(result_path, lambda p: p.write_text(json.dumps(result, indent=2)))
+    checkpoint.unlink()
     print(f"{name}: test_acc {result['test_acc']:.4f} (best {result['best_test_acc']:.4f} at epoch "
           f"{result['best_epoch']}), {result['seconds']:.0f}s", flush=True)
 
