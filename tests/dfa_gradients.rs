@@ -57,8 +57,10 @@ fn second_order(s: &Setup) -> Vec<f32> {
     arch_grad(&grads, &s.arch)
 }
 
+/// `scaled` = `factor` x `base` up to f32 rounding: the scaled loss's gradient passes through the same
+/// convolutions and reductions, each rounding a few ulps differently (1e-5 of the largest entry).
 fn assert_scaled(scaled: &[f32], base: &[f32], factor: f32) {
-    let tolerance = 1e-6 * max_abs(base).max(1e-12) * factor;
+    let tolerance = 1e-5 * max_abs(base).max(1e-12) * factor;
     for (k, (a, b)) in scaled.iter().zip(base).enumerate() {
         assert!((a - factor * b).abs() <= tolerance, "logit {k}: {a} != {factor} x {b}");
     }

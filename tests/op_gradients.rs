@@ -1,7 +1,8 @@
 //! Input and weight gradients of the convolution primitives against finite differences. These ops are
 //! linear in their input, so central differences are exact up to f32 rounding. They exercise the
-//! transposed convolutions of the CPU backend (depthwise fast path and the grouped GEMM path) and the
-//! weight gradients (the patched burn-flex's direct depthwise kernel and its grouped fallback).
+//! transposed convolutions of the CPU backend (depthwise fast path, the patched dense NCHW GEMM path
+//! and the grouped GEMM path), the weight gradients (the patched burn-flex's direct depthwise kernel,
+//! its dense per-image GEMMs and the grouped fallback), and the dense forward against its definition.
 
 mod common;
 
@@ -98,6 +99,102 @@ fn depthwise_conv1d_weight_gradients_match() {
         };
         let err = grad_error(&f, [4, 1, 1, kernel]);
         assert!(err < 1e-3, "k{kernel} d{dilation}: relative error {err:.2e}");
+    }
+}
+
+/// Dense (one group) 2-D convolutions of the patched NCHW path: (c_in, c_out, kernel, stride, padding,
+/// dilation), covering 3x3 same, strided, 1x1 strided (shortcuts), dilated, a non-square kernel with
+/// unequal padding, and a kernel larger than the padded border. More than 4 input channels: flex sends
+/// convolutions with fewer (and at most 16 outputs) to its small-channel forward instead.
+const DENSE_CASES: [(usize, usize, [usize; 2], [usize; 2], [usize; 2], [usize; 2]); 6] = [
+    (5, 4, [3, 3], [1, 1], [1, 1], [1, 1]),
+    (6, 5, [3, 3], [2, 2], [1, 1], [1, 1]),
+    (5, 2, [1, 1], [2, 2], [0, 0], [1, 1]),
+    (5, 3, [3, 3], [1, 1], [2, 2], [2, 2]),
+    (6, 3, [1, 5], [1, 1], [0, 4], [1, 2]),
+    (5, 2, [5, 5], [1, 1], [1, 1], [1, 1]),
+];
+
+/// The convolution by its definition: `x` [n, c, h, w], `w` [o, c, kh, kw] -> [n, o, ho, wo] as a vector.
+fn naive_conv2d(
+    x: &Tensor<Cpu, 4>,
+    w: &Tensor<Cpu, 4>,
+    stride: [usize; 2],
+    pad: [usize; 2],
+    dil: [usize; 2],
+) -> Vec<f32> {
+    let [n, c, h, wd] = x.dims();
+    let [o, _, kh, kw] = w.dims();
+    let (xv, wv): (Vec<f32>, Vec<f32>) = (x.to_data().into_vec().unwrap(), w.to_data().into_vec().unwrap());
+    let out = |size: usize, i: usize, k: usize| (size + 2 * pad[i] - dil[i] * (k - 1) - 1) / stride[i] + 1;
+    let (ho, wo) = (out(h, 0, kh), out(wd, 1, kw));
+    let mut y = vec![0.0f32; n * o * ho * wo];
+    for (idx, yv) in y.iter_mut().enumerate() {
+        let (b, oc, oy, ox) = (idx / (o * ho * wo), idx / (ho * wo) % o, idx / wo % ho, idx % wo);
+        for ic in 0..c {
+            for ty in 0..kh {
+                for tx in 0..kw {
+                    let iy = (oy * stride[0] + ty * dil[0]) as isize - pad[0] as isize;
+                    let ix = (ox * stride[1] + tx * dil[1]) as isize - pad[1] as isize;
+                    if iy >= 0 && ix >= 0 && (iy as usize) < h && (ix as usize) < wd {
+                        *yv += xv[((b * c + ic) * h + iy as usize) * wd + ix as usize]
+                            * wv[((oc * c + ic) * kh + ty) * kw + tx];
+                    }
+                }
+            }
+        }
+    }
+    y
+}
+
+#[test]
+fn dense_conv_forward_matches_the_definition() {
+    let device = Default::default();
+    for (c_in, c_out, kernel, stride, padding, dilation) in DENSE_CASES {
+        let x = Tensor::<Cpu, 4>::random([3, c_in, 9, 7], Distribution::Normal(0.0, 1.0), &device);
+        let w = Tensor::<Cpu, 4>::random([c_out, c_in, kernel[0], kernel[1]], Distribution::Normal(0.0, 1.0), &device);
+        let bias = Tensor::<Cpu, 1>::random([c_out], Distribution::Normal(0.0, 1.0), &device);
+        let y = conv2d(x.clone(), w.clone(), Some(bias.clone()), ConvOptions::new(stride, padding, dilation, 1));
+        let [_, _, ho, wo] = y.dims();
+        let expected = Tensor::<Cpu, 4>::from_data(
+            TensorData::new(naive_conv2d(&x, &w, stride, padding, dilation), [3, c_out, ho, wo]),
+            &device,
+        ) + bias.reshape([1, c_out, 1, 1]);
+        let err: f32 = (y - expected).abs().max().into_scalar().elem();
+        assert!(err < 1e-4, "k{kernel:?} s{stride:?} p{padding:?} d{dilation:?}: max error {err:.2e}");
+    }
+}
+
+#[test]
+fn dense_conv_input_and_weight_gradients_match() {
+    let device = Default::default();
+    for (c_in, c_out, kernel, stride, padding, dilation) in DENSE_CASES {
+        let options = ConvOptions::new(stride, padding, dilation, 1);
+        let w = Tensor::<Cpu, 4>::random([c_out, c_in, kernel[0], kernel[1]], Distribution::Normal(0.0, 0.5), &device);
+        let err = grad_error(&|x| conv2d(x, w.clone(), None, options.clone()), [2, c_in, 7, 6]);
+        assert!(err < 1e-3, "input, k{kernel:?} s{stride:?} p{padding:?} d{dilation:?}: relative error {err:.2e}");
+        // 5 images: the weight gradient sums images in chunks of 4, so the last chunk is partial.
+        let x = Tensor::<Cpu, 4>::random([5, c_in, 7, 6], Distribution::Normal(0.0, 1.0), &device);
+        let err = grad_error(&|w| conv2d(x.clone(), w, None, options.clone()), [c_out, c_in, kernel[0], kernel[1]]);
+        assert!(err < 1e-3, "weight, k{kernel:?} s{stride:?} p{padding:?} d{dilation:?}: relative error {err:.2e}");
+    }
+}
+
+#[test]
+fn dense_conv1d_gradients_match() {
+    let device = Default::default();
+    for (kernel, dilation) in [(3, 1), (3, 2), (5, 2)] {
+        let options = ConvOptions::new([1], [dilation * (kernel - 1)], [dilation], 1);
+        let w = Tensor::<Cpu, 3>::random([5, 6, kernel], Distribution::Normal(0.0, 0.5), &device);
+        let x = Tensor::<Cpu, 3>::random([3, 6, 9], Distribution::Normal(0.0, 1.0), &device);
+        let by_input =
+            |x: Tensor<Cpu, 4>| conv1d(x.squeeze_dim(2), w.clone(), None, options.clone()).unsqueeze_dim::<4>(2);
+        let err = grad_error(&by_input, [3, 6, 1, 9]);
+        assert!(err < 1e-3, "input, k{kernel} d{dilation}: relative error {err:.2e}");
+        let by_weight =
+            |w: Tensor<Cpu, 4>| conv1d(x.clone(), w.squeeze_dim(2), None, options.clone()).unsqueeze_dim::<4>(2);
+        let err = grad_error(&by_weight, [5, 6, 1, kernel]);
+        assert!(err < 1e-3, "weight, k{kernel} d{dilation}: relative error {err:.2e}");
     }
 }
 

@@ -248,6 +248,10 @@ fn conv3d_impl<T: bytemuck::Pod + Clone + Copy + burn_backend::Element + Send + 
     gemm_fn: fn(&[T], &[T], usize, usize, usize) -> Vec<T>,
     add_fn: fn(T, T) -> T,
 ) -> FlexTensor {
+    // kdnas patch: dense f32 2-D and 1-D convolutions take the NCHW GEMM path of `conv_dense`.
+    if let Some(out) = super::conv_dense::conv3d_forward(&x, &weight, bias.clone(), options) {
+        return out;
+    }
     let x = x.to_contiguous();
     let weight = weight.to_contiguous();
 

@@ -170,7 +170,8 @@ conv_transpose3d_typed!(
     |a, b| a + b
 );
 
-/// f32 transposed convolution: depthwise layouts take [`depthwise_transpose_f32`], the rest the GEMM path.
+/// f32 transposed convolution: depthwise layouts take [`depthwise_transpose_f32`], dense 2-D and 1-D ones
+/// `conv_dense` (kdnas patch), the rest the generic GEMM + col2im path.
 pub fn conv_transpose3d_f32(
     x: FlexTensor,
     weight: FlexTensor,
@@ -183,6 +184,9 @@ pub fn conv_transpose3d_f32(
         bias.is_none() && options.groups == x_shape[1] && w_shape[0] == x_shape[1] && w_shape[1] == 1;
     if depthwise {
         return depthwise_transpose_f32(x, weight, options);
+    }
+    if let Some(out) = super::conv_dense::conv_transpose3d(&x, &weight, bias.clone(), options) {
+        return out;
     }
     conv_transpose3d_generic_f32(x, weight, bias, options)
 }

@@ -9,7 +9,8 @@
 //! `dW[c, 0, t] = sum_n sum_o dY[n, c, o] * X[n, c, o * stride + t * dilation - pad]`
 //!
 //! computed here per channel (channels in parallel) with the valid output range of every tap
-//! computed once and a contiguous dot product for stride 1. Other layouts and dtypes take
+//! computed once and a contiguous dot product for stride 1. Dense (one group) f32 layouts take
+//! `conv_dense`'s per-image GEMMs; other layouts and dtypes take
 //! [`grouped_weight_grad_2d`], burn's algorithm (one swapped convolution per group).
 
 use alloc::vec;
@@ -18,6 +19,7 @@ use burn_backend::ops::{ConvOptions, FloatTensorOps, ModuleOps};
 use burn_backend::{DType, TensorMetadata};
 use burn_std::{Bytes, Shape, Slice};
 
+use super::conv_dense::valid_output_range;
 use crate::{Flex, FlexTensor, Layout};
 
 /// Weight gradient of a 2-D convolution: `x` [batch, c_in, H, W], `weight` [c_out, c_in / groups,
@@ -39,6 +41,9 @@ pub fn conv2d_weight_grad(
             dilation: options.dilation,
         };
         return depthwise_weight_grad_f32(x, output_grad, &geometry);
+    }
+    if let Some(grad) = super::conv_dense::conv2d_weight_grad(&x, &output_grad, &ws, options) {
+        return grad;
     }
     grouped_weight_grad_2d(x, &ws, output_grad, options)
 }
@@ -99,18 +104,6 @@ fn grouped_weight_grad_2d(
         })
         .collect();
     if per_group.len() == 1 { per_group.into_iter().next().expect("one group") } else { Flex::float_cat(per_group, 0) }
-}
-
-/// Output positions `o` in `0..n_out` whose input position `o * stride + offset - pad` lies in
-/// `0..n_in`, as a half-open range (empty when none do).
-fn valid_output_range(n_out: usize, stride: usize, offset: usize, pad: usize, n_in: usize) -> (usize, usize) {
-    let lo = if pad > offset { (pad - offset).div_ceil(stride) } else { 0 };
-    let limit = n_in + pad;
-    if limit <= offset {
-        return (0, 0);
-    }
-    let hi = (limit - offset).div_ceil(stride).min(n_out);
-    (lo.min(hi), hi)
 }
 
 /// Kernel size, stride, padding and dilation of a 2-D convolution (height, width).

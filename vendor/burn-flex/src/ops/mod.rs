@@ -97,6 +97,7 @@ pub mod comparison;
 #[macro_use]
 mod conv_common;
 pub mod conv;
+mod conv_dense;
 pub mod conv_transpose;
 pub mod conv_weight_grad;
 pub mod pool2d_direct;
