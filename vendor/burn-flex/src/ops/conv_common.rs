@@ -108,3 +108,20 @@ pub(crate) fn add_bias<T: Copy>(
         }
     }
 }
+
+/// Output positions `o` in `0..n_out` whose input position `o * stride + offset - pad` lies in
+/// `0..n_in`, as a half-open range (empty when none do).
+pub(crate) fn valid_output_range(
+    n_out: usize,
+    stride: usize,
+    offset: usize,
+    pad: usize,
+    n_in: usize,
+) -> (usize, usize) {
+    let lo = if pad > offset { (pad - offset).div_ceil(stride) } else { 0 };
+    if n_in + pad <= offset {
+        return (0, 0);
+    }
+    let hi = (n_in + pad - offset).div_ceil(stride).min(n_out);
+    (lo.min(hi), hi)
+}

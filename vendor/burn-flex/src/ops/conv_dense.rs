@@ -26,7 +26,7 @@ use burn_backend::ops::conv::{calculate_conv_output_size, calculate_conv_transpo
 use burn_backend::ops::{ConvOptions, ConvTransposeOptions};
 use burn_std::{Bytes, Shape};
 
-use super::conv_common::add_bias;
+use super::conv_common::{add_bias, valid_output_range};
 use crate::{FlexTensor, Layout};
 
 /// Images whose weight-gradient contributions are summed serially into one partial.
@@ -63,23 +63,6 @@ impl Geometry {
     fn in_pixels(&self) -> usize {
         self.in_h * self.in_w
     }
-}
-
-/// Output positions `o` in `0..n_out` whose input position `o * stride + offset - pad` lies in
-/// `0..n_in`, as a half-open range (empty when none do).
-pub(crate) fn valid_output_range(
-    n_out: usize,
-    stride: usize,
-    offset: usize,
-    pad: usize,
-    n_in: usize,
-) -> (usize, usize) {
-    let lo = if pad > offset { (pad - offset).div_ceil(stride) } else { 0 };
-    if n_in + pad <= offset {
-        return (0, 0);
-    }
-    let hi = (n_in + pad - offset).div_ceil(stride).min(n_out);
-    (lo.min(hi), hi)
 }
 
 /// One row of the column matrix (channel `c`, kernel tap `kh, kw`): the output rows and columns whose

@@ -19,7 +19,7 @@ use burn_std::{Bytes, Shape, f16};
 
 use crate::{FlexTensor, Layout};
 
-use super::conv_common::{add_bias, squeeze_3d_to_1d, squeeze_3d_to_2d};
+use super::conv_common::{add_bias, squeeze_3d_to_1d, squeeze_3d_to_2d, valid_output_range};
 
 /// Generates a conv_transpose3d typed function.
 macro_rules! conv_transpose3d_typed {
@@ -191,18 +191,6 @@ pub fn conv_transpose3d_f32(
     conv_transpose3d_generic_f32(x, weight, bias, options)
 }
 
-/// Inputs `i` in `0..n_in` whose output position `i * stride + offset - pad` lies in `0..n_out`,
-/// as a half-open range (empty when none do).
-fn valid_input_range(n_in: usize, stride: usize, offset: usize, pad: usize, n_out: usize) -> (usize, usize) {
-    let lo = if pad > offset { (pad - offset).div_ceil(stride) } else { 0 };
-    let limit = n_out + pad;
-    if limit <= offset {
-        return (0, 0);
-    }
-    let hi = (limit - offset).div_ceil(stride).min(n_in);
-    (lo.min(hi), hi)
-}
-
 /// Depthwise transposed convolution (one input and one output channel per group, no bias), the
 /// input gradient of a depthwise convolution: every (batch, channel) plane scatters x * w directly,
 /// planes in parallel. The generic path runs one k = 1 GEMM per plane, serially.
@@ -228,11 +216,12 @@ fn depthwise_transpose_f32(x: FlexTensor, weight: FlexTensor, options: &ConvTran
         let xp = &x_data[p * in_plane..(p + 1) * in_plane];
         let wp = &w_data[(p % channels) * k_plane..(p % channels + 1) * k_plane];
         for kd in 0..k_d {
-            let (id0, id1) = valid_input_range(in_d, s_d, kd * d_d, p_d, out_d);
+            // The transposed convolution's input i writes output i * stride + offset - pad.
+            let (id0, id1) = valid_output_range(in_d, s_d, kd * d_d, p_d, out_d);
             for kh in 0..k_h {
-                let (ih0, ih1) = valid_input_range(in_h, s_h, kh * d_h, p_h, out_h);
+                let (ih0, ih1) = valid_output_range(in_h, s_h, kh * d_h, p_h, out_h);
                 for kw in 0..k_w {
-                    let (iw0, iw1) = valid_input_range(in_w, s_w, kw * d_w, p_w, out_w);
+                    let (iw0, iw1) = valid_output_range(in_w, s_w, kw * d_w, p_w, out_w);
                     if iw0 >= iw1 {
                         continue;
                     }

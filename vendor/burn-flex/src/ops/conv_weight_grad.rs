@@ -19,7 +19,7 @@ use burn_backend::ops::{ConvOptions, FloatTensorOps, ModuleOps};
 use burn_backend::{DType, TensorMetadata};
 use burn_std::{Bytes, Shape, Slice};
 
-use super::conv_dense::valid_output_range;
+use super::conv_common::valid_output_range;
 use crate::{Flex, FlexTensor, Layout};
 
 /// Weight gradient of a 2-D convolution: `x` [batch, c_in, H, W], `weight` [c_out, c_in / groups,

@@ -13,6 +13,7 @@ use alloc::vec::Vec;
 use burn_backend::DType;
 use burn_std::{Bytes, Shape};
 
+use super::conv_common::valid_output_range;
 use crate::{FlexTensor, Layout};
 
 /// Window geometry of a 2-D pooling (height, width), dilation 1, floor output size.
@@ -53,14 +54,7 @@ impl Window {
 
     /// Output positions `o` whose input `o * stride + tap - pad` lies in `0..n_in`, half-open.
     fn valid_outputs(&self, axis: usize, tap: usize, n_in: usize, n_out: usize) -> (usize, usize) {
-        let (s, p) = (self.stride[axis], self.padding[axis]);
-        let lo = if p > tap { (p - tap).div_ceil(s) } else { 0 };
-        let limit = n_in + p;
-        if limit <= tap {
-            return (0, 0);
-        }
-        let hi = (limit - tap).div_ceil(s).min(n_out);
-        (lo.min(hi), hi)
+        valid_output_range(n_out, self.stride[axis], tap, self.padding[axis], n_in)
     }
 
     /// Number of window positions inside the image for every output along `axis`.
