@@ -377,9 +377,42 @@ impl FlexTensor {
             copy_2d_tiled(
                 &mut dst, src, offset, shape[0], shape[1], strides[0], strides[1],
             );
+        } else if all_positive && n > 0 && self.layout.num_dims() <= COLLAPSE_MAX_RANK {
+            // ND positive-stride (e.g. a batched transpose `[B, T, C]` ->
+            // `[B, C, T]`): the tiled 2D copy of the last two dims for
+            // every index of the outer ones (kdnas patch: the strided
+            // iterator below walked these element by element).
+            let (outer_shape, inner) = shape.split_at(shape.len() - 2);
+            let (outer_strides, inner_strides) = strides.split_at(strides.len() - 2);
+            let plane = inner[0] * inner[1];
+            // SAFETY: capacity is n; every plane below is written whole.
+            unsafe { dst.set_len(n) };
+            let mut outer_index = [0usize; COLLAPSE_MAX_RANK];
+            for dst_plane in dst.chunks_exact_mut(plane) {
+                let plane_offset: isize = outer_index
+                    .iter()
+                    .zip(outer_strides)
+                    .map(|(&i, &stride)| i as isize * stride)
+                    .sum();
+                copy_2d_tiled(
+                    dst_plane,
+                    src,
+                    offset + plane_offset,
+                    inner[0],
+                    inner[1],
+                    inner_strides[0],
+                    inner_strides[1],
+                );
+                for dim in (0..outer_shape.len()).rev() {
+                    outer_index[dim] += 1;
+                    if outer_index[dim] < outer_shape[dim] {
+                        break;
+                    }
+                    outer_index[dim] = 0;
+                }
+            }
         } else {
-            // General fallback: covers negative strides (flipped
-            // tensors) and ND layouts that can't collapse to ≤2D.
+            // General fallback: negative strides (flipped tensors).
             for idx in crate::strided_index::StridedIter::new(&self.layout) {
                 dst.push(src[idx]);
             }

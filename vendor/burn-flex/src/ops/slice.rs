@@ -233,7 +233,12 @@ fn slice_write_impl<E: Element + bytemuck::Pod>(
     slices: &[Slice],
     source: WriteSource<'_, E>,
 ) -> FlexTensor {
-    let mut tensor = tensor.to_contiguous();
+    // The owned input is dropped before the write: were it still alive, `storage_mut` would see the
+    // buffer shared and copy all of it first (kdnas patch: every `pad` wrote a copy of its zeros).
+    let mut tensor = {
+        let source = tensor;
+        source.to_contiguous()
+    };
     let dst_layout = tensor.layout().clone();
     let ndims = dst_layout.num_dims();
 
