@@ -19,7 +19,9 @@ use kdnas::app::quickstart_adarec::quickstart_adarec;
 use kdnas::app::quickstart_dfa::quickstart_dfa;
 use kdnas::app::ranking_eval_cmd::{evaluate_runs, is_ranking_run, ranking_eval, ranking_table};
 use kdnas::app::run_config::{RunConfig, locate_in_config};
-use kdnas::app::search_cmd::{PreparedRun, RUN_CONFIG, SpaceRunConfig, prepare_from_file, reopen_run, run_prepared};
+use kdnas::app::search_cmd::{
+    PreparedRun, RUN_CONFIG, SearchControl, SpaceRunConfig, prepare_from_file, reopen_run, run_prepared,
+};
 use kdnas::app::sequence_teacher_cmd::{SequenceTeacherSummary, sequence_teacher_command};
 use kdnas::app::teacher_cmd::{TeacherArgs, TeacherStart, teacher_command, teacher_config_file};
 use kdnas::app::train_cmd::{TrainArgs, TrainStart, train_command};
@@ -468,21 +470,19 @@ impl OnBackend for SearchJob {
         if let Some(expected) = self.expected {
             TaskSection { kind }.expect(expected).map_err(|e| locate_in_config(&config_file, e))?;
         }
+        let control = SearchControl { resume, progress, stop_after: self.run.stop_after, device };
         let (dir, genotype) = match kind {
             TaskKind::Image => {
                 let run = self.prepare::<RunConfig>(config.as_deref(), &dir)?;
-                (run.dir.clone(), run_prepared::<AB>(&run, resume, progress, self.run.stop_after, device)?.genotype)
+                (run.dir.clone(), run_prepared::<AB>(&run, &control)?.genotype)
             }
             TaskKind::Dfa => {
                 let run = self.prepare::<DfaSearchConfig>(config.as_deref(), &dir)?;
-                (run.dir.clone(), run_dfa_search::<AB>(&run, resume, progress, self.run.stop_after, device)?.genotype)
+                (run.dir.clone(), run_dfa_search::<AB>(&run, &control)?.genotype)
             }
             TaskKind::Adarec => {
                 let run = self.prepare::<AdarecSearchConfig>(config.as_deref(), &dir)?;
-                (
-                    run.dir.clone(),
-                    run_adarec_search::<AB>(&run, resume, progress, self.run.stop_after, device)?.genotype,
-                )
+                (run.dir.clone(), run_adarec_search::<AB>(&run, &control)?.genotype)
             }
         };
         println!("run directory: {}", dir.display());
@@ -687,36 +687,22 @@ impl OnBackend for DfaQuickstartJob {
     }
 }
 
-struct BenchJob(BenchArgs);
-
-struct DfaBenchJob(DfaBenchArgs);
-
-struct AdarecBenchJob(AdarecBenchArgs);
-
-impl OnBackend for AdarecBenchJob {
-    type Output = ();
-    fn run<AB: AutodiffBackend>(self, device: &AB::Device) -> Result<()> {
-        for line in bench_adarec::<AB>(&self.0, device)? {
-            println!("{line}");
-        }
-        Ok(())
-    }
-}
-
-impl OnBackend for DfaBenchJob {
-    type Output = ();
-    fn run<AB: AutodiffBackend>(self, device: &AB::Device) -> Result<()> {
-        for line in bench_dfa::<AB>(&self.0, device)? {
-            println!("{line}");
-        }
-        Ok(())
-    }
+/// One benchmark of `kdnas bench`; each prints its report lines.
+enum BenchJob {
+    Darts(BenchArgs),
+    Dfa(DfaBenchArgs),
+    Adarec(AdarecBenchArgs),
 }
 
 impl OnBackend for BenchJob {
     type Output = ();
     fn run<AB: AutodiffBackend>(self, device: &AB::Device) -> Result<()> {
-        for line in bench_darts::<AB>(&self.0, device)? {
+        let lines = match &self {
+            BenchJob::Darts(args) => bench_darts::<AB>(args, device)?,
+            BenchJob::Dfa(args) => bench_dfa::<AB>(args, device)?,
+            BenchJob::Adarec(args) => bench_adarec::<AB>(args, device)?,
+        };
+        for line in lines {
             println!("{line}");
         }
         Ok(())
@@ -831,7 +817,7 @@ fn run(cli: Cli) -> Result<()> {
                 OrderArg::Both => vec![SearchMode::FirstOrder, SearchMode::SecondOrder],
             };
             let args = BenchArgs { batch, channels, layers, image, warmup, iters, modes, device_label: device.clone() };
-            with_device(&device, BenchJob(args))
+            with_device(&device, BenchJob::Darts(args))
         }
         Command::Bench { which: BenchCommand::Dfa { step, batch, image, warmup, iters, device } } => {
             let steps = match step {
@@ -845,11 +831,11 @@ fn run(cli: Cli) -> Result<()> {
                 ],
             };
             let args = DfaBenchArgs { batch, image, warmup, iters, steps, device_label: device.clone() };
-            with_device(&device, DfaBenchJob(args))
+            with_device(&device, BenchJob::Dfa(args))
         }
         Command::Bench { which: BenchCommand::Adarec { step, batch, max_len, items, warmup, iters, device } } => {
             let paper = AdarecBenchArgs::paper(warmup, iters, AdarecStep::parse_list(&step)?, device.clone());
-            with_device(&device, AdarecBenchJob(AdarecBenchArgs { batch, max_len, items, ..paper }))
+            with_device(&device, BenchJob::Adarec(AdarecBenchArgs { batch, max_len, items, ..paper }))
         }
     }
 }

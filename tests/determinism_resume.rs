@@ -5,7 +5,7 @@ mod common;
 
 use common::{Cpu, manifest, temp_dir};
 use kdnas::app::run_config::RunConfig;
-use kdnas::app::search_cmd::{prepare_new_run, reopen_run, run_prepared};
+use kdnas::app::search_cmd::{SearchControl, prepare_new_run, reopen_run, run_prepared};
 use kdnas::search::SearchState;
 use std::path::Path;
 
@@ -42,7 +42,12 @@ fn final_state(dir: &Path) -> SearchState {
 
 /// Runs (or resumes) the search in `dir`; returns how many epochs this call ran.
 fn run(dir: &Path, resume: bool, stop_after: Option<usize>) -> usize {
-    run_prepared::<Cpu>(&reopen_run(dir).unwrap(), resume, false, stop_after, &Default::default()).unwrap().epochs_run
+    run_prepared::<Cpu>(
+        &reopen_run(dir).unwrap(),
+        &SearchControl { resume, progress: false, stop_after, device: &Default::default() },
+    )
+    .unwrap()
+    .epochs_run
 }
 
 #[test]

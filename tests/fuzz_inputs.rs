@@ -21,7 +21,7 @@ use flate2::Compression;
 use flate2::write::GzEncoder;
 use kdnas::KdnasError;
 use kdnas::app::run_config::RunConfig;
-use kdnas::app::search_cmd::{prepare_new_run, reopen_run, run_prepared};
+use kdnas::app::search_cmd::{SearchControl, prepare_new_run, reopen_run, run_prepared};
 use kdnas::data::{
     CIFAR_IMAGE_BYTES, CifarFormat, FASHION_MNIST_NORMALIZATION, encode_idx, load_cifar_dir, load_idx_dir,
 };
@@ -794,7 +794,11 @@ fn checkpointed_run(dir: &Path) {
     let space_path = manifest("search_spaces/quickstart.toml");
     let space_text = std::fs::read_to_string(&space_path).unwrap();
     let run = prepare_new_run(config, &manifest("search_spaces"), &space_text, &space_path, dir).unwrap();
-    run_prepared::<Cpu>(&run, false, false, Some(1), &Default::default()).unwrap();
+    run_prepared::<Cpu>(
+        &run,
+        &SearchControl { resume: false, progress: false, stop_after: Some(1), device: &Default::default() },
+    )
+    .unwrap();
 }
 
 /// Copies the directory tree `from` to `to` (created).
@@ -867,8 +871,12 @@ fn resuming_from_a_mutated_checkpoint_never_panics_and_errors_name_the_run() {
         let _ = std::fs::remove_dir_all(&run_dir);
         copy_dir(&template, &run_dir);
         case.write(&run_dir);
-        let resumed =
-            reopen_run(&run_dir).and_then(|run| run_prepared::<Cpu>(&run, true, false, Some(2), &Default::default()));
+        let resumed = reopen_run(&run_dir).and_then(|run| {
+            run_prepared::<Cpu>(
+                &run,
+                &SearchControl { resume: true, progress: false, stop_after: Some(2), device: &Default::default() },
+            )
+        });
         match resumed {
             // A forged (re-sealed) optimiser or weight state may drive the loss to NaN: the run stops
             // with its own error (epoch, step, term) and keeps its checkpoint, as for any NaN.

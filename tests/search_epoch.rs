@@ -10,7 +10,7 @@ use burn::tensor::ElementConversion;
 use common::instrumented::tiny_search;
 use common::{Cpu, manifest, run_fresh_search, temp_dir};
 use kdnas::app::run_config::RunConfig;
-use kdnas::app::search_cmd::{prepare_new_run, run_prepared};
+use kdnas::app::search_cmd::{SearchControl, prepare_new_run, run_prepared};
 use kdnas::data::image_batch;
 use kdnas::metrics::{correct_count, cross_entropy};
 use kdnas::ops::conv2d::OpMode;
@@ -57,7 +57,11 @@ fn the_epoch_end_evaluation_equals_an_independent_evaluation_of_the_checkpoint()
     let dir = temp_dir("eval-pass");
     let text = std::fs::read_to_string(&space_path).unwrap();
     let run = prepare_new_run(config.clone(), &manifest("search_spaces"), &text, &space_path, &dir).unwrap();
-    run_prepared::<Cpu>(&run, false, false, None, &Default::default()).unwrap();
+    run_prepared::<Cpu>(
+        &run,
+        &SearchControl { resume: false, progress: false, stop_after: None, device: &Default::default() },
+    )
+    .unwrap();
     let state: SearchState =
         serde_json::from_slice(&std::fs::read(dir.join("checkpoint/state.json")).unwrap()).unwrap();
     let record = &state.history[0];

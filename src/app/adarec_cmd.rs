@@ -1,14 +1,16 @@
 //! `kdnas adarec search`: AdaRec's stage 1 — search the shared op choices of a causal 1-D student's
 //! cells, distilled from a frozen NextItNet under a parameter cost, through the one search loop.
 
-use super::outputs::write_search_outputs;
-use super::search_cmd::{PreparedRun, RUN_CONFIG, RUN_SPACE, SearchResult, SpaceRunConfig};
+use super::search_cmd::{
+    PreparedRun, RUN_CONFIG, RUN_SPACE, SearchControl, SearchResult, SpaceRunConfig, search_and_write,
+    seed_and_search_accessors,
+};
 use crate::error::{KdnasError, Result};
 use crate::export::DeriveRule;
 use crate::files::{absolute_from, write_file_atomically};
 use crate::manifest::Fingerprint;
 use crate::ops::OpMode;
-use crate::search::{SearchMode, SearchRun, run_search};
+use crate::search::{SearchConfig, SearchMode};
 use crate::supernet::cost::CostTable;
 use crate::supernet::sequence_network::SequenceCellNetwork;
 use crate::supernet::{ArchParams, trainable_params};
@@ -38,9 +40,7 @@ impl SpaceRunConfig for AdarecSearchConfig {
     fn to_toml(&self) -> Result<String> {
         AdarecSearchConfig::to_toml(self)
     }
-    fn set_seed(&mut self, seed: u64) {
-        self.seed = seed;
-    }
+    seed_and_search_accessors!();
 }
 
 /// The run's cost table, kept in `costs.json`: from parameter counts, or from op latencies measured when
@@ -80,11 +80,9 @@ pub const COSTS_FILE: &str = "costs.json";
 /// Runs (or resumes) an AdaRec search and writes the derived student (genotype.json), metrics and plots.
 pub fn run_adarec_search<AB: AutodiffBackend>(
     run: &PreparedRun<AdarecSearchConfig>,
-    resume: bool,
-    progress: bool,
-    stop_after: Option<usize>,
-    device: &AB::Device,
+    control: &SearchControl<AB>,
 ) -> Result<SearchResult> {
+    let (device, progress) = (control.device, control.progress);
     let cfg = &run.config;
     let in_config = |e: KdnasError| super::run_config::locate_in_config(&run.dir.join(RUN_CONFIG), e);
     let data = Arc::new(cfg.data.load(Path::new("."))?);
@@ -126,17 +124,5 @@ pub fn run_adarec_search<AB: AutodiffBackend>(
             run.dir.display()
         );
     }
-    let search_run = SearchRun {
-        config: &cfg.search,
-        seed: cfg.seed,
-        run_dir: &run.dir,
-        resume,
-        progress,
-        stop_after,
-        device,
-        fingerprint: &fingerprint,
-    };
-    let outcome = run_search(&task, net, arch, &search_run)?;
-    let genotype = write_search_outputs(&run.dir, &run.space, &outcome.state, DeriveRule::Argmax)?;
-    Ok(SearchResult { genotype, epochs_run: outcome.epochs_run })
+    search_and_write(run, &task, net, arch, &fingerprint, control, DeriveRule::Argmax)
 }

@@ -1,15 +1,17 @@
 //! `kdnas dfa search`: DFA's stage 1 — search the per-stage aggregation weights of a frozen teacher's
 //! block features with the bridge loss, through the one search loop.
 
-use super::outputs::write_search_outputs;
 use super::run_config::locate_usage;
-use super::search_cmd::{PreparedRun, RUN_CONFIG, RUN_SPACE, SearchResult, SpaceRunConfig, search_splits};
+use super::search_cmd::{
+    PreparedRun, RUN_CONFIG, RUN_SPACE, SearchControl, SearchResult, SpaceRunConfig, search_and_write, search_splits,
+    seed_and_search_accessors,
+};
 use crate::error::{KdnasError, Result};
 use crate::export::DeriveRule;
 use crate::files::absolute_from;
 use crate::manifest::Fingerprint;
 use crate::models::StagedClassifier;
-use crate::search::{SearchRun, run_search};
+use crate::search::SearchConfig;
 use crate::space::Source;
 use crate::supernet::{ArchParams, trainable_params};
 use crate::tasks::dfa::config::DfaSearchConfig;
@@ -36,19 +38,15 @@ impl SpaceRunConfig for DfaSearchConfig {
     fn to_toml(&self) -> Result<String> {
         DfaSearchConfig::to_toml(self)
     }
-    fn set_seed(&mut self, seed: u64) {
-        self.seed = seed;
-    }
+    seed_and_search_accessors!();
 }
 
 /// Runs (or resumes) a DFA search and writes the aggregation weights (genotype.json), metrics and plots.
 pub fn run_dfa_search<AB: AutodiffBackend>(
     run: &PreparedRun<DfaSearchConfig>,
-    resume: bool,
-    progress: bool,
-    stop_after: Option<usize>,
-    device: &AB::Device,
+    control: &SearchControl<AB>,
 ) -> Result<SearchResult> {
+    let (device, progress) = (control.device, control.progress);
     let cfg = &run.config;
     let config_path = run.dir.join(RUN_CONFIG);
     let in_config = |e: KdnasError| super::run_config::locate_in_config(&config_path, e);
@@ -93,17 +91,5 @@ pub fn run_dfa_search<AB: AutodiffBackend>(
         losses: cfg.dfa.clone(),
         device: device.clone(),
     };
-    let search_run = SearchRun {
-        config: &cfg.search,
-        seed: cfg.seed,
-        run_dir: &run.dir,
-        resume,
-        progress,
-        stop_after,
-        device,
-        fingerprint: &fingerprint,
-    };
-    let outcome = run_search(&task, net, arch, &search_run)?;
-    let genotype = write_search_outputs(&run.dir, &run.space, &outcome.state, DeriveRule::Argmax)?;
-    Ok(SearchResult { genotype, epochs_run: outcome.epochs_run })
+    search_and_write(run, &task, net, arch, &fingerprint, control, DeriveRule::Argmax)
 }

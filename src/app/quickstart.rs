@@ -2,7 +2,7 @@
 //! The config and space are compiled into the binary, so it runs from anywhere without files.
 
 use super::run_config::RunConfig;
-use super::search_cmd::{RUN_CONFIG, prepare_new_run, run_prepared};
+use super::search_cmd::{RUN_CONFIG, SearchControl, prepare_new_run, run_prepared};
 use super::train_cmd::{TrainArgs, TrainStart, TrainSummary, train_command};
 use crate::error::{KdnasError, Result};
 use burn::tensor::backend::AutodiffBackend;
@@ -29,7 +29,8 @@ pub fn quickstart<AB: AutodiffBackend>(out: &Path, progress: bool, device: &AB::
         Path::new("search_spaces/quickstart.toml"),
         &search_dir,
     )?;
-    let genotype = run_prepared::<AB>(&run, false, progress, None, device)?.genotype;
+    let genotype =
+        run_prepared::<AB>(&run, &SearchControl { resume: false, progress, stop_after: None, device })?.genotype;
     if progress {
         eprintln!("derived genotype: {}", genotype.darts.as_deref().unwrap_or("-"));
     }

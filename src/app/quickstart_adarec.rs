@@ -7,7 +7,7 @@
 use super::adarec_cmd::run_adarec_search;
 use super::adarec_finetune_cmd::adarec_finetune_command;
 use super::ranking_eval_cmd::{RankingReport, evaluate_runs, ranking_table};
-use super::search_cmd::prepare_from_file;
+use super::search_cmd::{SearchControl, prepare_from_file};
 use super::sequence_teacher_cmd::sequence_teacher_command;
 use super::teacher_cmd::{TeacherArgs, TeacherStart};
 use crate::error::{KdnasError, Result};
@@ -81,7 +81,8 @@ pub fn quickstart_adarec<AB: AutodiffBackend>(
     };
     sequence_teacher_command::<AB>(&training("teacher.toml", "teacher"), device)?;
     let run = prepare_from_file::<AdarecSearchConfig>(&configs.join("search.toml"), &out.join("search"), None)?;
-    let genotype = run_adarec_search::<AB>(&run, false, progress, None, device)?.genotype;
+    let genotype =
+        run_adarec_search::<AB>(&run, &SearchControl { resume: false, progress, stop_after: None, device })?.genotype;
     if progress {
         eprintln!("searched student:\n{}", genotype.summary());
     }

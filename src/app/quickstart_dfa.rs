@@ -5,7 +5,7 @@
 
 use super::dfa_cmd::run_dfa_search;
 use super::distill_cmd::{DistillArgs, distill_command};
-use super::search_cmd::prepare_from_file;
+use super::search_cmd::{SearchControl, prepare_from_file};
 use super::teacher_cmd::{TeacherArgs, TeacherStart, TeacherSummary, teacher_command};
 use crate::error::{KdnasError, Result};
 use crate::export::Genotype;
@@ -78,7 +78,8 @@ pub fn quickstart_dfa<AB: AutodiffBackend>(out: &Path, progress: bool, device: &
     };
     let teacher = teacher_command::<AB>(&teacher_args, device)?;
     let run = prepare_from_file::<DfaSearchConfig>(&configs.join("search.toml"), &out.join("search"), None)?;
-    let genotype = run_dfa_search::<AB>(&run, false, progress, None, device)?.genotype;
+    let genotype =
+        run_dfa_search::<AB>(&run, &SearchControl { resume: false, progress, stop_after: None, device })?.genotype;
     if progress {
         eprintln!("searched aggregation weights:\n{}", genotype.summary());
     }

@@ -4,12 +4,12 @@ use super::outputs::write_search_outputs;
 use super::run_config::RunConfig;
 use crate::data::{DataConfig, ImageSet};
 use crate::error::{KdnasError, Result};
-use crate::export::Genotype;
+use crate::export::{DeriveRule, Genotype};
 use crate::files::write_file_atomically;
 use crate::manifest::Fingerprint;
 use crate::ops::conv2d::OpMode;
 use crate::search::checkpoint::existing_checkpoint;
-use crate::search::{SearchConfig, SearchRun, run_search};
+use crate::search::{SearchConfig, SearchRun, SearchTask, run_search};
 use crate::space::{ArchGraph, parse_space};
 use crate::supernet::{ArchParams, CellNetwork, NetworkSize, ensure_fits};
 use crate::tasks::image::ImageSearchTask;
@@ -36,6 +36,66 @@ pub trait SpaceRunConfig: Sized {
     fn to_toml(&self) -> Result<String>;
     /// Overrides the seed.
     fn set_seed(&mut self, seed: u64);
+    /// The seed of everything random.
+    fn seed(&self) -> u64;
+    /// The search hyper-parameters.
+    fn search(&self) -> &SearchConfig;
+}
+
+/// The [`SpaceRunConfig`] methods `set_seed`, `seed` and `search` of a config with `seed: u64` and
+/// `search: SearchConfig` fields (every search config has both).
+macro_rules! seed_and_search_accessors {
+    () => {
+        fn set_seed(&mut self, seed: u64) {
+            self.seed = seed;
+        }
+        fn seed(&self) -> u64 {
+            self.seed
+        }
+        fn search(&self) -> &SearchConfig {
+            &self.search
+        }
+    };
+}
+pub(crate) use seed_and_search_accessors;
+
+/// How a search command runs, the same for every kind of search.
+pub struct SearchControl<'a, AB: AutodiffBackend> {
+    /// Continue from the run directory's checkpoint.
+    pub resume: bool,
+    /// Show a progress bar and the run's summary line.
+    pub progress: bool,
+    /// Stop (after checkpointing) once this many epochs are finished; the run can be resumed.
+    pub stop_after: Option<usize>,
+    /// Device of the modules.
+    pub device: &'a AB::Device,
+}
+
+/// Searches `task` from `net` and `arch` in `run`'s directory with its config's search settings and
+/// seed (every checkpoint carries `fingerprint`), then writes the genotype derived by `rule`, its DOT,
+/// the metrics and the plots.
+pub fn search_and_write<AB: AutodiffBackend, T: SearchTask<AB>, C: SpaceRunConfig>(
+    run: &PreparedRun<C>,
+    task: &T,
+    net: T::Net,
+    arch: ArchParams<AB>,
+    fingerprint: &Fingerprint,
+    control: &SearchControl<AB>,
+    rule: DeriveRule,
+) -> Result<SearchResult> {
+    let search_run = SearchRun {
+        config: run.config.search(),
+        seed: run.config.seed(),
+        run_dir: &run.dir,
+        resume: control.resume,
+        progress: control.progress,
+        stop_after: control.stop_after,
+        device: control.device,
+        fingerprint,
+    };
+    let outcome = run_search(task, net, arch, &search_run)?;
+    let genotype = write_search_outputs(&run.dir, &run.space, &outcome.state, rule)?;
+    Ok(SearchResult { genotype, epochs_run: outcome.epochs_run })
 }
 
 impl SpaceRunConfig for RunConfig {
@@ -52,9 +112,7 @@ impl SpaceRunConfig for RunConfig {
     fn to_toml(&self) -> Result<String> {
         RunConfig::to_toml(self)
     }
-    fn set_seed(&mut self, seed: u64) {
-        self.seed = seed;
-    }
+    seed_and_search_accessors!();
 }
 
 /// A prepared run: its directory, config and space.
@@ -153,14 +211,8 @@ pub fn search_splits(data: &DataConfig, search: &SearchConfig, run_dir: &Path) -
 }
 
 /// Runs (or resumes) the search of a prepared run and writes genotype, DOT and plots.
-/// `stop_after` stops once that many epochs are finished (the run can be resumed).
-pub fn run_prepared<AB: AutodiffBackend>(
-    run: &PreparedRun,
-    resume: bool,
-    progress: bool,
-    stop_after: Option<usize>,
-    device: &AB::Device,
-) -> Result<SearchResult> {
+pub fn run_prepared<AB: AutodiffBackend>(run: &PreparedRun, control: &SearchControl<AB>) -> Result<SearchResult> {
+    let (device, progress) = (control.device, control.progress);
     let cfg = &run.config;
     let (train, val) = search_splits(&cfg.data, &cfg.search, &run.dir)?;
     let size = NetworkSize::of(&run.space, &cfg.network, train.channels, train.classes, train.height, OpMode::Search);
@@ -187,17 +239,5 @@ pub fn run_prepared<AB: AutodiffBackend>(
         );
     }
     let fingerprint = Fingerprint::new(cfg, &[(RUN_SPACE, run.space_text.as_bytes())], &net)?;
-    let search_run = SearchRun {
-        config: &cfg.search,
-        seed: cfg.seed,
-        run_dir: &run.dir,
-        resume,
-        progress,
-        stop_after,
-        device,
-        fingerprint: &fingerprint,
-    };
-    let outcome = run_search(&task, net, arch, &search_run)?;
-    let genotype = write_search_outputs(&run.dir, &run.space, &outcome.state, cfg.derive)?;
-    Ok(SearchResult { genotype, epochs_run: outcome.epochs_run })
+    search_and_write(run, &task, net, arch, &fingerprint, control, cfg.derive)
 }
