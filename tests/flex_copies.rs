@@ -1,6 +1,7 @@
 //! The burn-flex layout patches (vendor/README.md): permuted views of rank 3 to 5 copied to contiguous
 //! memory through the per-plane tiled copy equal a naive index walk, and `slice_assign` (under every
-//! `pad`) writes into its own buffer without touching a tensor that shares the input's buffer.
+//! `pad`) writes into its own buffer without touching a tensor that shares the input's buffer; `cat` of
+//! narrowed, transposed and empty views equals a naive concatenation.
 
 use burn::backend::Flex;
 use burn::tensor::ops::PadMode;
@@ -112,4 +113,52 @@ fn left_padding_puts_zeros_before_the_input() {
     let expected: Vec<f32> =
         source.chunks(5).flat_map(|row| [0.0, 0.0].iter().chain(row).copied().collect::<Vec<_>>()).collect();
     assert_eq!(padded, expected);
+}
+
+#[test]
+fn a_narrowed_view_copies_its_rows() {
+    // Rows with gaps between them (the 2-D copy with contiguous rows).
+    let (x, source) = iota([3, 8, 5]);
+    let view = x.narrow(1, 2, 4); // [3, 4, 5]
+    let expected: Vec<f32> = (0..3).flat_map(|b| source[b * 40 + 10..b * 40 + 30].to_vec()).collect();
+    assert_eq!(values(view.reshape([60])), expected);
+}
+
+/// `pieces` concatenated along `dim` of the logical `[a, b, c]` tensors, element by element.
+fn naive_cat(pieces: &[(Vec<f32>, [usize; 3])], dim: usize) -> Vec<f32> {
+    let mut out_shape = pieces[0].1;
+    out_shape[dim] = pieces.iter().map(|(_, s)| s[dim]).sum();
+    let mut out = Vec::new();
+    for i in 0..out_shape[0] {
+        for j in 0..out_shape[1] {
+            for k in 0..out_shape[2] {
+                let mut index = [i, j, k];
+                let mut piece = 0;
+                while index[dim] >= pieces[piece].1[dim] {
+                    index[dim] -= pieces[piece].1[dim];
+                    piece += 1;
+                }
+                let [_, b, c] = pieces[piece].1;
+                out.push(pieces[piece].0[index[0] * b * c + index[1] * c + index[2]]);
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn cat_of_views_equals_the_naive_concatenation() {
+    let (x, _) = iota([4, 9, 6]);
+    for dim in 0..3 {
+        // A contiguous tensor, a narrowed view (packed from `dim` on, or not), a transposed view and a
+        // zero-size piece, all of the same shape outside `dim`.
+        let narrowed = x.clone().narrow(dim, 1, 2);
+        let transposed = x.clone().swap_dims(0, 2).reshape([6, 9, 4]).swap_dims(0, 2); // [4, 9, 6], strided
+        let mut empty_shape = [4, 9, 6];
+        empty_shape[dim] = 0;
+        let empty = Tensor::<Flex, 3>::zeros(empty_shape, &Default::default());
+        let pieces = [x.clone(), narrowed, empty, transposed];
+        let naive: Vec<(Vec<f32>, [usize; 3])> = pieces.iter().map(|p| (values(p.clone()), p.dims())).collect();
+        assert_eq!(values(Tensor::cat(pieces.to_vec(), dim)), naive_cat(&naive, dim), "dim {dim}");
+    }
 }

@@ -595,6 +595,17 @@ fn copy_2d_tiled<E: Copy>(
 ) {
     const TILE: usize = 16;
 
+    if col_stride == 1 && cols > 0 {
+        // Rows contiguous in the source (a narrowed or sliced view): one
+        // slice copy per row (kdnas patch; the tiles below copy element by
+        // element).
+        for (row, dst_row) in dst.chunks_exact_mut(cols).take(rows).enumerate() {
+            let start = (offset + row as isize * row_stride) as usize;
+            dst_row.copy_from_slice(&src[start..start + cols]);
+        }
+        return;
+    }
+
     if row_stride <= col_stride {
         // row-inside-col: the inner loop walks `row_stride` (smaller).
         for col_tile in (0..cols).step_by(TILE) {

@@ -97,18 +97,30 @@ fn cat_impl<E: Element + bytemuck::Pod>(tensors: Vec<FlexTensor>, dim: usize) ->
         let outer_size: usize = out_dims[..dim].iter().product();
         let inner_size: usize = out_dims[dim + 1..].iter().product();
 
-        // Make all tensors contiguous for simple indexing
-        let contiguous: Vec<FlexTensor> = tensors.into_iter().map(|t| t.to_contiguous()).collect();
+        // Inputs whose dims from `dim` on are densely packed (e.g. a
+        // narrowed `[B, T, C]` along T) are read in place, one chunk per
+        // outer index; others are made contiguous first (kdnas patch: every
+        // input went through `to_contiguous`, so such views were copied twice).
+        let sources: Vec<FlexTensor> = tensors
+            .into_iter()
+            .map(|t| {
+                if inner_dims_packed(t.layout(), dim) {
+                    t
+                } else {
+                    t.to_contiguous()
+                }
+            })
+            .collect();
+        let outer_dims = &out_dims[..dim];
 
         for outer in 0..outer_size {
-            for t in &contiguous {
+            for t in &sources {
+                let chunk_len = t.layout().shape()[dim] * inner_size;
+                if chunk_len == 0 {
+                    continue;
+                }
                 let data: &[E] = t.storage();
-                let t_dim_size = t.layout().shape()[dim];
-                let t_start = t.layout().start_offset();
-                // Each tensor's chunk for this outer index:
-                // offset = t_start + outer * t_dim_size * inner_size
-                let chunk_start = t_start + outer * t_dim_size * inner_size;
-                let chunk_len = t_dim_size * inner_size;
+                let chunk_start = chunk_offset(t.layout(), outer_dims, outer);
                 output.extend_from_slice(&data[chunk_start..chunk_start + chunk_len]);
             }
         }
@@ -116,4 +128,33 @@ fn cat_impl<E: Element + bytemuck::Pod>(tensors: Vec<FlexTensor>, dim: usize) ->
 
     let bytes = Bytes::from_elems(output);
     FlexTensor::new(bytes, Layout::contiguous(out_shape), dtype)
+}
+
+/// Whether dims `dim..` of `layout` are packed row-major (size-1 dims
+/// aside) and the dims before `dim` have non-negative strides.
+fn inner_dims_packed(layout: &Layout, dim: usize) -> bool {
+    let (shape, strides) = (layout.shape(), layout.strides());
+    if strides[..dim].iter().any(|&s| s < 0) {
+        return false;
+    }
+    let mut expected: isize = 1;
+    for d in (dim..shape.num_dims()).rev() {
+        if shape[d] != 1 && strides[d] != expected {
+            return false;
+        }
+        expected *= shape[d] as isize;
+    }
+    true
+}
+
+/// Storage offset of the chunk at the row-major index `outer` over
+/// `outer_dims` (the dims before the concatenation dim).
+fn chunk_offset(layout: &Layout, outer_dims: &[usize], mut outer: usize) -> usize {
+    let strides = layout.strides();
+    let mut offset = layout.start_offset() as isize;
+    for d in (0..outer_dims.len()).rev() {
+        offset += (outer % outer_dims[d]) as isize * strides[d];
+        outer /= outer_dims[d];
+    }
+    offset as usize
 }
