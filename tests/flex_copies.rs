@@ -64,6 +64,11 @@ fn batched_transpose_copies_equal_the_naive_walk() {
     let (x, source) = iota(shape);
     let copied = values(x.swap_dims(1, 2).reshape([3 * 20 * 37]));
     assert_eq!(copied, naive_permute(&source, &shape, &[0, 2, 1]));
+    // Large enough (over 256K elements) for the planes to be copied in parallel.
+    let shape = [5, 257, 211];
+    let (x, source) = iota(shape);
+    let copied = values(x.swap_dims(1, 2).reshape([5 * 211 * 257]));
+    assert_eq!(copied, naive_permute(&source, &shape, &[0, 2, 1]));
 }
 
 #[test]

@@ -387,30 +387,38 @@ impl FlexTensor {
             let plane = inner[0] * inner[1];
             // SAFETY: capacity is n; every plane below is written whole.
             unsafe { dst.set_len(n) };
-            let mut outer_index = [0usize; COLLAPSE_MAX_RANK];
-            for dst_plane in dst.chunks_exact_mut(plane) {
-                let plane_offset: isize = outer_index
-                    .iter()
-                    .zip(outer_strides)
-                    .map(|(&i, &stride)| i as isize * stride)
-                    .sum();
+            let plane_offset = |mut index: usize| -> isize {
+                let mut plane_offset = 0isize;
+                for d in (0..outer_shape.len()).rev() {
+                    plane_offset += (index % outer_shape[d]) as isize * outer_strides[d];
+                    index /= outer_shape[d];
+                }
+                plane_offset
+            };
+            let copy_plane = |(index, dst_plane): (usize, &mut [E])| {
                 copy_2d_tiled(
                     dst_plane,
                     src,
-                    offset + plane_offset,
+                    offset + plane_offset(index),
                     inner[0],
                     inner[1],
                     inner_strides[0],
                     inner_strides[1],
-                );
-                for dim in (0..outer_shape.len()).rev() {
-                    outer_index[dim] += 1;
-                    if outer_index[dim] < outer_shape[dim] {
-                        break;
-                    }
-                    outer_index[dim] = 0;
-                }
+                )
+            };
+            // Planes in parallel for large tensors: serial copies on the
+            // calling thread left the pool idle between GEMMs.
+            #[cfg(feature = "rayon")]
+            if n >= crate::ops::PARALLEL_THRESHOLD {
+                use rayon::prelude::*;
+                dst.par_chunks_exact_mut(plane)
+                    .enumerate()
+                    .for_each(copy_plane);
+            } else {
+                dst.chunks_exact_mut(plane).enumerate().for_each(copy_plane);
             }
+            #[cfg(not(feature = "rayon"))]
+            dst.chunks_exact_mut(plane).enumerate().for_each(copy_plane);
         } else {
             // General fallback: negative strides (flipped tensors).
             for idx in crate::strided_index::StridedIter::new(&self.layout) {
