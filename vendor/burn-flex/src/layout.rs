@@ -24,6 +24,18 @@ pub(crate) fn contiguous_strides_usize(shape: &Shape) -> Vec<usize> {
     strides
 }
 
+/// Offset from the start of the element at the row-major flat `index` over
+/// `shape`, dim `d` advancing by `strides[d]` (kdnas patch: shared by the
+/// plane copies of `to_contiguous` and the in-place chunks of `cat`).
+pub(crate) fn row_major_offset(shape: &[usize], strides: &[isize], mut index: usize) -> isize {
+    let mut offset = 0isize;
+    for d in (0..shape.len()).rev() {
+        offset += (index % shape[d]) as isize * strides[d];
+        index /= shape[d];
+    }
+    offset
+}
+
 /// Compute the flat offset for the `slice_idx`-th 1D fiber along `dim`.
 ///
 /// Enumerates all index combinations for dimensions other than `dim`,

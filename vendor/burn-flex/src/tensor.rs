@@ -8,7 +8,7 @@ use portable_atomic_util::Arc;
 use burn_backend::{DType, Element, TensorData, TensorMetadata};
 use burn_std::{Bytes, Shape, bf16, f16};
 
-use crate::layout::Layout;
+use crate::layout::{Layout, row_major_offset};
 
 /// CPU tensor primitive for the Flex backend.
 ///
@@ -387,19 +387,11 @@ impl FlexTensor {
             let plane = inner[0] * inner[1];
             // SAFETY: capacity is n; every plane below is written whole.
             unsafe { dst.set_len(n) };
-            let plane_offset = |mut index: usize| -> isize {
-                let mut plane_offset = 0isize;
-                for d in (0..outer_shape.len()).rev() {
-                    plane_offset += (index % outer_shape[d]) as isize * outer_strides[d];
-                    index /= outer_shape[d];
-                }
-                plane_offset
-            };
             let copy_plane = |(index, dst_plane): (usize, &mut [E])| {
                 copy_2d_tiled(
                     dst_plane,
                     src,
-                    offset + plane_offset(index),
+                    offset + row_major_offset(outer_shape, outer_strides, index),
                     inner[0],
                     inner[1],
                     inner_strides[0],

@@ -4,6 +4,7 @@ use alloc::vec::Vec;
 use burn_backend::{DType, Element};
 use burn_std::{Bytes, Shape, bf16, f16};
 
+use crate::layout::row_major_offset;
 use crate::{FlexTensor, Layout};
 
 /// Concatenate tensors along the given dimension.
@@ -120,7 +121,9 @@ fn cat_impl<E: Element + bytemuck::Pod>(tensors: Vec<FlexTensor>, dim: usize) ->
                     continue;
                 }
                 let data: &[E] = t.storage();
-                let chunk_start = chunk_offset(t.layout(), outer_dims, outer);
+                let chunk_start = (t.layout().start_offset() as isize
+                    + row_major_offset(outer_dims, t.layout().strides(), outer))
+                    as usize;
                 output.extend_from_slice(&data[chunk_start..chunk_start + chunk_len]);
             }
         }
@@ -145,16 +148,4 @@ fn inner_dims_packed(layout: &Layout, dim: usize) -> bool {
         expected *= shape[d] as isize;
     }
     true
-}
-
-/// Storage offset of the chunk at the row-major index `outer` over
-/// `outer_dims` (the dims before the concatenation dim).
-fn chunk_offset(layout: &Layout, outer_dims: &[usize], mut outer: usize) -> usize {
-    let strides = layout.strides();
-    let mut offset = layout.start_offset() as isize;
-    for d in (0..outer_dims.len()).rev() {
-        offset += (outer % outer_dims[d]) as isize * strides[d];
-        outer /= outer_dims[d];
-    }
-    offset as usize
 }

@@ -236,8 +236,8 @@ fn slice_write_impl<E: Element + bytemuck::Pod>(
     // The owned input is dropped before the write: were it still alive, `storage_mut` would see the
     // buffer shared and copy all of it first (kdnas patch: every `pad` wrote a copy of its zeros).
     let mut tensor = {
-        let source = tensor;
-        source.to_contiguous()
+        let input = tensor;
+        input.to_contiguous()
     };
     let dst_layout = tensor.layout().clone();
     let ndims = dst_layout.num_dims();
