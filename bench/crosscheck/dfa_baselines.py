@@ -18,7 +18,7 @@ Runs: the teacher (seed 0), then the student alone and with KD for seeds 0, 1, 2
 <out>/<run>.json (test top-1 after the last epoch as `test_acc`, as kdnas's result.json, plus the best
 epoch and per-epoch records); the teacher also writes <out>/teacher_s0.pt. A restart skips finished runs and
 continues an unfinished one from its last epoch (<out>/<run>.checkpoint.pt).
-At the end (or with --table alone) it prints the comparison table against kdnas's runs/results-dfa/fmnist.
+At the end (or with --table alone) it prints the comparison table against kdnas's results/dfa/runs/fmnist.
 
 Usage: torchvenv/bin/python bench/crosscheck/dfa_baselines.py [--threads 2] [--epochs 15] [--quick]
 """
@@ -50,7 +50,7 @@ BATCH, LR, MOMENTUM, WEIGHT_DECAY = 64, 0.05, 0.9, 5e-4
 EVAL_BATCH = 256
 KD_CE_WEIGHT, KD_WEIGHT, KD_TEMPERATURE = 0.1, 0.9, 4.0
 TEACHER_DEPTH, STUDENT_DEPTH = 20, 8
-# kdnas's parameter counts (runs/results-dfa/fmnist/*/result.json): the architectures must agree.
+# kdnas's parameter counts (results/dfa/runs/fmnist/*/result.json): the architectures must agree.
 KDNAS_PARAMS = {20: 272_186, 8: 77_754}
 SEEDS = (0, 1, 2)
 METHODS = [("student", "student alone (CE)"), ("kd", "KD (Hinton, T=4)")]

@@ -16,7 +16,7 @@ KDNAS=${KDNAS:-target/release/kdnas}
 source results/lib/step.sh
 datasets=("${@:-lastfm ml100k}")
 main_rows() {
-    local data=$1 cfg=results/adarec/$1 runs=runs/results-adarec/$1
+    local data=$1 cfg=results/adarec/$1 runs=results/adarec/runs/$1
     mkdir -p "$runs"
     CONFIG=$cfg/teacher.toml SEED_ARG= step result.json "$runs/teacher" teacher train
     CONFIG=$cfg/search_beta1.toml SEED_ARG= step genotype.json "$runs/search_beta1" adarec search
@@ -28,7 +28,7 @@ main_rows() {
     done
 }
 sweep_rows() {
-    local data=$1 cfg=results/adarec/$1 runs=runs/results-adarec/$1
+    local data=$1 cfg=results/adarec/$1 runs=results/adarec/runs/$1
     for beta in 0.25 4; do
         CONFIG=$cfg/search_beta$beta.toml SEED_ARG= step genotype.json "$runs/search_beta$beta" adarec search
         CONFIG=$cfg/finetune_kd_beta$beta.toml SEED_ARG="--seed 0" \
@@ -38,7 +38,7 @@ sweep_rows() {
 for data in ${datasets[@]}; do main_rows "$data"; done
 for data in ${datasets[@]}; do sweep_rows "$data"; done
 for data in ${datasets[@]}; do
-    runs=runs/results-adarec/$data
+    runs=results/adarec/runs/$data
     finished=$(ls -d "$runs"/teacher "$runs"/finetune_*_s* 2>/dev/null)
     # Ranks every run with its best epoch and times inference back to back (eval/eval.json per run).
     "$KDNAS" adarec table $finished --out "$runs/table.md"

@@ -1,6 +1,6 @@
 """Prints the tables of results/adarec/README.md from the runs of results/adarec/run.sh.
 
-Reads runs/results-adarec/<dataset>/*/eval/eval.json (written by `kdnas adarec table`, the last step of
+Reads results/adarec/runs/<dataset>/*/eval/eval.json (written by `kdnas adarec table`, the last step of
 run.sh) and the searches' genotype.txt. Rows with fewer than 3 finished seeds say how many.
 Run from the repository root: python3 results/adarec/table.py
 """
@@ -8,7 +8,7 @@ import json
 import statistics
 from pathlib import Path
 
-RUNS = Path("runs/results-adarec")
+RUNS = Path("results/adarec/runs")
 METRICS = ["mrr", "hr@5", "hr@10", "hr@20", "ndcg@5", "ndcg@10", "ndcg@20"]
 
 

@@ -12,15 +12,10 @@ cd "$(dirname "$0")/../.."
 KDNAS=${KDNAS:-target/release/kdnas}
 [ -x "$KDNAS" ] || cargo build --release
 datasets=("${@:-fmnist cifar10}")
-# Runs one step into DIR: skip when finished (result.json / genotype.json), resume when checkpointed.
-step() {
-    local done_file=$1 dir=$2; shift 2
-    if [ -f "$dir/$done_file" ]; then return; fi
-    if [ -d "$dir/checkpoint" ]; then "$KDNAS" "$@" --resume "$dir"; else "$KDNAS" "$@" --config "$CONFIG" --out "$dir" $SEED_ARG; fi
-}
+source results/lib/step.sh
 for data in ${datasets[@]}; do
     cfg=results/dfa/$data
-    runs=runs/results-dfa/$data
+    runs=results/dfa/runs/$data
     mkdir -p "$runs"
     CONFIG=$cfg/teacher.toml SEED_ARG= step result.json "$runs/teacher" teacher train
     CONFIG=$cfg/search.toml SEED_ARG= step genotype.json "$runs/search" dfa search

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Prints the results/dfa tables (Markdown) from the run directories written by results/dfa/run.sh.
 
-    python3 results/dfa/table.py [runs/results-dfa]
+    python3 results/dfa/table.py [results/dfa/runs]
 
 Accuracy is the test top-1 after the last epoch (not the best epoch), mean +- sample std over the
 finished seeds; runs still missing are listed as such.
@@ -31,7 +31,7 @@ def load(path):
 
 
 def main():
-    root = Path(sys.argv[1] if len(sys.argv) > 1 else "runs/results-dfa")
+    root = Path(sys.argv[1] if len(sys.argv) > 1 else "results/dfa/runs")
     for data in sorted(p for p in root.iterdir() if p.is_dir()):
         teacher = load(data / "teacher" / "result.json")
         print(f"### {data.name}\n")
