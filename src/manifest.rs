@@ -14,10 +14,12 @@ use std::path::Path;
 /// File name of the manifest inside a checkpoint directory.
 pub const MANIFEST: &str = "manifest.json";
 
-/// Config keys left out of the fingerprint: a run directory moved to another machine may point at
-/// its data somewhere else (the data's shape is still checked through the network's shapes), and
-/// early stopping only decides where a run ends, not what any epoch computes.
-const UNFINGERPRINTED_KEYS: [&str; 2] = ["data.dir", "train.patience"];
+/// Config keys left out of the fingerprint: a run directory moved to another machine or clone may
+/// point at its data somewhere else (the data's shape is still checked through the network's shapes),
+/// and early stopping only decides where a run ends, not what any epoch computes. The path of every
+/// input file is left out too: its contents are fingerprinted under the same key (see
+/// [`Fingerprint::differences`]).
+const UNFINGERPRINTED_KEYS: [&str; 3] = ["data.dir", "data.path", "train.patience"];
 
 /// What a run is: the settings and inputs its checkpoints can only be resumed with.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -42,17 +44,27 @@ impl Fingerprint {
             .map_err(|e| KdnasError::Usage(format!("cannot serialise the config for its fingerprint: {e}")))?;
         let mut flat = BTreeMap::new();
         flatten("", &value, &mut flat);
-        for key in UNFINGERPRINTED_KEYS {
-            flat.remove(key);
-        }
-        let inputs = inputs.iter().map(|(name, bytes)| (name.to_string(), content_hash(bytes))).collect();
+        let inputs: BTreeMap<String, String> =
+            inputs.iter().map(|(name, bytes)| (name.to_string(), content_hash(bytes))).collect();
+        flat.retain(|key, _| Self::identity_key(key, &inputs));
         Ok(Self { config: flat, inputs, params: param_shapes(network) })
     }
 
+    /// Whether the config key `key` says what the run is rather than where its files lie: not one of
+    /// the unfingerprinted keys, nor the path of one of `inputs` (whose contents count instead).
+    fn identity_key(key: &str, inputs: &BTreeMap<String, String>) -> bool {
+        !UNFINGERPRINTED_KEYS.contains(&key) && !inputs.contains_key(key)
+    }
+
     /// Every difference between the run as checkpointed (`self`) and as it is now (`now`), one line each.
+    /// Keys that only locate files are skipped on both sides, so checkpoints written before a key was
+    /// left out still resume.
     pub fn differences(&self, now: &Fingerprint) -> Vec<String> {
         let mut out = Vec::new();
         let keys: std::collections::BTreeSet<&String> = self.config.keys().chain(now.config.keys()).collect();
+        let keys = keys
+            .into_iter()
+            .filter(|key| Self::identity_key(key, &self.inputs) && Self::identity_key(key, &now.inputs));
         for key in keys {
             let (then, current) = (self.config.get(key), now.config.get(key));
             if then != current {
@@ -237,4 +249,65 @@ pub fn verify_checkpoint(dir: &Path, kind: &str, now: &Fingerprint) -> Result<()
 
 fn checkpoint_error(path: &Path, e: impl std::fmt::Display) -> KdnasError {
     KdnasError::Checkpoint { path: path.to_path_buf(), message: e.to_string() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::backend::Flex;
+    use burn::nn::{Linear, LinearConfig};
+
+    /// A run's config: its data and teacher checkpoint live at `root`, `lr` is a hyper-parameter.
+    #[derive(Serialize)]
+    struct Config {
+        data: Data,
+        teacher: Teacher,
+        lr: f64,
+    }
+    #[derive(Serialize)]
+    struct Data {
+        path: String,
+    }
+    #[derive(Serialize)]
+    struct Teacher {
+        checkpoint: String,
+    }
+
+    fn fingerprint(root: &str, lr: f64, teacher_bytes: &[u8]) -> Fingerprint {
+        let config = Config {
+            data: Data { path: format!("{root}/data/seq.txt") },
+            teacher: Teacher { checkpoint: format!("{root}/teacher/model.mpk") },
+            lr,
+        };
+        let net: Linear<Flex> = LinearConfig::new(2, 3).init(&Default::default());
+        Fingerprint::new(&config, &[("teacher.checkpoint", teacher_bytes)], &net).unwrap()
+    }
+
+    #[test]
+    fn a_run_moved_with_its_inputs_keeps_its_fingerprint() {
+        let here = fingerprint("/old/clone", 0.1, b"weights");
+        let moved = fingerprint("../../moved", 0.1, b"weights");
+        assert_eq!(here, moved);
+        assert!(here.differences(&moved).is_empty());
+    }
+
+    #[test]
+    fn other_hyper_parameters_or_input_contents_are_differences() {
+        let run = fingerprint("/p", 0.1, b"weights");
+        let other_lr = run.differences(&fingerprint("/p", 0.2, b"weights"));
+        assert_eq!(other_lr, vec!["config `lr`: 0.1 in the checkpoint, 0.2 now".to_string()]);
+        let other_teacher = run.differences(&fingerprint("/p", 0.1, b"other weights"));
+        assert_eq!(
+            other_teacher,
+            vec!["`teacher.checkpoint` differs from the one the checkpoint was made with".to_string()]
+        );
+    }
+
+    #[test]
+    fn location_keys_of_older_checkpoints_are_not_differences() {
+        let mut older = fingerprint("/p", 0.1, b"weights");
+        older.config.insert("data.path".into(), "\"/old/data/seq.txt\"".into());
+        older.config.insert("teacher.checkpoint".into(), "\"/old/teacher/model.mpk\"".into());
+        assert!(older.differences(&fingerprint("/q", 0.1, b"weights")).is_empty());
+    }
 }

@@ -1,5 +1,6 @@
 //! AdaRec end to end on the bundled synthetic sequences: `kdnas teacher train` -> `kdnas adarec search`
-//! -> `kdnas adarec finetune`, exact resume of the search (EMD masses included) and of the fine-tuning,
+//! -> `kdnas adarec finetune`, exact resume of the search (EMD masses included) and of the fine-tuning
+//! (also after the project folder moved),
 //! the objective as the weighted sum of its recorded terms, and bad configs refused with their field.
 
 mod common;
@@ -163,6 +164,47 @@ fn a_stopped_finetuning_resumes_exactly() {
     assert!(weights("whole") == weights("cut"), "final weights differ after the resume");
     let again = fails(&["adarec", "finetune", "--config", "kd.toml", "--out", "cut"], &dir);
     assert!(again.contains("kdnas adarec finetune --resume"), "{again}");
+}
+
+/// The run copy `run/config.toml` with every path inside `project` made relative to the run folder, as
+/// results/lib/stage_finished.sh commits an unfinished run.
+fn relativize_run_config(project: &Path, run: &str) {
+    let path = project.join(run).join("config.toml");
+    let text = String::from_utf8(read(&path)).unwrap();
+    let relative = text.replace(&format!("\"{}/", toml_path(project)), "\"../");
+    assert_ne!(text, relative, "the run copy names files of the project");
+    std::fs::write(path, relative).unwrap();
+}
+
+#[test]
+fn stopped_runs_resume_exactly_after_their_project_moves() {
+    let dir = temp_dir("adarec-moved-project");
+    let before = dir.join("before");
+    std::fs::create_dir_all(before.join("teacher")).unwrap();
+    std::fs::copy(teacher_dir().join("best/model.mpk"), before.join("teacher/model.mpk")).unwrap();
+    let teacher = toml_path(&teacher_dir().join("best/model.mpk"));
+    std::fs::write(before.join("search.toml"), search_config(2, "").replace(&teacher, "teacher/model.mpk")).unwrap();
+    succeeds(&["adarec", "search", "--config", "search.toml", "--out", "whole"], &before);
+    succeeds(&["adarec", "search", "--config", "search.toml", "--out", "cut", "--stop-after", "1"], &before);
+    let finetune = finetune_config(&before.join("whole"), 2, true)
+        .replace(&teacher, "teacher/model.mpk")
+        .replace(&toml_path(&before.join("whole/genotype.json")), "whole/genotype.json");
+    std::fs::write(before.join("kd.toml"), finetune).unwrap();
+    succeeds(&["adarec", "finetune", "--config", "kd.toml", "--out", "tuned"], &before);
+    succeeds(&["adarec", "finetune", "--config", "kd.toml", "--out", "tuned_cut", "--stop-after", "1"], &before);
+    relativize_run_config(&before, "cut");
+    relativize_run_config(&before, "tuned_cut");
+
+    let after = dir.join("after");
+    std::fs::rename(&before, &after).unwrap();
+    succeeds(&["adarec", "search", "--resume", "cut"], &after);
+    succeeds(&["adarec", "finetune", "--resume", "tuned_cut"], &after);
+    let lines = |run: &str, file: &str| jsonl_without_field(&after.join(run).join(file), "seconds");
+    assert_eq!(lines("whole", "metrics.jsonl"), lines("cut", "metrics.jsonl"), "the moved search differs");
+    assert_eq!(read(&after.join("whole/genotype.json")), read(&after.join("cut/genotype.json")));
+    assert_eq!(lines("tuned", "train_metrics.jsonl"), lines("tuned_cut", "train_metrics.jsonl"));
+    let weights = |run: &str| mpk_without_param_ids(&read(&after.join(run).join("model.mpk")));
+    assert!(weights("tuned") == weights("tuned_cut"), "the moved fine-tuning's final weights differ");
 }
 
 #[test]

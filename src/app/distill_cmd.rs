@@ -94,7 +94,7 @@ pub fn distill_command<AB: AutodiffBackend>(args: &DistillArgs, device: &AB::Dev
             if !out.is_dir() {
                 return Err(KdnasError::Usage(format!("{}: no such distillation run directory", out.display())));
             }
-            DistillConfig::load(&out.join(DISTILL_CONFIG))?
+            DistillConfig::load(&out.join(DISTILL_CONFIG))?.resolved(out)
         }
     };
     let config_path = out.join(DISTILL_CONFIG);

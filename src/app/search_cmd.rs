@@ -8,6 +8,7 @@ use crate::export::{DeriveRule, Genotype};
 use crate::files::write_file_atomically;
 use crate::manifest::Fingerprint;
 use crate::ops::conv2d::OpMode;
+pub use crate::search::SearchControl;
 use crate::search::checkpoint::existing_checkpoint;
 use crate::search::{SearchConfig, SearchRun, SearchTask, run_search};
 use crate::space::{ArchGraph, parse_space};
@@ -59,18 +60,6 @@ macro_rules! seed_and_search_accessors {
 }
 pub(crate) use seed_and_search_accessors;
 
-/// How a search command runs, the same for every kind of search.
-pub struct SearchControl<'a, AB: AutodiffBackend> {
-    /// Continue from the run directory's checkpoint.
-    pub resume: bool,
-    /// Show a progress bar and the run's summary line.
-    pub progress: bool,
-    /// Stop (after checkpointing) once this many epochs are finished; the run can be resumed.
-    pub stop_after: Option<usize>,
-    /// Device of the modules.
-    pub device: &'a AB::Device,
-}
-
 /// Searches `task` from `net` and `arch` in `run`'s directory with its config's search settings and
 /// seed (every checkpoint carries `fingerprint`), then writes the genotype derived by `rule`, its DOT,
 /// the metrics and the plots.
@@ -83,16 +72,8 @@ pub fn search_and_write<AB: AutodiffBackend, T: SearchTask<AB>, C: SpaceRunConfi
     control: &SearchControl<AB>,
     rule: DeriveRule,
 ) -> Result<SearchResult> {
-    let search_run = SearchRun {
-        config: run.config.search(),
-        seed: run.config.seed(),
-        run_dir: &run.dir,
-        resume: control.resume,
-        progress: control.progress,
-        stop_after: control.stop_after,
-        device: control.device,
-        fingerprint,
-    };
+    let search_run =
+        SearchRun { config: run.config.search(), seed: run.config.seed(), run_dir: &run.dir, control, fingerprint };
     let outcome = run_search(task, net, arch, &search_run)?;
     let genotype = write_search_outputs(&run.dir, &run.space, &outcome.state, rule)?;
     Ok(SearchResult { genotype, epochs_run: outcome.epochs_run })
@@ -173,7 +154,7 @@ pub fn reopen_run<C: SpaceRunConfig>(dir: &Path) -> Result<PreparedRun<C>> {
     if !dir.is_dir() {
         return Err(KdnasError::Usage(format!("{}: no such run directory", dir.display())));
     }
-    let config = C::load(&dir.join(RUN_CONFIG))?;
+    let config = C::load(&dir.join(RUN_CONFIG))?.into_run_copy(dir, Path::new(RUN_SPACE));
     let space_path = dir.join(RUN_SPACE);
     let space_text = std::fs::read_to_string(&space_path).map_err(|e| KdnasError::io(&space_path, e))?;
     let space = parse_space(&space_text, &space_path)?;

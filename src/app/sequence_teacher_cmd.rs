@@ -133,7 +133,11 @@ impl SequenceRunConfig for SequenceTeacherConfig {
 /// (refusing a directory that already holds a run), or the run's own copy when resuming.
 pub fn sequence_run_config<C: SequenceRunConfig>(args: &TeacherArgs) -> Result<C> {
     let (config_path, seed) = match &args.start {
-        TeacherStart::Resume => return C::load(&teacher_config_file(args)?),
+        TeacherStart::Resume => {
+            let mut config = C::load(&teacher_config_file(args)?)?;
+            config.resolve(&args.out);
+            return Ok(config);
+        }
         TeacherStart::New { config, seed } => (config, seed),
     };
     let out = &args.out;

@@ -207,7 +207,11 @@ pub fn teacher_command<AB: AutodiffBackend>(args: &TeacherArgs, device: &AB::Dev
     let out = &args.out;
     let config = match &args.start {
         TeacherStart::New { config, seed } => prepare_new(config, *seed, out)?,
-        TeacherStart::Resume => TeacherConfig::load(&teacher_config_file(args)?)?,
+        TeacherStart::Resume => {
+            let path = teacher_config_file(args)?;
+            let config = TeacherConfig::load(&path)?;
+            TeacherConfig { data: data_relative_to(config.data, &path), ..config }
+        }
     };
     let (train, test) = config.data.load(Path::new("."))?;
     AB::seed(device, config.seed);

@@ -143,7 +143,10 @@ pub fn train_command<AB: AutodiffBackend>(args: &TrainArgs, device: &AB::Device)
             if !out.is_dir() {
                 return Err(KdnasError::Usage(format!("{}: no such training directory", out.display())));
             }
-            (Genotype::load(&out.join(TRAIN_GENOTYPE))?, RunConfig::load(&out.join(TRAIN_CONFIG))?)
+            (
+                Genotype::load(&out.join(TRAIN_GENOTYPE))?,
+                RunConfig::load(&out.join(TRAIN_CONFIG))?.with_absolute_data_dir(out),
+            )
         }
     };
     let (train, test) = config.data.load(Path::new("."))?;

@@ -10,5 +10,5 @@ pub mod task;
 
 pub use config::{SearchConfig, SearchMode};
 pub use history::{EpochRecord, SearchState};
-pub use run::{SearchOutcome, SearchRun, run_search};
+pub use run::{SearchControl, SearchOutcome, SearchRun, run_search};
 pub use task::{SearchTask, Split, TaskLoss};

@@ -20,6 +20,18 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Instant;
 
+/// How a search runs, the same for every kind of search: resuming, progress, where to stop, device.
+pub struct SearchControl<'a, AB: AutodiffBackend> {
+    /// Continue from the run directory's checkpoint.
+    pub resume: bool,
+    /// Show a progress bar and the run's summary line.
+    pub progress: bool,
+    /// Stop (after checkpointing) once this many epochs are finished; the run can be resumed.
+    pub stop_after: Option<usize>,
+    /// Device of the modules.
+    pub device: &'a AB::Device,
+}
+
 /// Where and how a search runs.
 pub struct SearchRun<'a, AB: AutodiffBackend> {
     /// Hyper-parameters.
@@ -29,14 +41,8 @@ pub struct SearchRun<'a, AB: AutodiffBackend> {
     pub seed: u64,
     /// Run directory (checkpoints, metrics).
     pub run_dir: &'a Path,
-    /// Continue from the run directory's checkpoint.
-    pub resume: bool,
-    /// Show a progress bar.
-    pub progress: bool,
-    /// Stop (after checkpointing) once this many epochs are finished; resume later. `None`: run to the end.
-    pub stop_after: Option<usize>,
-    /// Device of the modules.
-    pub device: &'a AB::Device,
+    /// Resuming, progress, where to stop, device.
+    pub control: &'a SearchControl<'a, AB>,
     /// What the run is; every checkpoint records it and a resume refuses a checkpoint of another run.
     pub fingerprint: &'a Fingerprint,
 }
@@ -111,8 +117,8 @@ pub fn run_search<AB: AutodiffBackend, T: SearchTask<AB>>(
     cfg.validate()?;
     let mut opt = optimisers::<AB>(cfg);
     let (mut net, mut arch, mut state) = (net, arch, SearchState::default());
-    if run.resume {
-        let restored = checkpoint::load(run.run_dir, run.fingerprint, net, arch, opt, run.device)?;
+    if run.control.resume {
+        let restored = checkpoint::load(run.run_dir, run.fingerprint, net, arch, opt, run.control.device)?;
         (net, arch, opt, state) = restored;
         if let Some(task_state) = state.history.last().and_then(|r| r.task_state.as_ref()) {
             let file = checkpoint::checkpoint_to_resume(run.run_dir)?.join("state.json");
@@ -129,14 +135,14 @@ pub fn run_search<AB: AutodiffBackend, T: SearchTask<AB>>(
     for epoch in state.next_epoch..cfg.epochs {
         epochs_run += 1;
         let started = Instant::now();
-        AB::seed(run.device, epoch_seed(run.seed, epoch));
+        AB::seed(run.control.device, epoch_seed(run.seed, epoch));
         let mut rng = StdRng::seed_from_u64(epoch_seed(run.seed, epoch));
         let mut train_order: Vec<usize> = (0..task.train_len()).collect();
         let mut val_order: Vec<usize> = (0..task.val_len()).collect();
         train_order.shuffle(&mut rng);
         val_order.shuffle(&mut rng);
         let w_lr = cosine_lr(cfg.w_lr, cfg.w_lr_min, epoch, cfg.epochs);
-        let bar = progress_bar(run.progress, steps as u64, &format!("epoch {}/{}", epoch + 1, cfg.epochs));
+        let bar = progress_bar(run.control.progress, steps as u64, &format!("epoch {}/{}", epoch + 1, cfg.epochs));
         let (mut train_meter, mut val_meter) = (Meter::default(), Meter::default());
         for step in 0..steps {
             let train_idx = &train_order[step * batch..((step + 1) * batch).min(train_order.len())];
@@ -184,7 +190,7 @@ pub fn run_search<AB: AutodiffBackend, T: SearchTask<AB>>(
             arch_weights: arch_probabilities(&arch),
             task_state: task.task_state(),
         };
-        if run.progress {
+        if run.control.progress {
             eprintln!(
                 "epoch {}/{}  train loss {:.4} acc {}  val (arch steps) loss {:.4} acc {}  val (eval pass) {}  ({:.1}s)",
                 epoch + 1,
@@ -201,7 +207,7 @@ pub fn run_search<AB: AutodiffBackend, T: SearchTask<AB>>(
         state.next_epoch = epoch + 1;
         checkpoint::save(run.run_dir, run.fingerprint, &net, &arch, &opt, &state)?;
         write_history_files(run.run_dir, &state)?;
-        if run.stop_after.is_some_and(|stop| state.next_epoch >= stop) {
+        if run.control.stop_after.is_some_and(|stop| state.next_epoch >= stop) {
             break;
         }
     }

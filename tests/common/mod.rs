@@ -10,7 +10,7 @@ use burn::backend::{Autodiff, Flex};
 use kdnas::data::ImageSet;
 use kdnas::manifest::Fingerprint;
 use kdnas::search::bilevel::StepSettings;
-use kdnas::search::{SearchConfig, SearchMode, SearchOutcome, SearchRun, SearchTask, run_search};
+use kdnas::search::{SearchConfig, SearchControl, SearchMode, SearchOutcome, SearchRun, SearchTask, run_search};
 use kdnas::space::{ArchGraph, parse_space};
 use kdnas::supernet::{ArchParams, Relaxation};
 use rand::rngs::StdRng;
@@ -273,10 +273,7 @@ pub fn run_fresh_search<T: SearchTask<Cpu>>(
         config,
         seed,
         run_dir: dir,
-        resume: false,
-        progress: false,
-        stop_after: None,
-        device: &device,
+        control: &SearchControl { resume: false, progress: false, stop_after: None, device: &device },
         fingerprint: &fingerprint,
     };
     run_search(task, net, arch, &run)
