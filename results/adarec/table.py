@@ -1,7 +1,7 @@
 """Prints the tables of results/adarec/README.md from the runs of results/adarec/run.sh.
 
 Reads results/adarec/runs/<dataset>/*/eval/eval.json (written by `kdnas adarec table`, the last step of
-run.sh) and the searches' genotype.txt. Rows with fewer than 3 finished seeds say how many.
+run.sh; until then each run's result.json, without latency) and the searches' genotype.txt. Rows with fewer than 3 finished seeds say how many.
 Run from the repository root: python3 results/adarec/table.py
 """
 import json
@@ -13,8 +13,16 @@ METRICS = ["mrr", "hr@5", "hr@10", "hr@20", "ndcg@5", "ndcg@10", "ndcg@20"]
 
 
 def report(run):
+    """The run's eval/eval.json (`kdnas adarec table`), or until that exists its result.json: the same
+    best-epoch metrics, without the latency."""
     path = run / "eval" / "eval.json"
-    return json.loads(path.read_text()) if path.is_file() else None
+    if path.is_file():
+        return json.loads(path.read_text())
+    result = run / "result.json"
+    if result.is_file():
+        r = json.loads(result.read_text())
+        return {"params": r["params"], "metrics": r["best_metrics"], "ms_per_1000_users": None}
+    return None
 
 
 def cell(values, digits=4):
@@ -40,8 +48,8 @@ def main_table(data):
         if not reports:
             print(f"| {label} | 0 |" + " - |" * (len(METRICS) + 3))
             continue
-        ms = [r["ms_per_1000_users"] for r in reports]
-        speed = cell([teacher_ms / m for m in ms], 1) + "x" if teacher_ms else "-"
+        ms = [r["ms_per_1000_users"] for r in reports if r["ms_per_1000_users"] is not None]
+        speed = cell([teacher_ms / m for m in ms], 1) + "x" if teacher_ms and ms else "-"
         metrics = " | ".join(cell([r["metrics"][f"test_{m}"] for r in reports]) for m in METRICS)
         print(f"| {label} | {len(reports)} | {reports[0]['params']:,} | {metrics} | {cell(ms, 1)} | {speed} |")
 
@@ -59,7 +67,7 @@ def sweep_table(data):
             print(f"| {beta} | - | - | - | - | `{arch}` |")
             continue
         m = r["metrics"]
-        print(f"| {beta} | {r['params']:,} | {m['test_ndcg@10']:.4f} | {m['test_hr@10']:.4f} | {r['ms_per_1000_users']:.1f} | `{arch}` |")
+        print(f"| {beta} | {r['params']:,} | {m['test_ndcg@10']:.4f} | {m['test_hr@10']:.4f} | {cell([r['ms_per_1000_users']] if r['ms_per_1000_users'] else [], 1)} | `{arch}` |")
 
 
 for data in ["lastfm", "ml100k"]:
