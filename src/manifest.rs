@@ -59,14 +59,18 @@ impl Fingerprint {
     /// Every difference between the run as checkpointed (`self`) and as it is now (`now`), one line each.
     /// Keys that only locate files are skipped on both sides, so checkpoints written before a key was
     /// left out still resume.
+    /// Arrays of tables that checkpoints before per-element keys recorded as one value (e.g. a
+    /// distillation's whole `objective` list) are compared element by element, so their file paths are
+    /// skipped too.
     pub fn differences(&self, now: &Fingerprint) -> Vec<String> {
         let mut out = Vec::new();
-        let keys: std::collections::BTreeSet<&String> = self.config.keys().chain(now.config.keys()).collect();
+        let (then_config, now_config) = (expand_table_arrays(&self.config), expand_table_arrays(&now.config));
+        let keys: std::collections::BTreeSet<&String> = then_config.keys().chain(now_config.keys()).collect();
         let keys = keys
             .into_iter()
             .filter(|key| Self::identity_key(key, &self.inputs) && Self::identity_key(key, &now.inputs));
         for key in keys {
-            let (then, current) = (self.config.get(key), now.config.get(key));
+            let (then, current) = (then_config.get(key), now_config.get(key));
             if then != current {
                 let show = |v: Option<&String>| v.cloned().unwrap_or_else(|| "(not set)".into());
                 out.push(format!("config `{key}`: {} in the checkpoint, {} now", show(then), show(current)));
@@ -93,7 +97,8 @@ impl Fingerprint {
     }
 }
 
-/// `value` flattened into `prefix.key` -> value text.
+/// `value` flattened into `prefix.key` -> value text; the tables of an array of tables flatten under
+/// `prefix[i]`, so each of their keys (a file path among them) is a key of its own.
 fn flatten(prefix: &str, value: &toml::Value, out: &mut BTreeMap<String, String>) {
     match value {
         toml::Value::Table(table) => {
@@ -102,10 +107,30 @@ fn flatten(prefix: &str, value: &toml::Value, out: &mut BTreeMap<String, String>
                 flatten(&name, v, out);
             }
         }
+        toml::Value::Array(items) if !items.is_empty() && items.iter().all(toml::Value::is_table) => {
+            for (i, item) in items.iter().enumerate() {
+                flatten(&format!("{prefix}[{i}]"), item, out);
+            }
+        }
         other => {
             out.insert(prefix.to_string(), other.to_string());
         }
     }
+}
+
+/// `config` with every value that is the text of an array of tables (as checkpoints before per-element
+/// keys recorded it) flattened element by element, as [`flatten`] does now.
+fn expand_table_arrays(config: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for (key, text) in config {
+        match toml::from_str::<toml::Table>(&format!("value = {text}")).ok().and_then(|mut t| t.remove("value")) {
+            Some(value @ toml::Value::Array(_)) => flatten(key, &value, &mut out),
+            _ => {
+                out.insert(key.clone(), text.clone());
+            }
+        }
+    }
+    out
 }
 
 /// Shapes of every float tensor of `module` (parameters and running statistics), in visit order.
@@ -309,5 +334,53 @@ mod tests {
         older.config.insert("data.path".into(), "\"/old/data/seq.txt\"".into());
         older.config.insert("teacher.checkpoint".into(), "\"/old/teacher/model.mpk\"".into());
         assert!(older.differences(&fingerprint("/q", 0.1, b"weights")).is_empty());
+    }
+
+    /// A distillation-like config: a list of objectives, one reading a search run at `root`.
+    #[derive(Serialize)]
+    struct Objectives {
+        objective: Vec<ObjectiveEntry>,
+    }
+    #[derive(Serialize)]
+    struct ObjectiveEntry {
+        kind: String,
+        weight: f64,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        search: Option<String>,
+    }
+
+    fn objectives_fingerprint(root: &str, weight: f64) -> Fingerprint {
+        let config = Objectives {
+            objective: vec![
+                ObjectiveEntry { kind: "ce".into(), weight: 1.0, search: None },
+                ObjectiveEntry { kind: "aggregation".into(), weight, search: Some(format!("{root}/search")) },
+            ],
+        };
+        let net: Linear<Flex> = LinearConfig::new(2, 3).init(&Default::default());
+        Fingerprint::new(&config, &[("objective[1].search", b"genotype")], &net).unwrap()
+    }
+
+    #[test]
+    fn paths_inside_arrays_of_tables_are_locations_and_other_entries_are_compared() {
+        let here = objectives_fingerprint("/old/clone", 0.5);
+        assert!(here.config.contains_key("objective[1].weight"));
+        assert!(here.differences(&objectives_fingerprint("../moved", 0.5)).is_empty());
+        assert_eq!(
+            here.differences(&objectives_fingerprint("/old/clone", 0.25)),
+            vec!["config `objective[1].weight`: 0.5 in the checkpoint, 0.25 now".to_string()]
+        );
+    }
+
+    #[test]
+    fn arrays_of_tables_recorded_whole_by_older_checkpoints_are_compared_per_entry() {
+        let mut older = objectives_fingerprint("/old/clone", 0.5);
+        older.config.retain(|key, _| !key.starts_with("objective["));
+        older.config.insert(
+            "objective".into(),
+            r#"[{ kind = "ce", weight = 1.0 }, { kind = "aggregation", weight = 0.5, search = "/old/clone/search" }]"#
+                .into(),
+        );
+        assert!(older.differences(&objectives_fingerprint("../moved", 0.5)).is_empty());
+        assert_eq!(older.differences(&objectives_fingerprint("../moved", 0.25)).len(), 1);
     }
 }
