@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Runs (or continues) every run of the results/adarec tables. Per dataset: the NextItNet teacher, the
 # student search at beta = 1 and its derived student fine-tuned with KD and from scratch (3 seeds each),
-# then the beta sweep (searches at beta = 0.25 and 4, each fine-tuned with KD, seed 0), then the ranking
-# and latency tables. Finished runs are skipped and stopped ones resumed, so the script can be killed
-# and started again at any time. Run from the repository root:
+# then the beta sweep (searches at beta = 0 (no cost term), 0.25 and 4, each fine-tuned with KD, seed 0),
+# then the ranking and latency tables. Finished runs are skipped and stopped ones resumed, so the
+# script can be killed and started again at any time. Run from the repository root:
 #
 #   bash results/adarec/run.sh lastfm ml100k       # default: both
 #   python3 results/adarec/table.py                # the tables of results/adarec/README.md
@@ -29,7 +29,7 @@ main_rows() {
 }
 sweep_rows() {
     local data=$1 cfg=results/adarec/$1 runs=results/adarec/runs/$1
-    for beta in 0.25 4; do
+    for beta in 0 0.25 4; do
         CONFIG=$cfg/search_beta$beta.toml SEED_ARG= step genotype.json "$runs/search_beta$beta" adarec search
         CONFIG=$cfg/finetune_kd_beta$beta.toml SEED_ARG="--seed 0" \
             step result.json "$runs/finetune_kd_beta${beta}_s0" adarec finetune

@@ -59,7 +59,7 @@ def sweep_table(data):
     print(f"\n#### {data}: beta sweep (search seed 0, KD fine-tuning seed 0)\n")
     print("| beta | params | test NDCG@10 | test HR@10 | ms / 1,000 users | derived cell |")
     print("|---|---|---|---|---|---|")
-    for beta in ["0.25", "1", "4"]:
+    for beta in ["0", "0.25", "1", "4"]:
         r = report(runs / f"finetune_kd_beta{beta}_s0")
         genotype = runs / f"search_beta{beta}" / "genotype.txt"
         arch = genotype.read_text().strip() if genotype.is_file() else "(not searched yet)"

@@ -3,7 +3,7 @@
 # and 8 distillation methods x 3 seeds. Finished runs are skipped and stopped ones resumed, so the
 # script can be killed and started again at any time. Run from the repository root:
 #
-#   bash results/dfa/run.sh fmnist cifar10        # default: both
+#   bash results/dfa/run.sh fmnist fmnist-full cifar10   # default: all three
 #   python3 results/dfa/table.py                  # the tables of results/dfa/README.md
 #
 # KDNAS=path/to/kdnas uses another binary (default: target/release/kdnas, built if missing).
@@ -11,7 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 KDNAS=${KDNAS:-target/release/kdnas}
 [ -x "$KDNAS" ] || cargo build --release
-datasets=("${@:-fmnist cifar10}")
+datasets=("${@:-fmnist fmnist-full cifar10}")
 source results/lib/step.sh
 for data in ${datasets[@]}; do
     cfg=results/dfa/$data

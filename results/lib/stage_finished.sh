@@ -7,11 +7,9 @@
 #
 # A finished run is staged with its small outputs and the weights .gitignore lets in; a checkpoint it
 # carried from an earlier commit is unstaged. Unfinished runs stay out by default, so a fresh clone starts
-# them again. With --checkpoints (at the end of a session: stop the runs first), an unfinished AdaRec run
-# whose checkpoint is under 40 MB is staged whole, with its config.toml rewritten to paths relative to
-# the run folder (the run copy holds absolute ones), so that a fresh clone resumes it where it stopped.
-# DFA runs take minutes and start again (a distillation's fingerprint also holds the aggregation
-# objective's search folder by path, inside the `objective` list).
+# them again. With --checkpoints (at the end of a session: stop the runs first), an unfinished run whose
+# checkpoint is under 40 MB is staged whole, with its config.toml rewritten to paths relative to the run
+# folder (the run copy holds absolute ones), so that a fresh clone resumes it where it stopped.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 shopt -s nullglob
@@ -24,7 +22,7 @@ for dir in results/*/runs/*/*/; do
     if [ -f "$dir/result.json" ] || [ -f "$dir/genotype.json" ]; then
         git rm -r -q --cached --ignore-unmatch -- "$dir/checkpoint" "$dir/config.toml"
         git add -- "$dir"
-    elif $with_checkpoints && [[ $dir == results/adarec/* ]] && [ -f "$dir/checkpoint/state.json" ]; then
+    elif $with_checkpoints && [ -f "$dir/checkpoint/state.json" ]; then
         size_kb=$(du -sk "$dir/checkpoint" | cut -f1)
         if [ "$size_kb" -gt "$MAX_CHECKPOINT_KB" ]; then
             echo "not staged: $dir/checkpoint is $((size_kb / 1024)) MB (limit $((MAX_CHECKPOINT_KB / 1024)) MB)" >&2
