@@ -132,6 +132,32 @@ fn teacher_search_and_finetune_run_end_to_end() {
         assert!(dir.join(name).join("best/model.mpk").is_file());
         assert!(dir.join(name).join("result.json").is_file());
     }
+    // A cell of BatchNormed convolutions: the table counts its parameters as the fine-tuning did (not the
+    // BatchNorm running statistics).
+    write_all_conv_genotype(&dir.join("search/genotype.json"), &dir.join("conv_genotype.json"));
+    let conv = finetune_config(&dir.join("search"), 1, false).replace("search/genotype.json", "conv_genotype.json");
+    std::fs::write(dir.join("conv.toml"), conv).unwrap();
+    succeeds(&["adarec", "finetune", "--config", "conv.toml", "--out", "conv"], &dir);
+    let table = succeeds(&["adarec", "table", "kd", "scratch", "conv", "--out", "table.md"], &dir);
+    for run in ["kd", "scratch", "conv"] {
+        let json = |file: &str| -> serde_json::Value { serde_json::from_slice(&read(&dir.join(run).join(file))).unwrap() };
+        let params = json("result.json")["params"].as_u64().unwrap();
+        assert_eq!(json("eval/eval.json")["params"].as_u64(), Some(params), "{run}");
+        assert!(table.contains(&format!("| {run} | adarec-student-2x8 | {params} |")), "{run}: {table}");
+    }
+}
+
+/// Writes `to`: the genotype `from` with every kept op replaced by the BatchNormed `cau_cnn_3`.
+fn write_all_conv_genotype(from: &Path, to: &Path) {
+    let mut genotype: serde_json::Value = serde_json::from_slice(&read(from)).unwrap();
+    for cell in genotype["cells"].as_array_mut().unwrap() {
+        for node in cell["nodes"].as_array_mut().unwrap() {
+            for input in node["inputs"].as_array_mut().unwrap() {
+                input["op"] = "cau_cnn_3".into();
+            }
+        }
+    }
+    std::fs::write(to, serde_json::to_vec_pretty(&genotype).unwrap()).unwrap();
 }
 
 #[test]

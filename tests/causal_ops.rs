@@ -142,6 +142,39 @@ fn causal_pools_cover_the_existing_positions_of_the_last_three() {
     }
 }
 
+/// The input gradients of both causal pools against central differences of sum(pool(x) * r), on inputs
+/// 0.1 apart (a step of 0.01 never changes which input a max picks, so the max is linear there too).
+#[test]
+fn causal_pool_input_gradients_match_finite_differences() {
+    let shape = [2, 3, 6];
+    let n = shape.iter().product::<usize>();
+    let base: Vec<f32> = (0..n).map(|i| ((i * 7) % n) as f32 * 0.1 - 1.0).collect(); // distinct, 0.1 apart
+    let tensor =
+        |values: &[f32]| Tensor::<Train, 3>::from_data(TensorData::new(values.to_vec(), shape), &Default::default());
+    let probe: Tensor<Train, 3> = normal(shape);
+    for op in ["max_pool", "avg_pool"] {
+        let pool = build::<Train>(op, 3, OpMode::Derived);
+        let loss = |x: Tensor<Train, 3>| (pool.forward(x) * probe.clone()).sum();
+        let x = tensor(&base).require_grad();
+        let grads = loss(x.clone()).backward();
+        let analytic = values(x.grad(&grads).unwrap());
+        let h = 0.01f32;
+        for i in 0..n {
+            let (mut plus, mut minus) = (base.clone(), base.clone());
+            plus[i] += h;
+            minus[i] -= h;
+            let (up, down): (f32, f32) =
+                (loss(tensor(&plus)).into_scalar().elem(), loss(tensor(&minus)).into_scalar().elem());
+            let numeric = (up - down) / (2.0 * h);
+            assert!(
+                (numeric - analytic[i]).abs() < 2e-3,
+                "{op}: d/dx[{i}] = {} analytic, {numeric} numeric",
+                analytic[i]
+            );
+        }
+    }
+}
+
 #[test]
 fn catalogue_counts_equal_the_built_ops() {
     let channels = 5;

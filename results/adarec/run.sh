@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs (or continues) every run of the results/adarec tables. Per dataset: the NextItNet teacher, the
 # student search at beta = 1 and its derived student fine-tuned with KD and from scratch (3 seeds each),
-# then the beta sweep (searches at beta = 0 (no cost term), 0.25 and 4, each fine-tuned with KD, seed 0),
+# then the beta sweep (searches at beta = 0 (no cost term), 0.25 and 4, each fine-tuned with KD: seed 0,
+# seeds 0-2 for beta = 0),
 # then the ranking and latency tables. Finished runs are skipped and stopped ones resumed, so the
 # script can be killed and started again at any time. Run from the repository root:
 #
@@ -31,8 +32,13 @@ sweep_rows() {
     local data=$1 cfg=results/adarec/$1 runs=results/adarec/runs/$1
     for beta in 0 0.25 4; do
         CONFIG=$cfg/search_beta$beta.toml SEED_ARG= step genotype.json "$runs/search_beta$beta" adarec search
-        CONFIG=$cfg/finetune_kd_beta$beta.toml SEED_ARG="--seed 0" \
-            step result.json "$runs/finetune_kd_beta${beta}_s0" adarec finetune
+        # The control (no cost term) is the comparison point of the sweep: 3 fine-tuning seeds as beta = 1.
+        seeds=0
+        [ "$beta" = 0 ] && seeds="0 1 2"
+        for seed in $seeds; do
+            CONFIG=$cfg/finetune_kd_beta$beta.toml SEED_ARG="--seed $seed" \
+                step result.json "$runs/finetune_kd_beta${beta}_s$seed" adarec finetune
+        done
     done
 }
 for data in ${datasets[@]}; do main_rows "$data"; done

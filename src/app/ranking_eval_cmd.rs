@@ -13,11 +13,12 @@ use crate::models::nextitnet::NextItNet;
 use crate::ops::OpMode;
 use crate::search::checkpoint::load_module_file;
 use crate::supernet::sequence_network::SequenceCellNetwork;
+use crate::supernet::trainable_params;
 use crate::tasks::adarec::config::AdarecFinetuneConfig;
 use crate::tasks::adarec::data::{SequenceData, SequenceDataConfig};
 use crate::tasks::adarec::ranking::{named_metrics, rank_users};
 use crate::tasks::adarec::recommender::SequenceRecommender;
-use burn::module::Module;
+use burn::backend::Autodiff;
 use burn::tensor::backend::Backend;
 use burn::tensor::{Int, Tensor};
 use serde::{Deserialize, Serialize};
@@ -81,15 +82,34 @@ pub fn is_ranking_run(run_dir: &Path) -> bool {
     crate::tasks::task_kind_of(&run_dir.join(TEACHER_CONFIG)).is_ok_and(|k| k == crate::tasks::TaskKind::Adarec)
 }
 
-/// The model of the ranking run `run_dir` with the weights `weights`, its name and its data section.
+/// The untrained model of the ranking run `run_dir` for `items` items, and its name.
+fn build<B: Backend>(run_dir: &Path, items: usize, device: &B::Device) -> Result<(RankingModel<B>, String)> {
+    let config_path = run_dir.join(TEACHER_CONFIG);
+    let text = std::fs::read_to_string(&config_path).map_err(|e| KdnasError::io(&config_path, e))?;
+    let is_student = toml::from_str::<toml::Table>(&text).is_ok_and(|table| table.contains_key("genotype"));
+    if is_student {
+        let config = AdarecFinetuneConfig::load(&config_path)?;
+        let derived = Genotype::load(&config.genotype)?.to_arch_graph()?;
+        let net = SequenceCellNetwork::<B>::new(&derived, &config.student, items, OpMode::Derived, device)?;
+        return Ok((
+            RankingModel::Student(net),
+            format!("adarec-student-{}x{}", config.student.cells, config.student.dim),
+        ));
+    }
+    let config = SequenceTeacherConfig::load(&config_path)?;
+    Ok((
+        RankingModel::Teacher(config.model.build::<B>(items, device)?),
+        format!("nextitnet-{}x{}", config.model.blocks, config.model.dim),
+    ))
+}
+
+/// The model of the ranking run `run_dir` with the weights `weights`, and its name.
 fn open<B: Backend>(
     run_dir: &Path,
     weights: &Path,
     device: &B::Device,
     data: &SequenceData,
 ) -> Result<(RankingModel<B>, String)> {
-    let config_path = run_dir.join(TEACHER_CONFIG);
-    let text = std::fs::read_to_string(&config_path).map_err(|e| KdnasError::io(&config_path, e))?;
     let items = data.set.n_items();
     let wrong_data = |e: KdnasError| {
         KdnasError::Usage(format!(
@@ -97,20 +117,26 @@ fn open<B: Backend>(
             weights.display()
         ))
     };
-    let is_student = toml::from_str::<toml::Table>(&text).is_ok_and(|table| table.contains_key("genotype"));
-    if is_student {
-        let config = AdarecFinetuneConfig::load(&config_path)?;
-        let derived = Genotype::load(&config.genotype)?.to_arch_graph()?;
-        let net = SequenceCellNetwork::<B>::new(&derived, &config.student, items, OpMode::Derived, device)?;
-        let net = load_module_file(weights, net, device).map_err(wrong_data)?;
-        return Ok((
-            RankingModel::Student(net),
-            format!("adarec-student-{}x{}", config.student.cells, config.student.dim),
-        ));
-    }
-    let config = SequenceTeacherConfig::load(&config_path)?;
-    let net = load_module_file(weights, config.model.build::<B>(items, device)?, device).map_err(wrong_data)?;
-    Ok((RankingModel::Teacher(net), format!("nextitnet-{}x{}", config.model.blocks, config.model.dim)))
+    let (model, name) = build::<B>(run_dir, items, device)?;
+    let model = match model {
+        RankingModel::Teacher(net) => {
+            RankingModel::Teacher(load_module_file(weights, net, device).map_err(wrong_data)?)
+        }
+        RankingModel::Student(net) => {
+            RankingModel::Student(load_module_file(weights, net, device).map_err(wrong_data)?)
+        }
+    };
+    Ok((model, name))
+}
+
+/// The trainable parameters of the ranking run `run_dir`'s model, counted as training counts them: on
+/// an autodiff backend, where BatchNorm running statistics (which `num_params` includes) need no
+/// gradient. The weights do not change the count, so an untrained copy is counted.
+fn trainable_params_of<B: Backend>(run_dir: &Path, items: usize, device: &B::Device) -> Result<usize> {
+    Ok(match build::<Autodiff<B>>(run_dir, items, device)?.0 {
+        RankingModel::Teacher(net) => trainable_params(&net),
+        RankingModel::Student(net) => trainable_params(&net),
+    })
 }
 
 /// The data section of the run's config, or of `data_file` (relative paths against its folder).
@@ -137,11 +163,7 @@ pub fn ranking_eval<B: Backend>(
     }
     let data = data_config(&run_dir, data_file)?.load(Path::new("."))?;
     let (model, name) = open::<B>(&run_dir, &weights, device, &data)?;
-    // Every parameter of a trained recommender is trainable (on this backend none requires a gradient).
-    let params = match &model {
-        RankingModel::Teacher(net) => net.num_params(),
-        RankingModel::Student(net) => net.num_params(),
-    };
+    let params = trainable_params_of::<B>(&run_dir, data.set.n_items(), device)?;
     let metrics = [EvalSplit::Valid, EvalSplit::Test]
         .into_iter()
         .flat_map(|split| named_metrics(split, &rank_users(&model, &data, split, device)))

@@ -2,7 +2,6 @@
 //! that exist (the average excludes the missing ones, as DARTS's `count_include_pad=False`).
 
 use crate::ops::conv2d::pool::PoolKind;
-use burn::tensor::module::avg_pool1d;
 use burn::tensor::{Tensor, backend::Backend};
 
 /// Width of the pooling window.
@@ -12,24 +11,42 @@ const WINDOW: usize = 3;
 pub fn causal_pool<B: Backend>(kind: PoolKind, x: Tensor<B, 3>) -> Tensor<B, 3> {
     match kind {
         PoolKind::Max => causal_max(x),
-        PoolKind::Avg => {
-            let [batch, channels, time] = x.dims();
-            // Padding WINDOW-1 on both sides gives time + WINDOW - 1 outputs; output t covers inputs
-            // t-2..=t, so the first `time` outputs are the causal ones.
-            let pooled = avg_pool1d(x, WINDOW, 1, WINDOW - 1, false, false); // [batch, channels, time + 2]
-            pooled.slice([0..batch, 0..channels, 0..time])
-        }
+        PoolKind::Avg => causal_mean(x),
     }
+}
+
+/// `x` `[batch, channels, time]` delayed by `by` (< time) positions along time, the first `by`
+/// positions filled with `fill(x)` `[batch, channels, by]`.
+fn delayed<B: Backend>(
+    x: &Tensor<B, 3>,
+    by: usize,
+    fill: impl Fn(&Tensor<B, 3>, usize) -> Tensor<B, 3>,
+) -> Tensor<B, 3> {
+    let time = x.dims()[2];
+    Tensor::cat(vec![fill(x, by), x.clone().narrow(2, 0, time - by)], 2)
 }
 
 /// The causal max as the elementwise maximum of the input and its copies delayed by 1 and 2 positions,
 /// each delayed copy starting with repeats of position 0 (which is inside every window it reaches), so
 /// only existing positions count. Elementwise maxima cost a fraction of flex's generic 1-D max pool.
 fn causal_max<B: Backend>(x: Tensor<B, 3>) -> Tensor<B, 3> {
+    let first = |x: &Tensor<B, 3>, by: usize| x.clone().narrow(2, 0, 1).repeat_dim(2, by); // [batch, channels, by]
     let time = x.dims()[2];
-    let delayed = |by: usize| {
-        let first = x.clone().narrow(2, 0, 1).repeat_dim(2, by); // [batch, channels, by]
-        Tensor::cat(vec![first, x.clone().narrow(2, 0, time - by)], 2) // [batch, channels, time]
+    (1..WINDOW.min(time)).fold(x.clone(), |acc, by| acc.max_pair(delayed(&x, by, first)))
+}
+
+/// The causal mean as the sum of the input and its copies delayed by 1 and 2 positions with zeros
+/// shifted in, times the reciprocal of the number of existing positions in each window (1, 2, then 3:
+/// one `[time]` row broadcast over the rows, which flex does fast). A derived cell of average pools
+/// infers 3x faster this way than through flex's 1-D average pool (results/bench/README.md).
+fn causal_mean<B: Backend>(x: Tensor<B, 3>) -> Tensor<B, 3> {
+    let [.., time] = x.dims();
+    let zeros = |x: &Tensor<B, 3>, by: usize| {
+        let [batch, channels, _] = x.dims();
+        Tensor::zeros([batch, channels, by], &x.device())
     };
-    (1..WINDOW.min(time)).fold(x.clone(), |acc, by| acc.max_pair(delayed(by)))
+    let sum = (1..WINDOW.min(time)).fold(x.clone(), |acc, by| acc + delayed(&x, by, zeros)); // [batch, channels, time]
+    let counts: Vec<f32> = (0..time).map(|t| 1.0 / (t + 1).min(WINDOW) as f32).collect();
+    let inverse_counts = Tensor::<B, 1>::from_floats(counts.as_slice(), &x.device()); // [time]
+    sum * inverse_counts.unsqueeze::<3>()
 }
