@@ -140,7 +140,8 @@ fn teacher_search_and_finetune_run_end_to_end() {
     succeeds(&["adarec", "finetune", "--config", "conv.toml", "--out", "conv"], &dir);
     let table = succeeds(&["adarec", "table", "kd", "scratch", "conv", "--out", "table.md"], &dir);
     for run in ["kd", "scratch", "conv"] {
-        let json = |file: &str| -> serde_json::Value { serde_json::from_slice(&read(&dir.join(run).join(file))).unwrap() };
+        let json =
+            |file: &str| -> serde_json::Value { serde_json::from_slice(&read(&dir.join(run).join(file))).unwrap() };
         let params = json("result.json")["params"].as_u64().unwrap();
         assert_eq!(json("eval/eval.json")["params"].as_u64(), Some(params), "{run}");
         assert!(table.contains(&format!("| {run} | adarec-student-2x8 | {params} |")), "{run}: {table}");
