@@ -1,9 +1,10 @@
 //! The ground floor shared by search, training and export: atomic writes (a crash or a failed write
-//! never leaves a half-written file or checkpoint in place), file-name-safe names, and content hashes.
+//! never leaves a half-written file or checkpoint in place), file-name-safe names, content hashes, and
+//! the path arithmetic of run directories.
 
 use crate::error::{KdnasError, Result};
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 
 /// Writes `dir`'s contents with `write` into a sibling temp directory, then swaps it in by renames:
 /// at every moment either the old or the new complete directory exists (as `dir` or `dir.old`).
@@ -96,6 +97,19 @@ mod tests {
     }
 
     #[test]
+    fn relative_paths_climb_to_the_shared_folder() {
+        let rel = |dir: &str, path: &str| relative_to(Path::new(dir), Path::new(path));
+        assert_eq!(rel("/p/runs/a", "/p/runs/teacher/model.mpk"), Path::new("../teacher/model.mpk"));
+        assert_eq!(rel("/p/runs/a", "/p/runs/a/genotype.json"), Path::new("genotype.json"));
+        assert_eq!(rel("/p/runs/a", "/p/runs/a"), Path::new("."));
+        assert_eq!(rel("/p/x/../runs/./a", "/data/set"), Path::new("../../../data/set"));
+        let cwd = std::env::current_dir().unwrap();
+        assert_eq!(rel("runs/a", &cwd.join("data").to_string_lossy()), Path::new("../../data"));
+        let (run, target) = (Path::new("runs/a"), Path::new("../shared/data"));
+        assert_eq!(normalised_absolute(&run.join(relative_to(run, target))), normalised_absolute(target));
+    }
+
+    #[test]
     fn content_hash_is_fnv1a() {
         assert_eq!(content_hash(b""), "cbf29ce484222325");
         assert_eq!(content_hash(b"a"), "af63dc4c8601ec8c");
@@ -123,4 +137,35 @@ mod tests {
 pub fn absolute_from(base: &Path, path: &Path) -> PathBuf {
     let resolved = base.join(path);
     std::path::absolute(&resolved).unwrap_or(resolved)
+}
+
+/// `path` as seen from the folder `dir` (`../teacher/model.mpk`), both first made absolute against the
+/// working directory and normalised without touching the disk (`a/../b` is `b`). A path with no
+/// relative form (on another Windows drive) is returned absolute.
+pub fn relative_to(dir: &Path, path: &Path) -> PathBuf {
+    let (dir, path) = (normalised_absolute(dir), normalised_absolute(path));
+    let (dir_parts, path_parts): (Vec<_>, Vec<_>) = (dir.components().collect(), path.components().collect());
+    let shared = dir_parts.iter().zip(&path_parts).take_while(|(a, b)| a == b).count();
+    if shared == 0 {
+        return path;
+    }
+    let mut relative: PathBuf = dir_parts[shared..].iter().map(|_| Component::ParentDir).collect();
+    relative.extend(&path_parts[shared..]);
+    if relative.as_os_str().is_empty() { PathBuf::from(".") } else { relative }
+}
+
+/// `path` made absolute against the working directory, with `.` and `..` resolved lexically.
+fn normalised_absolute(path: &Path) -> PathBuf {
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut normal = PathBuf::new();
+    for component in absolute.components() {
+        match component {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                normal.pop();
+            }
+            other => normal.push(other),
+        }
+    }
+    normal
 }

@@ -18,8 +18,9 @@ pub const MANIFEST: &str = "manifest.json";
 /// point at its data somewhere else (the data's shape is still checked through the network's shapes),
 /// and early stopping only decides where a run ends, not what any epoch computes. The path of every
 /// input file is left out too: its contents are fingerprinted under the same key (see
-/// [`Fingerprint::new`]).
-const UNFINGERPRINTED_KEYS: [&str; 3] = ["data.dir", "data.path", "train.patience"];
+/// [`Fingerprint::new`]). So is `space`, another file's location: a search fingerprints the contents of
+/// its copy (`space.toml`), and a training run builds from its genotype, not the space.
+const UNFINGERPRINTED_KEYS: [&str; 4] = ["data.dir", "data.path", "space", "train.patience"];
 
 /// What a run is: the settings and inputs its checkpoints can only be resumed with.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

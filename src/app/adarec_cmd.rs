@@ -37,9 +37,6 @@ impl SpaceRunConfig for AdarecSearchConfig {
         self.space = space.to_path_buf();
         self
     }
-    fn to_toml(&self) -> Result<String> {
-        AdarecSearchConfig::to_toml(self)
-    }
     seed_and_search_accessors!();
 }
 

@@ -35,9 +35,6 @@ impl SpaceRunConfig for DfaSearchConfig {
         self.space = space.to_path_buf();
         self
     }
-    fn to_toml(&self) -> Result<String> {
-        DfaSearchConfig::to_toml(self)
-    }
     seed_and_search_accessors!();
 }
 

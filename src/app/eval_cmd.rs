@@ -197,7 +197,7 @@ impl RunNetwork {
             // A teacher or distillation run: model.json describes the network; only [data] is read.
             return Ok((RunNetwork::Teacher(ModelInfo::load(run_dir)?), data_section(&config_path)?));
         }
-        let config = RunConfig::load(&config_path)?;
+        let config = RunConfig::load(&config_path)?.with_absolute_data_dir(run_dir);
         let graph = Genotype::load(&run_dir.join(TRAIN_GENOTYPE))?.to_arch_graph()?;
         let (train, _) = config.data.load(Path::new("."))?;
         let network = derived_network_config(&config);

@@ -3,7 +3,7 @@
 //! and inference latency in ms per 1,000 users, measured on this machine.
 
 use super::eval_cmd::{locate, read_data_section};
-use super::sequence_teacher_cmd::SequenceTeacherConfig;
+use super::sequence_teacher_cmd::{SequenceRunConfig, SequenceTeacherConfig};
 use super::teacher_cmd::{TEACHER_CONFIG, best_weights};
 use crate::data::sequence::{EvalSplit, eval_batch};
 use crate::error::{KdnasError, Result};
@@ -88,7 +88,8 @@ fn build<B: Backend>(run_dir: &Path, items: usize, device: &B::Device) -> Result
     let text = std::fs::read_to_string(&config_path).map_err(|e| KdnasError::io(&config_path, e))?;
     let is_student = toml::from_str::<toml::Table>(&text).is_ok_and(|table| table.contains_key("genotype"));
     if is_student {
-        let config = AdarecFinetuneConfig::load(&config_path)?;
+        let mut config = AdarecFinetuneConfig::load(&config_path)?;
+        SequenceRunConfig::resolve(&mut config, run_dir);
         let derived = Genotype::load(&config.genotype)?.to_arch_graph()?;
         let net = SequenceCellNetwork::<B>::new(&derived, &config.student, items, OpMode::Derived, device)?;
         return Ok((

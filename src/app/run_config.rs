@@ -95,6 +95,29 @@ pub fn config_toml<T: Serialize>(config: &T) -> Result<String> {
     toml::to_string_pretty(config).map_err(|e| KdnasError::Usage(format!("cannot serialise the config: {e}")))
 }
 
+/// The copy of a resolved config that a run directory keeps, as TOML text: every path (the resolved
+/// config holds them absolute, and no other field is an absolute path) rewritten relative to `run_dir`,
+/// which is what a resumed or evaluated run resolves them against. A project folder moved or cloned
+/// elsewhere, run folders and data alike, so keeps working.
+pub fn run_copy_toml<T: Serialize>(config: &T, run_dir: &Path) -> Result<String> {
+    let serialise = |e: &dyn std::fmt::Display| KdnasError::Usage(format!("cannot serialise the config: {e}"));
+    let mut value = toml::Value::try_from(config).map_err(|e| serialise(&e))?;
+    relative_paths(&mut value, run_dir);
+    toml::to_string_pretty(&value).map_err(|e| serialise(&e))
+}
+
+/// Rewrites every absolute path string inside `value` relative to `dir`.
+fn relative_paths(value: &mut toml::Value, dir: &Path) {
+    match value {
+        toml::Value::String(text) if Path::new(text.as_str()).is_absolute() => {
+            *text = crate::files::relative_to(dir, Path::new(text.as_str())).to_string_lossy().into_owned();
+        }
+        toml::Value::Array(items) => items.iter_mut().for_each(|item| relative_paths(item, dir)),
+        toml::Value::Table(table) => table.iter_mut().for_each(|(_, item)| relative_paths(item, dir)),
+        _ => {}
+    }
+}
+
 /// Turns a `section.field: message` usage error about the config file at `path` into one that names
 /// the file and the line of that field (the file is read again; if it cannot be, `err` is returned).
 pub fn locate_in_config(path: &Path, err: KdnasError) -> KdnasError {
@@ -140,4 +163,31 @@ pub fn locate_usage(src: &Source, err: KdnasError) -> KdnasError {
         offset += line.len() + 1;
     }
     src.error(0..0, field, rest)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Serialize)]
+    struct Paths {
+        name: String,
+        data: PathBuf,
+        nested: Vec<Option<PathBuf>>,
+    }
+
+    #[test]
+    fn run_copies_name_files_relative_to_the_run_folder() {
+        let config = Paths {
+            name: "resnet".into(),
+            data: PathBuf::from("/p/data/set.txt"),
+            nested: vec![Some(PathBuf::from("/p/runs/teacher/model.mpk")), Some(PathBuf::from("kept/as/is"))],
+        };
+        let text = run_copy_toml(&config, Path::new("/p/runs/student")).unwrap();
+        let value: toml::Value = toml::from_str(&text).unwrap();
+        assert_eq!(value["name"].as_str(), Some("resnet"));
+        assert_eq!(value["data"].as_str(), Some("../../data/set.txt"));
+        assert_eq!(value["nested"][0].as_str(), Some("../teacher/model.mpk"));
+        assert_eq!(value["nested"][1].as_str(), Some("kept/as/is"));
+    }
 }

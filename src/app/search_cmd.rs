@@ -1,7 +1,7 @@
 //! `kdnas search`: prepare a run directory, search, and write the outputs.
 
 use super::outputs::write_search_outputs;
-use super::run_config::RunConfig;
+use super::run_config::{RunConfig, run_copy_toml};
 use crate::data::{DataConfig, ImageSet};
 use crate::error::{KdnasError, Result};
 use crate::export::{DeriveRule, Genotype};
@@ -23,7 +23,7 @@ pub const RUN_CONFIG: &str = "config.toml";
 pub const RUN_SPACE: &str = "space.toml";
 
 /// A run config that names a search space and can be copied into its run directory.
-pub trait SpaceRunConfig: Sized {
+pub trait SpaceRunConfig: serde::Serialize + Sized {
     /// The command that runs and resumes such configs (`kdnas search`).
     const COMMAND: &'static str;
     /// Reads and validates the config file at `path`.
@@ -33,8 +33,6 @@ pub trait SpaceRunConfig: Sized {
     /// The config as it is kept in the run directory: relative data and checkpoint paths made
     /// absolute against `base` (the config file's folder) and the space renamed to `space`.
     fn into_run_copy(self, base: &Path, space: &Path) -> Self;
-    /// The config as TOML text.
-    fn to_toml(&self) -> Result<String>;
     /// Overrides the seed.
     fn set_seed(&mut self, seed: u64);
     /// The seed of everything random.
@@ -90,9 +88,6 @@ impl SpaceRunConfig for RunConfig {
     fn into_run_copy(self, base: &Path, space: &Path) -> Self {
         Self { space: space.to_path_buf(), ..self.with_absolute_data_dir(base) }
     }
-    fn to_toml(&self) -> Result<String> {
-        RunConfig::to_toml(self)
-    }
     seed_and_search_accessors!();
 }
 
@@ -129,7 +124,7 @@ pub fn prepare_new_run<C: SpaceRunConfig>(
     std::fs::create_dir_all(out).map_err(|e| KdnasError::io(out, e))?;
     let config = config.into_run_copy(base, Path::new(RUN_SPACE));
     write_file_atomically(&out.join(RUN_SPACE), space_text.as_bytes())?;
-    write_file_atomically(&out.join(RUN_CONFIG), config.to_toml()?.as_bytes())?;
+    write_file_atomically(&out.join(RUN_CONFIG), run_copy_toml(&config, out)?.as_bytes())?;
     Ok(PreparedRun { dir: out.to_path_buf(), config, space, space_text: space_text.to_string() })
 }
 

@@ -148,7 +148,7 @@ pub fn sequence_run_config<C: SequenceRunConfig>(args: &TeacherArgs) -> Result<C
     }
     config.resolve(config_path.parent().unwrap_or(Path::new(".")));
     std::fs::create_dir_all(out).map_err(|e| KdnasError::io(out, e))?;
-    write_file_atomically(&out.join(TEACHER_CONFIG), super::run_config::config_toml(&config)?.as_bytes())?;
+    write_file_atomically(&out.join(TEACHER_CONFIG), super::run_config::run_copy_toml(&config, out)?.as_bytes())?;
     Ok(config)
 }
 

@@ -66,11 +66,6 @@ impl TeacherConfig {
         }
         Ok(())
     }
-
-    /// The config as TOML text.
-    pub fn to_toml(&self) -> Result<String> {
-        super::run_config::config_toml(self)
-    }
 }
 
 /// `model.json`: what the network of a teacher run is, so that its weights can be loaded without the
@@ -189,7 +184,7 @@ fn prepare_new(config_path: &Path, seed: Option<u64>, out: &Path) -> Result<Teac
     }
     config.data = data_relative_to(config.data, config_path);
     std::fs::create_dir_all(out).map_err(|e| KdnasError::io(out, e))?;
-    write_file_atomically(&out.join(TEACHER_CONFIG), config.to_toml()?.as_bytes())?;
+    write_file_atomically(&out.join(TEACHER_CONFIG), super::run_config::run_copy_toml(&config, out)?.as_bytes())?;
     Ok(config)
 }
 
