@@ -56,18 +56,20 @@ def main_table(data):
 
 def sweep_table(data):
     runs = RUNS / data
-    print(f"\n#### {data}: beta sweep (search seed 0, KD fine-tuning seed 0)\n")
-    print("| beta | params | test NDCG@10 | test HR@10 | ms / 1,000 users | derived cell |")
-    print("|---|---|---|---|---|---|")
+    print(f"\n#### {data}: beta sweep (one search per beta, seed 0; KD fine-tunings, mean ± std over the seeds given)\n")
+    print("| beta | seeds | params | test NDCG@10 | test HR@10 | ms / 1,000 users | derived cell |")
+    print("|---|---|---|---|---|---|---|")
     for beta in ["0", "0.25", "1", "4"]:
-        r = report(runs / f"finetune_kd_beta{beta}_s0")
+        reports = [r for s in range(3) if (r := report(runs / f"finetune_kd_beta{beta}_s{s}"))]
         genotype = runs / f"search_beta{beta}" / "genotype.txt"
         arch = genotype.read_text().strip() if genotype.is_file() else "(not searched yet)"
-        if r is None:
-            print(f"| {beta} | - | - | - | - | `{arch}` |")
+        if not reports:
+            print(f"| {beta} | 0 | - | - | - | - | `{arch}` |")
             continue
-        m = r["metrics"]
-        print(f"| {beta} | {r['params']:,} | {m['test_ndcg@10']:.4f} | {m['test_hr@10']:.4f} | {cell([r['ms_per_1000_users']] if r['ms_per_1000_users'] else [], 1)} | `{arch}` |")
+        ms = [r["ms_per_1000_users"] for r in reports if r["ms_per_1000_users"] is not None]
+        ndcg = cell([r["metrics"]["test_ndcg@10"] for r in reports])
+        hr = cell([r["metrics"]["test_hr@10"] for r in reports])
+        print(f"| {beta} | {len(reports)} | {reports[0]['params']:,} | {ndcg} | {hr} | {cell(ms, 1)} | `{arch}` |")
 
 
 for data in ["lastfm", "ml100k"]:
