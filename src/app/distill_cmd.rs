@@ -61,7 +61,7 @@ fn prepare_new(config_path: &Path, seed: Option<u64>, out: &Path) -> Result<Dist
         write_file_atomically(&copy, &bytes)?;
         config.student.model.use_genotype_copy(copy);
     }
-    write_file_atomically(&out.join(DISTILL_CONFIG), super::run_config::run_copy_toml(&config, out)?.as_bytes())?;
+    super::run_config::write_run_copy(&config, out, DISTILL_CONFIG)?;
     Ok(config)
 }
 

@@ -95,11 +95,17 @@ pub fn config_toml<T: Serialize>(config: &T) -> Result<String> {
     toml::to_string_pretty(config).map_err(|e| KdnasError::Usage(format!("cannot serialise the config: {e}")))
 }
 
+/// Writes the copy of a resolved config that the run directory `run_dir` keeps, atomically, as the
+/// file `name` in it (see [`run_copy_toml`]).
+pub fn write_run_copy<T: Serialize>(config: &T, run_dir: &Path, name: &str) -> Result<()> {
+    crate::files::write_file_atomically(&run_dir.join(name), run_copy_toml(config, run_dir)?.as_bytes())
+}
+
 /// The copy of a resolved config that a run directory keeps, as TOML text: every path (the resolved
 /// config holds them absolute, and no other field is an absolute path) rewritten relative to `run_dir`,
 /// which is what a resumed or evaluated run resolves them against. A project folder moved or cloned
 /// elsewhere, run folders and data alike, so keeps working.
-pub fn run_copy_toml<T: Serialize>(config: &T, run_dir: &Path) -> Result<String> {
+fn run_copy_toml<T: Serialize>(config: &T, run_dir: &Path) -> Result<String> {
     let serialise = |e: &dyn std::fmt::Display| KdnasError::Usage(format!("cannot serialise the config: {e}"));
     let mut value = toml::Value::try_from(config).map_err(|e| serialise(&e))?;
     relative_paths(&mut value, run_dir);

@@ -1,7 +1,7 @@
 //! `kdnas search`: prepare a run directory, search, and write the outputs.
 
 use super::outputs::write_search_outputs;
-use super::run_config::{RunConfig, run_copy_toml};
+use super::run_config::{RunConfig, write_run_copy};
 use crate::data::{DataConfig, ImageSet};
 use crate::error::{KdnasError, Result};
 use crate::export::{DeriveRule, Genotype};
@@ -124,7 +124,7 @@ pub fn prepare_new_run<C: SpaceRunConfig>(
     std::fs::create_dir_all(out).map_err(|e| KdnasError::io(out, e))?;
     let config = config.into_run_copy(base, Path::new(RUN_SPACE));
     write_file_atomically(&out.join(RUN_SPACE), space_text.as_bytes())?;
-    write_file_atomically(&out.join(RUN_CONFIG), run_copy_toml(&config, out)?.as_bytes())?;
+    write_run_copy(&config, out, RUN_CONFIG)?;
     Ok(PreparedRun { dir: out.to_path_buf(), config, space, space_text: space_text.to_string() })
 }
 

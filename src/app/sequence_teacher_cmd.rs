@@ -6,7 +6,7 @@ use super::teacher_cmd::{
     TEACHER_CONFIG, TeacherArgs, TeacherStart, refuse_existing_run, teacher_config_file, write_final_outputs,
 };
 use crate::error::{KdnasError, Result};
-use crate::files::{absolute_from, write_file_atomically};
+use crate::files::absolute_from;
 use crate::manifest::Fingerprint;
 use crate::models::nextitnet::{NextItNet, NextItNetConfig};
 use crate::supernet::trainable_params;
@@ -148,7 +148,7 @@ pub fn sequence_run_config<C: SequenceRunConfig>(args: &TeacherArgs) -> Result<C
     }
     config.resolve(config_path.parent().unwrap_or(Path::new(".")));
     std::fs::create_dir_all(out).map_err(|e| KdnasError::io(out, e))?;
-    write_file_atomically(&out.join(TEACHER_CONFIG), super::run_config::run_copy_toml(&config, out)?.as_bytes())?;
+    super::run_config::write_run_copy(&config, out, TEACHER_CONFIG)?;
     Ok(config)
 }
 

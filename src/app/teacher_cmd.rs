@@ -184,7 +184,7 @@ fn prepare_new(config_path: &Path, seed: Option<u64>, out: &Path) -> Result<Teac
     }
     config.data = data_relative_to(config.data, config_path);
     std::fs::create_dir_all(out).map_err(|e| KdnasError::io(out, e))?;
-    write_file_atomically(&out.join(TEACHER_CONFIG), super::run_config::run_copy_toml(&config, out)?.as_bytes())?;
+    super::run_config::write_run_copy(&config, out, TEACHER_CONFIG)?;
     Ok(config)
 }
 

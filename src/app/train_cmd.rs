@@ -117,7 +117,7 @@ fn prepare_new(
     config.validate()?;
     std::fs::create_dir_all(out).map_err(|e| KdnasError::io(out, e))?;
     genotype.save(&out.join(TRAIN_GENOTYPE))?;
-    write_file_atomically(&out.join(TRAIN_CONFIG), super::run_config::run_copy_toml(&config, out)?.as_bytes())?;
+    super::run_config::write_run_copy(&config, out, TRAIN_CONFIG)?;
     Ok((genotype, config))
 }
 
