@@ -44,6 +44,8 @@ fn record(space: &ArchGraph, epoch: usize, train_terms: &[(&str, f64)], val_term
         seconds: 0.1,
         arch_weights,
         task_state: None,
+        arch_moved: true,
+        arch_grads: None,
     }
 }
 

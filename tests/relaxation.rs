@@ -7,7 +7,7 @@ mod common;
 use burn::module::Param;
 use burn::tensor::{ElementConversion, Tensor, TensorData};
 use common::Cpu;
-use kdnas::supernet::{ArchParams, GumbelNoise, Relaxation, TemperatureSchedule};
+use kdnas::supernet::{ArchParams, GumbelNoise, OpEvaluation, Relaxation, TemperatureSchedule};
 
 fn arch(values: Vec<f32>, rows: usize, cols: usize) -> ArchParams<Cpu> {
     let t = Tensor::<Cpu, 2>::from_data(TensorData::new(values, [rows, cols]), &Default::default());
@@ -37,7 +37,11 @@ fn hard_gumbel_is_one_hot_with_gradients_for_all_logits() {
             &Default::default(),
         )],
     };
-    let hard = Relaxation::Gumbel { hard: true, temperature: TemperatureSchedule::Linear { start: 1.0, end: 1.0 } };
+    let hard = Relaxation::Gumbel {
+        hard: true,
+        temperature: TemperatureSchedule::Linear { start: 1.0, end: 1.0 },
+        evaluate: OpEvaluation::Sampled,
+    };
     let w = hard.weights(&a, Some(&noise), 0, 1);
     assert_eq!(w.selected, Some(vec![vec![1, 3]]), "argmax of logits + noise per row");
     assert_eq!(rows(w.groups[0].clone()), vec![vec![0.0, 1.0, 0.0, 0.0], vec![0.0, 0.0, 0.0, 1.0]]);
@@ -58,7 +62,7 @@ fn soft_gumbel_follows_noise_and_temperature() {
         groups: vec![Tensor::from_data(TensorData::new(vec![0.0f32, 0.0, 1.0, 0.0], [1, 4]), &Default::default())],
     };
     let schedule = TemperatureSchedule::Linear { start: 10.0, end: 0.1 };
-    let soft = Relaxation::Gumbel { hard: false, temperature: schedule.clone() };
+    let soft = Relaxation::Gumbel { hard: false, temperature: schedule.clone(), evaluate: OpEvaluation::Sampled };
     let hot = rows(soft.weights(&a, Some(&noise), 0, 11).groups[0].clone());
     let cold = rows(soft.weights(&a, Some(&noise), 10, 11).groups[0].clone());
     assert!(hot[0][2] < 0.3 && cold[0][2] > 0.99, "hot {hot:?} cold {cold:?}");

@@ -6,7 +6,7 @@ use super::search_cmd::{
     seed_and_search_accessors,
 };
 use crate::error::{KdnasError, Result};
-use crate::export::DeriveRule;
+use crate::export::{DeriveRule, Genotype};
 use crate::files::{absolute_from, write_file_atomically};
 use crate::manifest::Fingerprint;
 use crate::ops::OpMode;
@@ -14,7 +14,9 @@ use crate::search::{SearchConfig, SearchMode};
 use crate::supernet::cost::CostTable;
 use crate::supernet::sequence_network::SequenceCellNetwork;
 use crate::supernet::{ArchParams, trainable_params};
+use crate::tasks::adarec::budget::ParamBudget;
 use crate::tasks::adarec::config::AdarecSearchConfig;
+use crate::tasks::adarec::cost_table::adarec_costs;
 use crate::tasks::adarec::losses::CostKind;
 use crate::tasks::adarec::search_task::AdarecSearchTask;
 use crate::tasks::adarec::student::AdarecStudent;
@@ -65,6 +67,7 @@ fn search_costs<AB: AutodiffBackend>(
             device,
         )?,
         CostKind::Params => CostTable::from_params(&run.space, cfg.student.dim)?,
+        CostKind::Adarec => adarec_costs(&run.space)?,
     };
     let json = serde_json::to_string_pretty(&costs).map_err(|e| KdnasError::Usage(e.to_string()))?;
     write_file_atomically(&file, json.as_bytes())?;
@@ -105,6 +108,21 @@ pub fn run_adarec_search<AB: AutodiffBackend>(
         device.clone(),
     )
     .map_err(in_config)?;
+    let budget = match cfg.adarec.target_params {
+        Some(target) => Some(ParamBudget::new(
+            &run.space,
+            trainable_params(&net.student),
+            cfg.student.cells,
+            cfg.student.dim,
+            OpMode::Search.affine(),
+            target,
+        )?),
+        None => None,
+    };
+    let task = match budget {
+        Some(budget) => task.with_budget(budget),
+        None => task,
+    };
     if progress {
         eprintln!(
             "adarec search: {} users, {} items; teacher nextitnet-{}x{} -> student {} cells x {} ({} weights with \
@@ -121,5 +139,47 @@ pub fn run_adarec_search<AB: AutodiffBackend>(
             run.dir.display()
         );
     }
-    search_and_write(run, &task, net, arch, &fingerprint, control, DeriveRule::Argmax)
+    let result = search_and_write(run, &task, net, arch, &fingerprint, control, DeriveRule::Argmax)?;
+    if let Some(target) = cfg.adarec.target_params {
+        let report = budget_report::<AB>(&result.genotype, cfg, items, target, device)?;
+        if progress {
+            eprintln!(
+                "budget: derived student {} trainable parameters, target {} ({})",
+                report.derived_params,
+                target,
+                if report.met { "met" } else { "NOT met" }
+            );
+        }
+        let json = serde_json::to_string_pretty(&report).map_err(|e| KdnasError::Usage(e.to_string()))?;
+        write_file_atomically(&run.dir.join(BUDGET_FILE), json.as_bytes())?;
+    }
+    Ok(result)
+}
+
+/// The parameter budget's outcome, in its run directory.
+pub const BUDGET_FILE: &str = "budget.json";
+
+/// The derived student's size against the target (`budget.json`).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct BudgetReport {
+    /// `adarec.target_params`.
+    pub target_params: usize,
+    /// Trainable parameters of the derived student, counted on the built network.
+    pub derived_params: usize,
+    /// Whether the derived student is within the target.
+    pub met: bool,
+}
+
+/// Builds the derived student of `genotype` and counts its trainable parameters against `target`.
+fn budget_report<AB: AutodiffBackend>(
+    genotype: &Genotype,
+    cfg: &AdarecSearchConfig,
+    items: usize,
+    target: usize,
+    device: &AB::Device,
+) -> Result<BudgetReport> {
+    let derived = genotype.to_arch_graph()?;
+    let student = SequenceCellNetwork::<AB::InnerBackend>::new(&derived, &cfg.student, items, OpMode::Derived, device)?;
+    let derived_params = trainable_params(&student);
+    Ok(BudgetReport { target_params: target, derived_params, met: derived_params <= target })
 }

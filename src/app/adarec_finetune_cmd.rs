@@ -59,7 +59,12 @@ pub fn adarec_finetune_command<AB: AutodiffBackend>(
         ));
         let teacher = FrozenSequenceTeacher::<AB>::load(&kd.teacher, items, device)
             .map_err(|e| super::run_config::locate_in_config(&args.out.join(TEACHER_CONFIG), e))?;
-        task = task.with_distillation(LogitDistillation { teacher, gamma: kd.gamma, temperature: kd.temperature });
+        task = task.with_distillation(LogitDistillation {
+            teacher,
+            gamma: kd.gamma,
+            temperature: kd.temperature,
+            reduction: kd.reduction,
+        });
     }
     let borrowed: Vec<(&str, &[u8])> = inputs.iter().map(|(name, bytes)| (*name, bytes.as_slice())).collect();
     let fingerprint = Fingerprint::new(&config, &borrowed, &net)?;

@@ -112,6 +112,7 @@ fn step_settings<AB: AutodiffBackend>(config: &SearchConfig, step: usize) -> Ste
         epoch: 0,
         epochs: 1,
         step,
+        arch_moves: true,
     }
 }
 

@@ -2,6 +2,7 @@
 //! over epochs, the loss/accuracy curves and, when the records carry them, the EMD mapping and the
 //! ranking metrics (AdaRec). Written to `plots/` as PNG and SVG.
 
+mod arch_grads;
 mod emd;
 mod ranking;
 
@@ -57,6 +58,7 @@ pub fn write_search_figures(run_dir: &Path, space: &ArchGraph, state: &SearchSta
     write_term_curves(state, &dir)?;
     write_loss_and_accuracy(state, &dir)?;
     emd::write_emd_figures(state, &dir)?;
+    arch_grads::write_arch_grad_figures(space, state, &dir)?;
     ranking::write_ranking_figures(state, &dir)
 }
 

@@ -64,7 +64,22 @@ pub struct SearchConfig {
     pub arch_betas: [f64; 2],
     /// Weight decay of the architecture optimiser (DARTS 1e-3; AdaRec 1e-4).
     pub arch_weight_decay: f64,
+    /// Weight-only epochs before the architecture moves (default 0); left out of written configs when 0.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub warmup_epochs: usize,
+    /// Steps per epoch at which the architecture gradient of each part of the task's architecture loss
+    /// is measured and recorded (`arch_grads.jsonl`); default 4, 0 turns it off. Tasks without parts
+    /// record nothing.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub arch_grad_probes: Option<usize>,
 }
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
+/// Architecture-gradient probes per epoch when `search.arch_grad_probes` is not set.
+pub const DEFAULT_ARCH_GRAD_PROBES: usize = 4;
 
 impl Default for SearchConfig {
     fn default() -> Self {
@@ -87,6 +102,8 @@ impl Default for SearchConfig {
             arch_lr: 3e-4,
             arch_betas: [0.5, 0.999],
             arch_weight_decay: 1e-3,
+            warmup_epochs: 0,
+            arch_grad_probes: None,
         }
     }
 }
@@ -107,6 +124,11 @@ impl SearchConfig {
             _ => AdamDecay::L2,
         };
         AdamW::new(self.arch_betas, DEFAULT_EPS, self.arch_weight_decay, decay)
+    }
+
+    /// Architecture-gradient probes per epoch.
+    pub fn arch_grad_probes(&self) -> usize {
+        self.arch_grad_probes.unwrap_or(DEFAULT_ARCH_GRAD_PROBES)
     }
 
     /// Rejects values that cannot work, naming the field.
@@ -139,6 +161,12 @@ impl SearchConfig {
         unit_interval("search.arch_betas[0]", self.arch_betas[0])?;
         unit_interval("search.arch_betas[1]", self.arch_betas[1])?;
         non_negative("search.arch_weight_decay", self.arch_weight_decay)?;
+        if self.warmup_epochs >= self.epochs {
+            return Err(field_error(
+                "search.warmup_epochs",
+                format!("{} leaves none of the {} epochs to move the architecture", self.warmup_epochs, self.epochs),
+            ));
+        }
         self.relaxation.validate("search.relaxation")
     }
 }

@@ -1,5 +1,6 @@
 //! What a search remembers across epochs (part of every checkpoint), and its JSON-lines exports.
 
+use super::arch_grads::ArchGradRecord;
 use crate::error::Result;
 use crate::files::write_file_atomically;
 use serde::{Deserialize, Serialize};
@@ -48,6 +49,17 @@ pub struct EpochRecord {
     /// The task's step-to-step state at the end of the epoch (AdaRec: EMD layer masses and flow).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub task_state: Option<serde_json::Value>,
+    /// Whether the architecture moved this epoch (false in warm-up epochs).
+    #[serde(default = "moved_by_default")]
+    pub arch_moved: bool,
+    /// The architecture gradients of the parts of the architecture loss, when probed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arch_grads: Option<ArchGradRecord>,
+}
+
+/// Records written before warm-up existed moved the architecture every epoch.
+fn moved_by_default() -> bool {
+    true
 }
 
 /// The loop's state: the next epoch to run and the records so far.
@@ -72,6 +84,7 @@ pub fn write_history_files(run_dir: &Path, state: &SearchState) -> Result<()> {
             "val_eval_loss": r.val_eval_loss, "val_eval_acc": r.val_eval_acc,
             "val_eval_metrics": r.val_eval_metrics, "task_state": r.task_state,
             "train_terms": r.train_terms, "val_terms": r.val_terms, "seconds": r.seconds,
+            "arch_moved": r.arch_moved,
         });
         metrics.push_str(&m.to_string());
         metrics.push('\n');
@@ -79,5 +92,20 @@ pub fn write_history_files(run_dir: &Path, state: &SearchState) -> Result<()> {
         weights.push('\n');
     }
     write_file_atomically(&run_dir.join("metrics.jsonl"), metrics.as_bytes())?;
-    write_file_atomically(&run_dir.join("arch_weights.jsonl"), weights.as_bytes())
+    write_file_atomically(&run_dir.join("arch_weights.jsonl"), weights.as_bytes())?;
+    let grads: Vec<String> = state
+        .history
+        .iter()
+        .filter_map(|r| {
+            let record = r.arch_grads.as_ref()?;
+            Some(serde_json::json!({ "epoch": r.epoch, "arch_moved": r.arch_moved, "grads": record }).to_string())
+        })
+        .collect();
+    if grads.is_empty() {
+        return Ok(());
+    }
+    write_file_atomically(&run_dir.join(ARCH_GRADS_FILE), (grads.join("\n") + "\n").as_bytes())
 }
+
+/// Per-epoch architecture-gradient records of a search (one JSON line per epoch).
+pub const ARCH_GRADS_FILE: &str = "arch_grads.jsonl";

@@ -1,5 +1,6 @@
 //! The bi-level search loop shared by every task.
 
+pub mod arch_grads;
 pub mod bilevel;
 pub mod checkpoint;
 pub mod config;

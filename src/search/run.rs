@@ -1,5 +1,6 @@
 //! The one search loop: epochs of paired train/val batches, schedules, progress, checkpoints.
 
+use super::arch_grads::{ArchGradMeter, part_grads, probe_steps};
 use super::bilevel::{LossReading, Optimisers, StepSettings, search_step};
 use super::checkpoint;
 use super::config::{SearchConfig, SearchMode, cosine_lr};
@@ -144,6 +145,10 @@ pub fn run_search<AB: AutodiffBackend, T: SearchTask<AB>>(
         let w_lr = cosine_lr(cfg.w_lr, cfg.w_lr_min, epoch, cfg.epochs);
         let bar = progress_bar(run.control.progress, steps as u64, &format!("epoch {}/{}", epoch + 1, cfg.epochs));
         let (mut train_meter, mut val_meter) = (Meter::default(), Meter::default());
+        let arch_moves = epoch >= cfg.warmup_epochs;
+        let probes =
+            if task.arch_loss_parts().is_empty() { Vec::new() } else { probe_steps(steps, cfg.arch_grad_probes()) };
+        let mut grad_meter = ArchGradMeter::default();
         for step in 0..steps {
             let train_idx = &train_order[step * batch..((step + 1) * batch).min(train_order.len())];
             let train_batch = task.batch(Split::Train, train_idx, &mut rng);
@@ -162,7 +167,12 @@ pub fn run_search<AB: AutodiffBackend, T: SearchTask<AB>>(
                 epoch,
                 epochs: cfg.epochs,
                 step,
+                arch_moves,
             };
+            if probes.contains(&step) {
+                let grads = part_grads(task, &net, &arch, &mut opt, &train_batch, val_batch.as_ref(), &settings)?;
+                grad_meter.add(task.arch_loss_parts(), &grads);
+            }
             let (n, a, report) = search_step(task, net, arch, &mut opt, &train_batch, val_batch.as_ref(), &settings)?;
             (net, arch) = (n, a);
             train_meter.add(report.train);
@@ -189,6 +199,8 @@ pub fn run_search<AB: AutodiffBackend, T: SearchTask<AB>>(
             seconds: started.elapsed().as_secs_f64(),
             arch_weights: arch_probabilities(&arch),
             task_state: task.task_state(),
+            arch_moved: arch_moves,
+            arch_grads: grad_meter.record(),
         };
         if run.control.progress {
             eprintln!(

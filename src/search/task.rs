@@ -64,6 +64,24 @@ pub trait SearchTask<AB: AutodiffBackend> {
     fn arch_loss(&self, net: &Self::Net, weights: &ArchWeights<AB>, batch: &Self::Batch) -> TaskLoss<AB> {
         self.weight_loss(net, weights, batch)
     }
+    /// Names of the parts of the architecture loss whose architecture gradients the loop records one by
+    /// one (each as it enters the total, weight included; e.g. DFA's two bridge paths, AdaRec's task
+    /// and cost terms). Empty (the default): nothing is recorded.
+    fn arch_loss_parts(&self) -> &'static [&'static str] {
+        &[]
+    }
+    /// Part `part` (an index into [`SearchTask::arch_loss_parts`]) of the architecture loss on
+    /// `batch`, `[1]`, without changing any task state (the probes must not alter the run); `None` for
+    /// an unknown part.
+    fn arch_loss_part(
+        &self,
+        _part: usize,
+        _net: &Self::Net,
+        _weights: &ArchWeights<AB>,
+        _batch: &Self::Batch,
+    ) -> Option<Tensor<AB, 1>> {
+        None
+    }
     /// An evaluation-mode pass over the whole validation split at the end of an epoch (DARTS's
     /// reported validation figure), with `weights` the current architecture; `None` when the task
     /// has no such evaluation.

@@ -50,6 +50,25 @@ impl CostTable {
         Ok(Self { groups: raw.into_iter().map(|g| g.into_iter().map(|v| v / largest).collect()).collect() })
     }
 
+    /// Costs looked up by op name in `table` as they are (not normalised): a fixed table such as
+    /// AdaRec's. Fails naming the first op candidate the table lacks.
+    pub fn from_named(arch: &ArchGraph, table: &[(&str, f64)], table_name: &str) -> Result<Self> {
+        let lookup = |op: &str| {
+            table.iter().find(|(name, _)| *name == op).map(|&(_, cost)| cost).ok_or_else(|| {
+                KdnasError::Usage(format!("space `{}`: the {table_name} cost table has no cost for `{op}`", arch.name))
+            })
+        };
+        let groups = arch
+            .groups
+            .iter()
+            .map(|group| match group.kind {
+                ChoiceKind::Op => group.candidates.iter().map(|op| lookup(op)).collect::<Result<Vec<_>>>(),
+                ChoiceKind::Input => Ok(vec![0.0; group.candidates.len()]),
+            })
+            .collect::<Result<_>>()?;
+        Ok(Self { groups })
+    }
+
     /// `sum_g sum_rows sum_o weights[g][row, o] * cost[g][o]`, as `[1]` (gradient to the weights).
     pub fn expected<B: Backend>(&self, weights: &ArchWeights<B>) -> Tensor<B, 1> {
         let device = weights.groups.first().map(|g| g.device()).unwrap_or_default();

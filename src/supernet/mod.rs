@@ -14,6 +14,6 @@ pub mod weighted_sum;
 
 pub use arch_params::ArchParams;
 pub use network::{CellNetwork, NetworkConfig, trainable_params};
-pub use relaxation::{ArchWeights, GumbelNoise, Relaxation, TemperatureSchedule};
+pub use relaxation::{ArchWeights, GumbelNoise, OpEvaluation, Relaxation, TemperatureSchedule};
 pub use size::{NetworkSize, ensure_fits};
 pub use weighted_sum::weighted_sum;

@@ -21,7 +21,32 @@ pub enum Relaxation {
         hard: bool,
         /// Temperature over epochs.
         temperature: TemperatureSchedule,
+        /// With `hard`: which candidates a mixed op computes. Left out of written configs when
+        /// `"sampled"` (the default, so configs written before the setting keep their meaning).
+        #[serde(default, skip_serializing_if = "OpEvaluation::is_sampled")]
+        evaluate: OpEvaluation,
     },
+}
+
+/// Which candidates of a mixed op a hard (straight-through) relaxation computes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OpEvaluation {
+    /// Only the sampled candidate, times its relaxed weight: the task loss's gradient reaches the
+    /// sampled op's logit (and the others only through the softmax's normalisation). Cheapest.
+    #[default]
+    Sampled,
+    /// Every candidate, summed with the one-hot straight-through weights (AdaRec's `SearchEdge`): the
+    /// forward value is the sampled op's, and every op's weight gets the gradient `<dL/dy, op(x)>`, so
+    /// the ops are compared on the task loss. Costs the forward and backward of every op.
+    All,
+}
+
+impl OpEvaluation {
+    /// Whether this is the default, [`OpEvaluation::Sampled`].
+    pub fn is_sampled(&self) -> bool {
+        *self == OpEvaluation::Sampled
+    }
 }
 
 impl Default for Relaxation {
@@ -184,7 +209,7 @@ impl Relaxation {
             Relaxation::Softmax => {
                 ArchWeights { groups: arch.logits.iter().map(|p| softmax(p.val(), 1)).collect(), selected: None }
             }
-            Relaxation::Gumbel { hard, temperature } => {
+            Relaxation::Gumbel { hard, temperature, evaluate } => {
                 let tau = temperature.at(epoch, epochs);
                 let noise = noise.expect("Gumbel relaxation needs noise sampled for the step");
                 let soft: Vec<Tensor<B, 2>> = arch
@@ -198,7 +223,8 @@ impl Relaxation {
                 }
                 let (hard, selected) = one_hot_rows(&soft);
                 let groups = hard.into_iter().zip(soft).map(|(y_hard, y)| y_hard - y.clone().detach() + y).collect();
-                ArchWeights { groups, selected: Some(selected) }
+                let selected = evaluate.is_sampled().then_some(selected);
+                ArchWeights { groups, selected }
             }
         }
     }

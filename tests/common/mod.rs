@@ -254,6 +254,7 @@ pub fn softmax_step_settings(mode: SearchMode, w_lr: f64, arch_lr: f64) -> StepS
         epoch: 0,
         epochs: 1,
         step: 0,
+        arch_moves: true,
     }
 }
 

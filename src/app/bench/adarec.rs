@@ -30,7 +30,7 @@ use crate::search::{SearchConfig, SearchMode, SearchTask, Split};
 use crate::space::{ArchGraph, parse_space};
 use crate::supernet::cost::CostTable;
 use crate::supernet::sequence_network::{SequenceCellNetwork, SequenceNetworkConfig};
-use crate::supernet::{ArchParams, GumbelNoise, Relaxation, TemperatureSchedule};
+use crate::supernet::{ArchParams, GumbelNoise, OpEvaluation, Relaxation, TemperatureSchedule};
 use crate::tasks::adarec::data::SequenceData;
 use crate::tasks::adarec::losses::AdarecLosses;
 use crate::tasks::adarec::recommender::SequenceRecommender;
@@ -186,6 +186,7 @@ fn adarec_search_config(batch: usize) -> SearchConfig {
         relaxation: Relaxation::Gumbel {
             hard: true,
             temperature: TemperatureSchedule::Step { start: 1.0, factor: 0.8, every: 5 },
+            evaluate: OpEvaluation::Sampled,
         },
         w_optimizer: OptimizerKind::AdamW,
         w_lr: 5e-3,

@@ -1,7 +1,7 @@
 //! AdaRec search configs: `kdnas adarec search --config FILE` (stage 1). Paths are relative to the file.
 
 use super::data::SequenceDataConfig;
-use super::losses::AdarecLosses;
+use super::losses::{AdarecLosses, KlReduction};
 use super::teacher::SequenceTeacherSection;
 use crate::app::run_config::{config_toml, load_config, parse_config};
 use crate::error::Result;
@@ -76,6 +76,10 @@ pub struct FinetuneKd {
     pub temperature: f64,
     /// The teacher.
     pub teacher: SequenceTeacherSection,
+    /// How the KL reduces over positions (as `[adarec] reduction`); left out of written configs when
+    /// `"per_position"`, the default.
+    #[serde(default, skip_serializing_if = "KlReduction::is_per_position")]
+    pub reduction: KlReduction,
 }
 
 fn unit_temperature() -> f64 {

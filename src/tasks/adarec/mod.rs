@@ -2,7 +2,9 @@
 //! 1-D student. Data and ranking evaluation, the training task shared by the teacher and derived
 //! students, the frozen teacher, and the search task with its losses.
 
+pub mod budget;
 pub mod config;
+pub mod cost_table;
 pub mod data;
 pub mod losses;
 pub mod ranking;

@@ -7,6 +7,7 @@
 //! per step, first-order bi-level twice (architecture batch, then weight batch) and second order at
 //! each of its four loss evaluations.
 
+use super::budget::{BudgetState, ParamBudget};
 use super::data::SequenceData;
 use super::losses::{AdarecLosses, masked_logit_kl, masked_mse};
 use super::ranking::{named_metrics, rank_users};
@@ -59,8 +60,20 @@ pub struct AdarecSearchTask<AB: AutodiffBackend> {
     losses: AdarecLosses,
     costs: CostTable,
     emd: RefCell<EmdState>,
+    /// The parameter budget and its multiplier, when `adarec.target_params` is set.
+    budget: Option<(ParamBudget, RefCell<BudgetState>)>,
     device: AB::Device,
 }
+
+/// The parts of AdaRec's architecture loss whose gradients the search records: the task and
+/// distillation terms, and the cost terms (beta times the expected cost, plus the budget term).
+const ARCH_LOSS_PARTS: [&str; 2] = ["task_distill", "cost"];
+
+/// An architecture-only term: its name, the value reported, the value added to the total.
+type CostTerm<AB> = (&'static str, Tensor<AB, 1>, Tensor<AB, 1>);
+
+/// The task state's key of the budget multiplier (beside the EMD state's keys).
+const BUDGET_KEY: &str = "budget";
 
 impl<AB: AutodiffBackend> AdarecSearchTask<AB> {
     /// A task over `data` whose weight windows are those of the first `train_fraction` of the users and
@@ -104,7 +117,12 @@ impl<AB: AutodiffBackend> AdarecSearchTask<AB> {
             ));
         }
         let emd = EmdState { masses: LayerMasses::uniform(student_layers, teacher_layers)?, flow: Vec::new() };
-        Ok(Self { data, splits, teacher, losses, costs, emd: RefCell::new(emd), device })
+        Ok(Self { data, splits, teacher, losses, costs, emd: RefCell::new(emd), budget: None, device })
+    }
+
+    /// The same task with a parameter budget (`adarec.target_params`).
+    pub fn with_budget(self, budget: ParamBudget) -> Self {
+        Self { budget: Some((budget, RefCell::new(BudgetState::default()))), ..self }
     }
 
     /// The EMD state as it stands.
@@ -112,16 +130,98 @@ impl<AB: AutodiffBackend> AdarecSearchTask<AB> {
         self.emd.borrow().clone()
     }
 
+    /// The whole objective: the task and distillation terms plus the cost terms. `update` advances the
+    /// EMD masses and the budget multiplier (false for the gradient probes, which must not alter the run).
+    fn loss(
+        &self,
+        net: &AdarecStudent<AB>,
+        weights: &ArchWeights<AB>,
+        batch: &AdarecBatch<AB>,
+        update: bool,
+    ) -> TaskLoss<AB> {
+        let mut loss = self.task_distill_loss(net, weights, batch, update);
+        for (name, reported, term) in self.cost_terms(weights, update) {
+            loss.total = loss.total + term;
+            loss.terms.push((name, reported));
+        }
+        loss
+    }
+
+    /// `(1 - gamma) CE + gamma (embedding MSE + hidden EMD + logit KL)` with its terms.
+    fn task_distill_loss(
+        &self,
+        net: &AdarecStudent<AB>,
+        weights: &ArchWeights<AB>,
+        batch: &AdarecBatch<AB>,
+        update: bool,
+    ) -> TaskLoss<AB> {
+        let AdarecBatch { sequences, mask, teacher } = batch;
+        let count = sequences.count;
+        let features = net.student.forward_features(sequences.inputs.clone(), Some(weights));
+        let ce = next_item_cross_entropy(features.logits.clone(), sequences.targets.clone(), count);
+        let embedding = masked_mse(
+            net.embedding_projection.forward(features.embedding),
+            teacher.embedding.clone(),
+            mask.clone(),
+            count,
+        );
+        let hidden: Vec<Tensor<AB, 3>> =
+            features.hidden.into_iter().map(|h| net.hidden_projection.forward(h)).collect();
+        let emd = self.hidden_emd(&hidden, &teacher.hidden, mask, update);
+        let logit = masked_logit_kl(
+            features.logits,
+            teacher.logits.clone(),
+            mask.clone(),
+            count,
+            self.losses.logit_temperature,
+        );
+        let l = &self.losses;
+        let kl_scale = l.reduction.scale(count, mask.dims()[0]);
+        let (emd, logit) = (emd.mul_scalar(kl_scale), logit.mul_scalar(kl_scale));
+        let distill = embedding.clone() + emd.clone() + logit.clone();
+        TaskLoss {
+            total: ce.clone().mul_scalar(1.0 - l.gamma) + distill.mul_scalar(l.gamma),
+            terms: vec![("cross_entropy", ce), ("embedding_mse", embedding), ("hidden_emd", emd), ("logit_kl", logit)],
+            correct: None,
+            count,
+        }
+    }
+
+    /// The architecture-only terms, each as (name, value reported, value in the total): the expected
+    /// cost (reported before beta, entering times beta) and, with a budget, `multiplier * E[size] /
+    /// target`.
+    fn cost_terms(&self, weights: &ArchWeights<AB>, update: bool) -> Vec<CostTerm<AB>> {
+        let cost = self.costs.expected(weights);
+        let mut terms = vec![("cost", cost.clone(), cost.mul_scalar(self.losses.beta))];
+        if let Some((budget, state)) = &self.budget {
+            let (term, next) = budget.term(weights, *state.borrow(), self.losses.budget_rate());
+            if update {
+                *state.borrow_mut() = next;
+            }
+            terms.push(("budget", term.clone(), term));
+        }
+        terms
+    }
+
     /// The hidden-EMD term of the student's projected cell outputs against the teacher's layers, with
-    /// the mass update. The layer shapes are fixed by construction, so the mapping fails only on a
+    /// the mass update when `update`. The layer shapes are fixed by construction, so the mapping fails only on a
     /// non-finite distance: the term is then NaN, which the loop reports by name.
-    fn hidden_emd(&self, student: &[Tensor<AB, 3>], teacher: &[Tensor<AB, 3>], mask: &Tensor<AB, 2>) -> Tensor<AB, 1> {
-        let mut state = self.emd.borrow_mut();
-        match layer_emd(student, teacher, Some(mask.clone().bool()), self.losses.distance, &mut state.masses) {
-            Ok(emd) => {
+    fn hidden_emd(
+        &self,
+        student: &[Tensor<AB, 3>],
+        teacher: &[Tensor<AB, 3>],
+        mask: &Tensor<AB, 2>,
+        update: bool,
+    ) -> Tensor<AB, 1> {
+        let mut masses = self.emd.borrow().masses.clone();
+        match layer_emd(student, teacher, Some(mask.clone().bool()), self.losses.distance, &mut masses) {
+            Ok(emd) if update => {
+                let mut state = self.emd.borrow_mut();
+                state.masses = masses;
                 state.flow = emd.plan.flow.rows().into_iter().map(|row| row.to_vec()).collect();
                 emd.loss
             }
+            Ok(emd) => emd.loss,
             Err(_) => Tensor::from_floats([f32::NAN], &self.device),
         }
     }
@@ -157,42 +257,24 @@ impl<AB: AutodiffBackend> SearchTask<AB> for AdarecSearchTask<AB> {
     }
 
     fn weight_loss(&self, net: &Self::Net, weights: &ArchWeights<AB>, batch: &Self::Batch) -> TaskLoss<AB> {
-        let AdarecBatch { sequences, mask, teacher } = batch;
-        let count = sequences.count;
-        let features = net.student.forward_features(sequences.inputs.clone(), Some(weights));
-        let ce = next_item_cross_entropy(features.logits.clone(), sequences.targets.clone(), count);
-        let embedding = masked_mse(
-            net.embedding_projection.forward(features.embedding),
-            teacher.embedding.clone(),
-            mask.clone(),
-            count,
-        );
-        let hidden: Vec<Tensor<AB, 3>> =
-            features.hidden.into_iter().map(|h| net.hidden_projection.forward(h)).collect();
-        let emd = self.hidden_emd(&hidden, &teacher.hidden, mask);
-        let logit = masked_logit_kl(
-            features.logits,
-            teacher.logits.clone(),
-            mask.clone(),
-            count,
-            self.losses.logit_temperature,
-        );
-        let cost = self.costs.expected(weights);
-        let l = &self.losses;
-        let distill = embedding.clone() + emd.clone() + logit.clone();
-        let total =
-            ce.clone().mul_scalar(1.0 - l.gamma) + distill.mul_scalar(l.gamma) + cost.clone().mul_scalar(l.beta);
-        TaskLoss {
-            total,
-            terms: vec![
-                ("cross_entropy", ce),
-                ("embedding_mse", embedding),
-                ("hidden_emd", emd),
-                ("logit_kl", logit),
-                ("cost", cost),
-            ],
-            correct: None,
-            count,
+        self.loss(net, weights, batch, true)
+    }
+
+    fn arch_loss_parts(&self) -> &'static [&'static str] {
+        &ARCH_LOSS_PARTS
+    }
+
+    fn arch_loss_part(
+        &self,
+        part: usize,
+        net: &Self::Net,
+        weights: &ArchWeights<AB>,
+        batch: &Self::Batch,
+    ) -> Option<Tensor<AB, 1>> {
+        match part {
+            0 => Some(self.task_distill_loss(net, weights, batch, false).total),
+            1 => self.cost_terms(weights, false).into_iter().map(|(_, _, term)| term).reduce(|a, b| a + b),
+            _ => None,
         }
     }
 
@@ -210,7 +292,11 @@ impl<AB: AutodiffBackend> SearchTask<AB> for AdarecSearchTask<AB> {
     }
 
     fn task_state(&self) -> Option<serde_json::Value> {
-        serde_json::to_value(&*self.emd.borrow()).ok()
+        let mut state = serde_json::to_value(&*self.emd.borrow()).ok()?;
+        if let (Some((_, budget)), Some(object)) = (&self.budget, state.as_object_mut()) {
+            object.insert(BUDGET_KEY.into(), serde_json::to_value(*budget.borrow()).ok()?);
+        }
+        Some(state)
     }
 
     fn restore_task_state(&self, state: &serde_json::Value, file: &Path) -> Result<()> {
@@ -228,6 +314,12 @@ impl<AB: AutodiffBackend> SearchTask<AB> for AdarecSearchTask<AB> {
         }
         drop(current);
         *self.emd.borrow_mut() = restored;
+        if let (Some((_, budget)), Some(saved)) = (&self.budget, state.get(BUDGET_KEY)) {
+            *budget.borrow_mut() = serde_json::from_value(saved.clone()).map_err(|e| KdnasError::Checkpoint {
+                path: file.to_path_buf(),
+                message: format!("the budget multiplier is unreadable: {e}"),
+            })?;
+        }
         Ok(())
     }
 }

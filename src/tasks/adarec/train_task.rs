@@ -3,7 +3,7 @@
 //! test ranking metrics after every epoch.
 
 use super::data::SequenceData;
-use super::losses::masked_logit_kl;
+use super::losses::{KlReduction, masked_logit_kl};
 use super::ranking::{named_metrics, rank_users};
 use super::recommender::SequenceRecommender;
 use super::teacher::FrozenSequenceTeacher;
@@ -52,6 +52,8 @@ pub struct LogitDistillation<AB: AutodiffBackend> {
     pub gamma: f64,
     /// Softmax temperature of both sides.
     pub temperature: f64,
+    /// How the KL reduces over positions.
+    pub reduction: KlReduction,
 }
 
 /// The training task of a sequential recommender `N`: next-item cross-entropy, optionally with
@@ -113,7 +115,9 @@ where
         };
         let teacher = Tensor::from_inner(kd.teacher.net.forward(batch.inputs.clone().inner())); // [batch, time, items + 1]
         let mask = batch.targets.clone().not_equal_elem(0).float(); // [batch, time]
-        let kl = masked_logit_kl(logits, teacher, mask, batch.count, kd.temperature);
+        let sequences = mask.dims()[0];
+        let kl = masked_logit_kl(logits, teacher, mask, batch.count, kd.temperature)
+            .mul_scalar(kd.reduction.scale(batch.count, sequences));
         TaskLoss {
             total: ce.clone().mul_scalar(1.0 - kd.gamma) + kl.clone().mul_scalar(kd.gamma),
             terms: vec![("cross_entropy", ce), ("logit_kl", kl)],
