@@ -9,7 +9,8 @@
 //!   "student_logits": {"shape": [8, 10], "data": [...]}, "teacher_logits": {...},
 //!   "features": [{"student": {"shape": [n, c, h, w], "data": [...]}, "teacher": {...}}],
 //!   "attention": [{"student": {...}, "teacher": {...}}],
-//!   "margin": [...], "bn_mean": [...], "bn_std": [...]
+//!   "margin": [...], "bn_mean": [...], "bn_std": [...],
+//!   "overhaul": [{"student": {...}, "teacher": {...}, "bn_shift": [...], "bn_scale": [...]}]
 //! }
 //! ```
 //!
@@ -18,7 +19,10 @@
 //! and feed `attention_loss` with `p`; `bn_mean`/`bn_std` feed `overhaul_margin`. The output is one JSON
 //! object with `kd_loss`, `feature_l2`, `margin_l2` and `attention_loss` (one value per pair),
 //! `attention_map_student`/`attention_map_teacher` (flat maps of the first attention pair) and
-//! `overhaul_margin`, every value an f32 widened to f64 exactly.
+//! `overhaul_margin`, every value an f32 widened to f64 exactly. `overhaul` (optional) lists the positions
+//! of a whole overhaul objective, each with the teacher BatchNorm's shift and scale per channel: the output's
+//! `overhaul_objective` is `kind = "overhaul"`'s default weight times `overhaul_loss` on them with the
+//! margins `overhaul_margin(bn_shift, bn_scale)` (absent without positions).
 
 use std::error::Error;
 use std::io::Read;
@@ -26,13 +30,14 @@ use std::io::Read;
 use burn::backend::Flex;
 use burn::backend::flex::FlexDevice;
 use burn::tensor::{Tensor, TensorData};
-use kdnas::distill::{attention_loss, attention_map, feature_l2, kd_loss, margin_l2, overhaul_margin};
+use kdnas::distill::{attention_loss, attention_map, feature_l2, kd_loss, margin_l2, overhaul_loss, overhaul_margin};
+use kdnas::tasks::dfa::objectives::Objective;
 use serde::{Deserialize, Serialize};
 
 type B = Flex;
 
 /// A row-major f32 tensor as it travels in JSON.
-#[derive(Deserialize)]
+#[derive(Deserialize, Clone)]
 struct Flat {
     shape: Vec<usize>,
     data: Vec<f32>,
@@ -43,6 +48,16 @@ struct Flat {
 struct Pair {
     student: Flat,
     teacher: Flat,
+}
+
+/// One position of the overhaul objective: the connected student and the teacher pre-activation
+/// features and the teacher BatchNorm's affine parameters.
+#[derive(Deserialize)]
+struct Position {
+    student: Flat,
+    teacher: Flat,
+    bn_shift: Vec<f32>,
+    bn_scale: Vec<f32>,
 }
 
 /// The whole input document.
@@ -57,6 +72,8 @@ struct Case {
     margin: Vec<f32>,
     bn_mean: Vec<f32>,
     bn_std: Vec<f32>,
+    #[serde(default)]
+    overhaul: Vec<Position>,
 }
 
 /// kdnas's values for one [`Case`].
@@ -69,6 +86,7 @@ struct Values {
     attention_map_student: Vec<f64>,
     attention_map_teacher: Vec<f64>,
     overhaul_margin: Vec<f64>,
+    overhaul_objective: Option<f64>,
 }
 
 fn main() -> Result<(), Box<dyn Error>> {
@@ -117,6 +135,7 @@ fn evaluate(case: &Case) -> Result<Values, Box<dyn Error>> {
         return Err(format!("bn_mean has {} values, bn_std {}", case.bn_mean.len(), case.bn_std.len()).into());
     }
     let overhaul = overhaul_margin(&case.bn_mean, &case.bn_std).into_iter().map(f64::from).collect();
+    let overhaul_objective = if case.overhaul.is_empty() { None } else { Some(objective(&case.overhaul)?) };
     Ok(Values {
         kd_loss: kd,
         feature_l2: feature,
@@ -125,7 +144,28 @@ fn evaluate(case: &Case) -> Result<Values, Box<dyn Error>> {
         attention_map_student,
         attention_map_teacher,
         overhaul_margin: overhaul,
+        overhaul_objective,
     })
+}
+
+/// The weighted overhaul objective over `positions` (weight: `kind = "overhaul"`'s default).
+fn objective(positions: &[Position]) -> Result<f64, Box<dyn Error>> {
+    let weight = toml::from_str::<Objective>("kind = \"overhaul\"")?.weight();
+    let (mut students, mut teachers, mut margins) = (Vec::new(), Vec::new(), Vec::new());
+    for (i, position) in positions.iter().enumerate() {
+        let pair = Pair { student: position.student.clone(), teacher: position.teacher.clone() };
+        same_shape(&pair.student, &pair.teacher, &format!("overhaul[{i}]"))?;
+        let (s, t) = feature_pair(&pair, &format!("overhaul[{i}]"))?; // [n, c, h, w] each
+        let channels = pair.teacher.shape[1];
+        if position.bn_shift.len() != channels || position.bn_scale.len() != channels {
+            return Err(format!("overhaul[{i}]: bn_shift and bn_scale need {channels} values each").into());
+        }
+        let margin = overhaul_margin(&position.bn_shift, &position.bn_scale);
+        margins.push(Tensor::<B, 1>::from_data(TensorData::new(margin, [channels]), &device()));
+        students.push(s);
+        teachers.push(t);
+    }
+    Ok(weight * scalar(overhaul_loss(&students, &teachers, &margins)))
 }
 
 /// The backend's (only) device.

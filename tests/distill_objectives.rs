@@ -10,7 +10,7 @@ use burn::tensor::{Distribution, ElementConversion, Tensor};
 use common::dfa::{CLASSES, tiny_teacher};
 use common::smooth::values;
 use common::{Cpu, random_images, temp_dir};
-use kdnas::models::{ModelConfig, StageShape, StagedClassifier};
+use kdnas::models::{ModelConfig, StageShape, StagedClassifier, TapPoint};
 use kdnas::tasks::dfa::Distance;
 use kdnas::tasks::dfa::distill_task::{BoundObjective, DistillStudent, DistillTask};
 use kdnas::tasks::dfa::objectives::{AggregationWeights, Objective, aggregation_weights, apply};
@@ -128,9 +128,9 @@ fn feature_objectives_sum_the_src_distill_losses_over_stages() {
         teacher.iter().cloned().map(host).collect(),
         wide.iter().cloned().map(host).collect(),
     );
-    let l2 = scalar(apply::features(&student, &teacher, Distance::L2));
+    let l2 = scalar(apply::features(&student, &teacher, &[], Distance::L2));
     assert_close(l2, mse(&s[0], &t[0]) + mse(&s[1], &t[1]), "features, l2");
-    let margin = scalar(apply::features(&student, &teacher, Distance::MarginL2));
+    let margin = scalar(apply::features(&student, &teacher, &[], Distance::MarginL2));
     let expected = margin_l2(&s[0], &t[0]) + margin_l2(&s[1], &t[1]);
     assert!((expected - (mse(&s[0], &t[0]) + mse(&s[1], &t[1]))).abs() > 0.1, "the margin must mask something");
     assert_close(margin, expected, "features, margin_l2");
@@ -240,7 +240,7 @@ fn distillation_loss_is_the_weighted_sum_of_its_named_terms() {
     let task = DistillTask { train: images.clone(), test: images, augment: None, teacher, objectives: bound, device };
     <Cpu as Backend>::seed(&device, 5);
     let student = ModelConfig::Resnet { depth: 8 }.build::<Cpu>(1, CLASSES as usize, &device).unwrap();
-    let net = DistillStudent::new(student, &teacher_shapes, true, &device);
+    let net = DistillStudent::new(student, &teacher_shapes, Some(TapPoint::Block), &device);
     let batch = task.batch(&[0, 1, 2, 3], &mut StdRng::seed_from_u64(0));
     let loss = task.loss(&net, &batch, EpochAt { epoch: 0, epochs: 1 });
 

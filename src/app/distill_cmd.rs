@@ -12,7 +12,7 @@ use crate::supernet::trainable_params;
 use crate::tasks::dfa::FrozenTeacher;
 use crate::tasks::dfa::distill_config::DistillConfig;
 use crate::tasks::dfa::distill_task::{BoundObjective, DistillStudent, DistillTask};
-use crate::tasks::dfa::objectives::{Objective, aggregation_weights};
+use crate::tasks::dfa::objectives::{Objective, aggregation_weights, feature_taps};
 use crate::train::figures::write_training_figures;
 use crate::train::{TrainRun, train_loop};
 use burn::module::AutodiffModule;
@@ -133,7 +133,8 @@ pub fn distill_command<AB: AutodiffBackend>(args: &DistillArgs, device: &AB::Dev
         classes: train.classes,
         params: trainable_params(&student),
     };
-    let connect = config.objective.iter().any(Objective::needs_connectors);
+    let taps = feature_taps(&config.objective)?;
+    let connect = taps.filter(|_| config.objective.iter().any(Objective::needs_connectors));
     let net = DistillStudent::new(student, &teacher_shapes, connect, device);
     let files = input_files(&config)?;
     let inputs: Vec<(&str, &[u8])> = files.iter().map(|(n, b)| (n.as_str(), b.as_slice())).collect();

@@ -64,26 +64,14 @@ fn channel_margin(m: f64, s: f64) -> f64 {
     if negative > 0.001 { m - s * (-(m / s).powi(2) / 2.0).exp() / (2.0 * PI).sqrt() / negative } else { -3.0 * s }
 }
 
-/// The overhaul margin-L2 between `[batch, channels, h, w]` student and teacher features, as `[1]`.
-///
-/// With `target = max(teacher, margin[c])`, each element contributes `(student - target)^2` where
-/// `student > target` or `target > 0`, and 0 elsewhere (a student already below a negative target is not
-/// penalised). `margin: [channels]` comes from [`overhaul_margin`].
-///
-/// The paper's code sums the masked loss and divides it by `batch * 1000`; this is the mean over all
-/// elements instead, which differs by a constant factor and keeps the scale of [`feature_l2`]. The teacher
-/// feature is normally detached by the caller.
+/// The overhaul margin-L2 between `[batch, channels, h, w]` student and teacher features, as `[1]`: the
+/// partial L2 of [`super::partial_l2_sum`] (`margin: [channels]` from [`overhaul_margin`], or zeros for
+/// post-ReLU taps) as a mean over all elements instead of a sum, which keeps the scale of [`feature_l2`].
+/// The teacher feature is normally detached by the caller.
 ///
 /// # Panics
 /// If the shapes differ or `margin` does not have one value per channel (a programming error of the caller).
 pub fn margin_l2<B: Backend>(student: Tensor<B, 4>, teacher: Tensor<B, 4>, margin: Tensor<B, 1>) -> Tensor<B, 1> {
-    assert_eq!(student.dims(), teacher.dims(), "margin_l2: student and teacher features differ in shape");
-    let [n, c, h, w] = student.dims();
-    assert_eq!(margin.dims(), [c], "margin_l2: the margin needs one value per channel");
-    let rows = [n * c, h * w];
-    let student = student.reshape(rows); // [n*c, hw]
-    let margin = margin.reshape([1, c]).expand([n, c]).reshape([n * c, 1]).expand(rows); // [n*c, hw]
-    let target = teacher.reshape(rows).max_pair(margin); // [n*c, hw]
-    let counted = student.clone().greater(target.clone()).bool_or(target.clone().greater_elem(0.0));
-    (student - target).square().mask_fill(counted.bool_not(), 0.0).mean()
+    let elements = student.dims().iter().product::<usize>() as f64;
+    super::partial_l2_sum(student, teacher, margin).div_scalar(elements)
 }

@@ -6,7 +6,9 @@
 //! | [`kd_loss`] | Hinton et al. 2015 (torchdistill, CRD) | `T^2 / n * sum p (log p - log_softmax(s/T))`, `p = softmax(t/T)` |
 //! | [`feature_l2`] | FitNets, Romero et al. 2015 (hint on a regressor's output) | `mean (s - t)^2` |
 //! | [`attention_loss`] | Zagoruyko & Komodakis 2017 (torchdistill's AT) | `mean (Q_s - Q_t)^2`, `Q = normalize(mean_c abs(x)^p)` |
-//! | [`margin_l2`] | Heo et al. 2019, overhaul of feature distillation | `mean [s > y or y > 0] (s - y)^2`, `y = max(t, margin_c)` |
+//! | [`margin_l2`] | Heo et al. 2019, overhaul of feature distillation | `mean` of [`partial_l2_sum`]'s terms |
+//! | [`partial_l2_sum`] | Heo et al. 2019 (PkuDavidGuan/Distillation's `distillation_loss`) | `sum [s > m, t <= m] (s - m)^2 + [s > t, m < t <= 0] (s - t)^2 + [t > 0] (s - t)^2` |
+//! | [`overhaul_loss`] | the same, over positions (`MarginReLULoss`) | `sum_i partial_l2_sum_i / 2^(n - i - 1) / batch` |
 //!
 //! [`overhaul_margin`] gives `margin_c = E[x | x < 0]` for `x ~ N(beta_c, gamma_c^2)` from the teacher's
 //! pre-ReLU BatchNorm (or `-3 |gamma_c|` when `Phi(-beta_c / |gamma_c|) <= 0.001`). The teacher's tensors are
@@ -16,7 +18,9 @@ pub mod attention;
 pub mod emd;
 pub mod feature;
 pub mod kd;
+pub mod overhaul;
 
 pub use attention::{attention_loss, attention_map};
 pub use feature::{feature_l2, margin_l2, normal_cdf, overhaul_margin};
 pub use kd::{kd_loss, kd_rows};
+pub use overhaul::{overhaul_loss, partial_l2_sum};

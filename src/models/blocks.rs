@@ -174,13 +174,24 @@ impl<B: Backend> BasicBlock<B> {
 
     /// `[n, c_in, h, w] -> [n, c_out, h / stride, w / stride]`, after the final ReLU.
     pub fn forward(&self, x: Tensor<B, 4>) -> Tensor<B, 4> {
+        relu(self.forward_pre_relu(x))
+    }
+
+    /// The block's output before its final ReLU, `bn2(conv2(..)) + shortcut(x)`: its pre-activation tap.
+    pub fn forward_pre_relu(&self, x: Tensor<B, 4>) -> Tensor<B, 4> {
         let y = relu(self.bn1.forward(self.conv1.forward(x.clone())));
         let y = self.bn2.forward(self.conv2.forward(y));
         let shortcut = match &self.shortcut {
             Some(projection) => projection.forward(x),
             None => x,
         };
-        relu(y + shortcut)
+        y + shortcut
+    }
+
+    /// The BatchNorm whose output is the residual branch of the pre-activation tap (`bn2`); the
+    /// overhaul margin of the tap comes from it (the shortcut is not part of it, as in Heo et al.'s code).
+    pub fn closing_bn(&self) -> &BatchNorm2d<B> {
+        &self.bn2
     }
 }
 
@@ -235,7 +246,20 @@ impl<B: Backend> PreActBlock<B> {
 
     /// `[n, c_in, h, w] -> [n, c_out, h / stride, w / stride]` (no activation after the sum).
     pub fn forward(&self, x: Tensor<B, 4>) -> Tensor<B, 4> {
-        let o = relu(self.bn1.forward(x.clone()));
+        let opened = self.bn1.forward(x.clone());
+        self.forward_opened(x, opened)
+    }
+
+    /// The BatchNorm that opens the block, `bn1`: its output on the block's input is the
+    /// pre-activation tap of whatever produced that input.
+    pub fn opening_bn(&self) -> &BatchNorm2d<B> {
+        &self.bn1
+    }
+
+    /// [`PreActBlock::forward`] given `opened = bn1(x)`, `[n, c_in, h, w]` both (computed once by a
+    /// caller that also keeps it as a tap, so training-mode statistics are updated once).
+    pub fn forward_opened(&self, x: Tensor<B, 4>, opened: Tensor<B, 4>) -> Tensor<B, 4> {
+        let o = relu(opened);
         let y = self.conv1.forward(o.clone());
         let y = self.conv2.forward(self.dropout.forward(relu(self.bn2.forward(y))));
         let shortcut = match &self.shortcut {

@@ -97,6 +97,18 @@ impl ModelConfig {
         self.validate(field)
     }
 
+    /// Fails for a network without pre-activation taps (a DARTS network), which `reason` needs;
+    /// `field` names the section.
+    pub fn validate_preact(&self, field: &str, reason: &str) -> Result<()> {
+        if let ModelConfig::Darts { .. } = self {
+            return Err(field_error(
+                &format!("{field}.kind"),
+                format!("{reason} needs pre-activation taps, which only ResNets and WRNs have"),
+            ));
+        }
+        Ok(())
+    }
+
     /// The cell-network skeleton of a DARTS model; `None` for the other families.
     fn darts_network(&self) -> Option<NetworkConfig> {
         match *self {

@@ -36,12 +36,14 @@ pub mod darts;
 pub mod item_layers;
 pub mod model;
 pub mod nextitnet;
+pub mod preact;
 pub mod residual;
 pub mod resnet;
 pub mod wrn;
 
 pub use config::ModelConfig;
 pub use model::Model;
+pub use preact::{PreActFeatures, TapPoint, Taps};
 pub use resnet::CifarResNet;
 pub use wrn::WideResNet;
 

@@ -1,11 +1,13 @@
 //! [`Model`]: one type over every network family, so callers hold a single module type.
 
-use super::StagedClassifier;
+use super::preact::{PreActFeatures, TapPoint};
+use super::residual::ResidualNet;
 use super::resnet::CifarResNet;
 use super::wrn::WideResNet;
+use super::{Features, StagedClassifier};
 use crate::supernet::CellNetwork;
 use burn::module::Module;
-use burn::tensor::backend::Backend;
+use burn::tensor::{Tensor, backend::Backend};
 
 /// A network of any family; implements [`StagedClassifier`] by delegation.
 #[derive(Module, Debug)]
@@ -29,6 +31,32 @@ impl<B: Backend> Model<B> {
             Model::Resnet(net) => Model::Resnet(net.into_frozen()),
             Model::Wrn(net) => Model::Wrn(net.into_frozen()),
             Model::Darts(net) => Model::Darts(net),
+        }
+    }
+
+    /// The residual network of a ResNet or WRN (the families with pre-activation taps,
+    /// [`super::preact`]); `None` for a DARTS network.
+    pub fn residual(&self) -> Option<&ResidualNet<B>> {
+        match self {
+            Model::Resnet(net) => Some(net.residual()),
+            Model::Wrn(net) => Some(net.residual()),
+            Model::Darts(_) => None,
+        }
+    }
+
+    /// Logits and the features at `at`: `(features, None)` for block outputs, `(features, Some(stem))`
+    /// with every block's pre-activation tap in `features.stages` for [`TapPoint::PreActivation`].
+    ///
+    /// # Panics
+    /// For pre-activation taps of a DARTS network (configs refuse it before a run starts).
+    pub fn forward_at(&self, images: Tensor<B, 4>, at: TapPoint) -> (Features<B>, Option<Tensor<B, 4>>) {
+        match at {
+            TapPoint::Block => (self.forward_features(images), None),
+            TapPoint::PreActivation => {
+                let net = self.residual().expect("pre-activation taps need a ResNet or WRN (checked by the config)");
+                let PreActFeatures { logits, taps } = net.forward_preact(images);
+                (Features { logits, stages: taps.stages }, Some(taps.stem))
+            }
         }
     }
 

@@ -112,6 +112,11 @@ impl<B: Backend> ResidualNet<B> {
             Some(bn) => relu(bn.forward(x)),
             None => x,
         };
+        self.pool_classify(x)
+    }
+
+    /// `[n, c, h, w]` (activated last stage) `-> [n, classes]`: global average pool, classifier.
+    pub(super) fn pool_classify(&self, x: Tensor<B, 4>) -> Tensor<B, 2> {
         let [n, c, h, w] = x.dims();
         let pooled = x.reshape([n, c, h * w]).mean_dim(2).reshape([n, c]); // [n, c]
         self.classifier.forward(pooled)

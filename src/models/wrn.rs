@@ -105,6 +105,11 @@ impl<B: Backend> WideResNet<B> {
         Self { net: self.net.into_frozen() }
     }
 
+    /// The shared residual network (its pre-activation taps: [`ResidualNet::forward_preact`]).
+    pub fn residual(&self) -> &ResidualNet<B> {
+        &self.net
+    }
+
     /// The shared network the trait methods run on.
     fn staged(&self) -> &dyn super::StagedClassifier<B> {
         &self.net

@@ -64,9 +64,13 @@ pub fn linear_relus<M: Module<Cpu>>(module: M, gamma: f32, beta: f32) -> M {
 /// `dir/teacher.mpk` and returns its `[teacher]` section. Three train-mode passes over random images
 /// move every BatchNorm's running statistics away from (0, 1), so a change to them is visible.
 pub fn tiny_teacher(dir: &Path, depth: usize, side: usize) -> TeacherSection {
+    tiny_teacher_of(dir, ModelConfig::Resnet { depth }, side)
+}
+
+/// [`tiny_teacher`] for any teacher `model`.
+pub fn tiny_teacher_of(dir: &Path, model: ModelConfig, side: usize) -> TeacherSection {
     let device = Default::default();
     Cpu::seed(&device, 11);
-    let model = ModelConfig::Resnet { depth };
     let net = model.build::<Cpu>(1, CLASSES as usize, &device).unwrap();
     for seed in 0..3 {
         let images = random_images(8, 1, side, CLASSES, 100 + seed);

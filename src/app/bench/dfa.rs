@@ -14,7 +14,7 @@
 
 use super::{Samples, check_counts, order_name, random_images, rayon_threads, step_settings, timed};
 use crate::error::{KdnasError, Result};
-use crate::models::{ModelConfig, StageShape, StagedClassifier};
+use crate::models::{ModelConfig, StageShape, StagedClassifier, TapPoint};
 use crate::optim::Sgd;
 use crate::search::bilevel::search_step;
 use crate::search::params::clip_global_norm;
@@ -191,7 +191,8 @@ fn distill_line<AB: AutodiffBackend>(args: &DfaBenchArgs, device: &AB::Device) -
     let shapes = teacher.inner.stage_shapes();
     let objectives = distill_objectives(&shapes)?;
     let names: Vec<&str> = objectives.iter().map(|o| o.objective.name()).collect();
-    let mut net = DistillStudent::new(STUDENT.build::<AB>(CHANNELS, CLASSES, device)?, &shapes, true, device);
+    let mut net =
+        DistillStudent::new(STUDENT.build::<AB>(CHANNELS, CLASSES, device)?, &shapes, Some(TapPoint::Block), device);
     let task = DistillTask::<AB> {
         train: random_images(args.batch, args.image, 1),
         test: random_images(0, args.image, 3),

@@ -5,7 +5,7 @@ use super::teacher::TeacherSection;
 use crate::app::run_config::{config_toml, load_config, parse_config};
 use crate::data::DataConfig;
 use crate::error::Result;
-use crate::models::ModelConfig;
+use crate::models::{ModelConfig, TapPoint};
 use crate::search::SearchConfig;
 use crate::tasks::{TaskKind, TaskSection};
 use serde::{Deserialize, Serialize};
@@ -63,6 +63,9 @@ impl DfaSearchConfig {
         self.teacher.validate()?;
         self.student.model.validate("student.model")?;
         self.dfa.validate()?;
+        if self.dfa.distance.taps() == TapPoint::PreActivation {
+            self.student.model.validate_preact("student.model", "dfa.distance = \"overhaul\"")?;
+        }
         self.search.validate()
     }
 

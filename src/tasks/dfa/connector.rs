@@ -9,8 +9,10 @@ use burn::tensor::{Tensor, backend::Backend};
 /// `[n, c_in, h, w] -> [n, c_out, h, w]`: 1x1 conv (no bias) then BatchNorm.
 #[derive(Module, Debug)]
 pub struct Connector<B: Backend> {
-    conv: Pointwise<B>,
-    bn: BatchNorm2d<B>,
+    /// The 1x1 convolution, `[c_out, c_in]`.
+    pub conv: Pointwise<B>,
+    /// The BatchNorm over `c_out` channels (batch statistics in training).
+    pub bn: BatchNorm2d<B>,
 }
 
 impl<B: Backend> Connector<B> {

@@ -6,6 +6,7 @@ use super::teacher::TeacherSection;
 use crate::app::run_config::{config_toml, load_config};
 use crate::data::DataConfig;
 use crate::error::Result;
+use crate::models::TapPoint;
 use crate::train::TrainConfig;
 use crate::validate::field_error;
 use serde::{Deserialize, Serialize};
@@ -54,6 +55,9 @@ impl DistillConfig {
         }
         if self.objective.is_empty() {
             return Err(field_error("objective", "give at least one `[[objective]]` (e.g. kind = \"cross_entropy\")"));
+        }
+        if super::objectives::feature_taps(&self.objective)? == Some(TapPoint::PreActivation) {
+            self.student.model.validate_preact("student.model", "the overhaul distance")?;
         }
         for (i, objective) in self.objective.iter().enumerate() {
             objective.validate(&format!("objective[{i}]"))?;

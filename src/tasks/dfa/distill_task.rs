@@ -3,12 +3,14 @@
 //! DFA's aggregation targets (searched, Last, Average, Random) are all instances of it.
 
 use super::connector::{Connector, stage_connectors};
-use super::objectives::{Objective, apply};
+use super::losses::Distance;
+use super::objectives::{Objective, apply, feature_taps};
 use super::search_task::{TeacherBatch, stage_outputs, teacher_batch};
 use super::teacher::FrozenTeacher;
 use crate::data::{Augment, ImageSet};
 use crate::metrics::{correct_count, cross_entropy};
-use crate::models::{Model, StageShape, StagedClassifier};
+use crate::models::residual::STEM_CHANNELS;
+use crate::models::{Model, StageShape, StagedClassifier, TapPoint};
 use crate::search::TaskLoss;
 use crate::train::classify::score_classifier;
 use crate::train::image_task::EVAL_BATCH;
@@ -23,16 +25,23 @@ use rand::rngs::StdRng;
 pub struct DistillStudent<B: Backend> {
     /// The student network (the weights a finished run exports).
     pub student: Model<B>,
-    /// One connector per stage; empty when no objective compares features through connectors.
+    /// One connector per compared position (every stage, after the stem for pre-activation taps);
+    /// empty when no objective compares features through connectors.
     pub connectors: Vec<Connector<B>>,
 }
 
 impl<B: Backend> DistillStudent<B> {
-    /// Wraps `student`, with connectors to a teacher of `teacher` stages when `connect`.
-    pub fn new(student: Model<B>, teacher: &[StageShape], connect: bool, device: &B::Device) -> Self {
-        let connectors = if connect {
-            let from: Vec<usize> = student.stage_shapes().iter().map(|s| s.channels).collect();
-            let to: Vec<usize> = teacher.iter().map(|s| s.channels).collect();
+    /// Wraps `student`, with connectors to a teacher of `teacher` stages when `connect` names the tap
+    /// point of the compared features (pre-activation taps add one for the stem, 16 -> 16 channels).
+    pub fn new(student: Model<B>, teacher: &[StageShape], connect: Option<TapPoint>, device: &B::Device) -> Self {
+        let stem = match connect {
+            Some(TapPoint::PreActivation) => vec![STEM_CHANNELS],
+            _ => Vec::new(),
+        };
+        let connectors = if connect.is_some() {
+            let from: Vec<usize> =
+                stem.iter().copied().chain(student.stage_shapes().iter().map(|s| s.channels)).collect();
+            let to: Vec<usize> = stem.iter().copied().chain(teacher.iter().map(|s| s.channels)).collect();
             stage_connectors(&from, &to, device)
         } else {
             Vec::new()
@@ -60,7 +69,7 @@ pub struct DistillTask<AB: AutodiffBackend> {
     pub augment: Option<Augment>,
     /// The frozen teacher.
     pub teacher: FrozenTeacher<AB>,
-    /// The weighted terms of the loss.
+    /// The weighted terms of the loss (at most one tap point: [`super::objectives::feature_taps`]).
     pub objectives: Vec<BoundObjective>,
     /// Device batches are built on.
     pub device: AB::Device,
@@ -81,26 +90,54 @@ impl<AB: AutodiffBackend> DistillTask<AB> {
                 apply::kd(s.logits.clone(), batch.teacher.logits.clone(), *temperature)
             }
             Objective::Attention { p, .. } => apply::attention(&s.stages, &teacher_stages(), *p),
-            Objective::Fitnet { distance, .. } => apply::features(&s.connected(net), &teacher_stages(), *distance),
+            Objective::Fitnet { distance, .. } => apply::features(&s.connected(net), &teacher_stages(), &[], *distance),
+            Objective::Overhaul { .. } => {
+                let margins = self.teacher.margin_tensors(&self.device);
+                let margins: Vec<_> = margins.stage_ends().into_iter().cloned().collect();
+                let targets = with_stem(&batch.stem, teacher_stages());
+                apply::features(&s.connected(net), &targets, &margins, Distance::Overhaul)
+            }
             Objective::Aggregation { distance, .. } => {
                 let weights = bound.aggregation.as_ref().expect("aggregation weights are bound before training");
-                let targets = apply::fixed_aggregates(&batch.teacher.stages, weights);
-                apply::features(&s.connected(net), &targets, *distance)
+                let targets = with_stem(&batch.stem, apply::fixed_aggregates(&batch.teacher.stages, weights));
+                let margins = match distance {
+                    Distance::Overhaul => {
+                        let margins = self.teacher.margin_tensors(&self.device);
+                        let mixed = apply::fixed_aggregates(&margins.stages, weights);
+                        with_stem(&Some(margins.stem), mixed)
+                    }
+                    Distance::L2 | Distance::MarginL2 => Vec::new(),
+                };
+                apply::features(&s.connected(net), &targets, &margins, *distance)
             }
         }
     }
+
+    /// The tap point of the teacher's and student's features.
+    fn taps(&self) -> TapPoint {
+        let objectives: Vec<Objective> = self.objectives.iter().map(|b| b.objective.clone()).collect();
+        feature_taps(&objectives).expect("the config checked the objectives' tap points").unwrap_or_default()
+    }
+}
+
+/// `stem` (when the taps have one) followed by `stages`: the compared positions.
+fn with_stem<T: Clone>(stem: &Option<T>, stages: Vec<T>) -> Vec<T> {
+    stem.iter().cloned().chain(stages).collect()
 }
 
 /// The student's outputs on a batch.
 struct StudentView<B: Backend> {
     logits: Tensor<B, 2>,
+    /// The stem tap, for pre-activation taps.
+    stem: Option<Tensor<B, 4>>,
     stages: Vec<Tensor<B, 4>>,
 }
 
 impl<B: Backend> StudentView<B> {
-    /// Every stage output mapped to the teacher's channels.
+    /// Every compared position (the stem tap, if any, then every stage output) mapped to the teacher's
+    /// channels.
     fn connected(&self, net: &DistillStudent<B>) -> Vec<Tensor<B, 4>> {
-        self.stages.iter().zip(&net.connectors).map(|(s, c)| c.forward(s.clone())).collect()
+        with_stem(&self.stem, self.stages.clone()).into_iter().zip(&net.connectors).map(|(s, c)| c.forward(s)).collect()
     }
 }
 
@@ -113,12 +150,13 @@ impl<AB: AutodiffBackend> TrainTask<AB> for DistillTask<AB> {
     }
 
     fn batch(&self, indices: &[usize], rng: &mut StdRng) -> Self::Batch {
-        teacher_batch(&self.train, indices, self.augment.as_ref().map(|a| (a, rng)), &self.teacher, &self.device)
+        let augment = self.augment.as_ref().map(|a| (a, rng));
+        teacher_batch(&self.train, indices, augment, &self.teacher, self.taps(), &self.device)
     }
 
     fn loss(&self, net: &Self::Net, batch: &Self::Batch, _at: EpochAt) -> TaskLoss<AB> {
-        let features = net.student.forward_features(batch.images.clone());
-        let view = StudentView { stages: stage_outputs(&features), logits: features.logits };
+        let (features, stem) = net.student.forward_at(batch.images.clone(), self.taps());
+        let view = StudentView { stages: stage_outputs(&features), logits: features.logits, stem };
         let mut total: Option<Tensor<AB, 1>> = None;
         let mut terms = Vec::with_capacity(self.objectives.len());
         for bound in &self.objectives {

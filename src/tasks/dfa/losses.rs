@@ -1,7 +1,8 @@
 //! DFA's loss settings (the `[dfa]` section) and the feature distance they choose.
 
-use crate::distill::{feature_l2, margin_l2};
+use crate::distill::{feature_l2, margin_l2, overhaul_loss};
 use crate::error::Result;
+use crate::models::TapPoint;
 use burn::tensor::{Tensor, backend::Backend};
 use serde::{Deserialize, Serialize};
 
@@ -9,24 +10,51 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum Distance {
-    /// Mean squared error (FitNet's hint loss).
+    /// Mean squared error (FitNet's hint loss) on block outputs.
     #[default]
     L2,
-    /// The overhaul paper's partial L2 with a zero margin: the taps are post-ReLU block outputs, so
-    /// positions where the target is 0 and the student is below it are not penalised.
+    /// The overhaul paper's partial L2 with a zero margin, as a mean, on block outputs: the ResNet taps
+    /// are post-ReLU, so positions where the target is 0 and the student is below it are not penalised.
     MarginL2,
+    /// Heo et al. 2019's overhaul loss on pre-activation taps ([`crate::models::preact`]): the partial L2
+    /// with the teacher BatchNorms' margins, summed over elements, position `i` of `n` weighted
+    /// `1 / 2^(n - i - 1)`, divided by the batch ([`overhaul_loss`]). The margin of an aggregation
+    /// target is the same weighted mix of its candidates' margins.
+    Overhaul,
 }
 
 impl Distance {
-    /// `d(student, target)`, both `[n, c, h, w]`, as `[1]`.
-    pub fn between<B: Backend>(self, student: Tensor<B, 4>, target: Tensor<B, 4>) -> Tensor<B, 1> {
+    /// Which features of both networks this distance compares.
+    pub fn taps(self) -> TapPoint {
         match self {
-            Distance::L2 => feature_l2(student, target),
-            Distance::MarginL2 => {
-                let channels = target.dims()[1];
-                let margin = Tensor::zeros([channels], &target.device());
-                margin_l2(student, target, margin)
-            }
+            Distance::L2 | Distance::MarginL2 => TapPoint::Block,
+            Distance::Overhaul => TapPoint::PreActivation,
+        }
+    }
+
+    /// `d` over positions, `[n, c_i, h_i, w_i]` student and target per position, as `[1]`: the sum of the
+    /// per-position distances for L2 and MarginL2 (`margins` unused), [`overhaul_loss`] with `margins[i]`
+    /// (`[c_i]`) for Overhaul.
+    ///
+    /// # Panics
+    /// For Overhaul without one margin per position (a programming error).
+    pub fn over_positions<B: Backend>(
+        self,
+        students: &[Tensor<B, 4>],
+        targets: &[Tensor<B, 4>],
+        margins: &[Tensor<B, 1>],
+    ) -> Tensor<B, 1> {
+        let pairs = students.iter().cloned().zip(targets.iter().cloned());
+        let sum = |terms: Vec<Tensor<B, 1>>| terms.into_iter().reduce(|a, b| a + b).expect("at least one position");
+        match self {
+            Distance::L2 => sum(pairs.map(|(s, t)| feature_l2(s, t)).collect()),
+            Distance::MarginL2 => sum(pairs
+                .map(|(s, t)| {
+                    let margin = Tensor::zeros([t.dims()[1]], &t.device());
+                    margin_l2(s, t, margin)
+                })
+                .collect()),
+            Distance::Overhaul => overhaul_loss(students, targets, margins),
         }
     }
 }
@@ -49,7 +77,8 @@ pub enum StudentToTeacher {
 #[serde(deny_unknown_fields, default)]
 pub struct DfaLosses {
     /// Weight of the feature term in L_train = CE + lambda * sum_i d(conn_i(S_i), A_i). The default
-    /// (100) matches the FitNet baseline's hint weight, so the Last ablation equals FitNet on every stage.
+    /// (100) matches the FitNet baseline's hint weight, so the Last ablation equals FitNet on every stage;
+    /// with `distance = "overhaul"` the reference's weight is 1e-3.
     pub lambda: f64,
     /// Weight of the teacher-to-student bridge path.
     pub gamma_ts: f64,

@@ -6,7 +6,7 @@ use super::losses::Distance;
 use crate::distill::{attention_loss, kd_loss};
 use crate::error::{KdnasError, Result};
 use crate::export::Genotype;
-use crate::models::StageShape;
+use crate::models::{StageShape, TapPoint};
 use crate::validate::{field_error, non_negative, positive};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
@@ -59,7 +59,18 @@ pub enum Objective {
         #[serde(default = "default_power")]
         p: f64,
     },
-    /// The aggregation target A_i = sum_j w_ij T_i^j of every stage, with fixed weights.
+    /// Heo et al. 2019's overhaul distillation as PkuDavidGuan/Distillation's `margin_ReLU`: the
+    /// connected pre-activation taps of the student's stem and stage ends against the teacher's, with the
+    /// teacher BatchNorms' margins ([`Distance::Overhaul`]; the stem tap included, as in the reference).
+    Overhaul {
+        /// Weight of the term (the reference's 1e-3).
+        #[serde(default = "default_overhaul_weight")]
+        weight: f64,
+    },
+    /// The aggregation target A_i = sum_j w_ij T_i^j of every stage, with fixed weights. With
+    /// `distance = "overhaul"` the taps are pre-activation ones, A_i's margin is the same mix of its
+    /// candidates' margins, and the stem tap is a fixed position as in [`Objective::Overhaul`]: `Last` is
+    /// then the overhaul objective itself.
     Aggregation {
         /// Weight of the term (summed over stages).
         weight: f64,
@@ -81,6 +92,10 @@ fn default_power() -> f64 {
     2.0
 }
 
+fn default_overhaul_weight() -> f64 {
+    1e-3
+}
+
 impl Objective {
     /// The term's name in records and plots.
     pub fn name(&self) -> &'static str {
@@ -89,6 +104,7 @@ impl Objective {
             Objective::Kd { .. } => "kd",
             Objective::Fitnet { .. } => "fitnet",
             Objective::Attention { .. } => "attention",
+            Objective::Overhaul { .. } => "overhaul",
             Objective::Aggregation { .. } => "aggregation",
         }
     }
@@ -100,13 +116,24 @@ impl Objective {
             | Objective::Kd { weight, .. }
             | Objective::Fitnet { weight, .. }
             | Objective::Attention { weight, .. }
+            | Objective::Overhaul { weight }
             | Objective::Aggregation { weight, .. } => weight,
         }
     }
 
     /// Whether the term compares connected student features with teacher features.
     pub fn needs_connectors(&self) -> bool {
-        matches!(self, Objective::Fitnet { .. } | Objective::Aggregation { .. })
+        matches!(self, Objective::Fitnet { .. } | Objective::Overhaul { .. } | Objective::Aggregation { .. })
+    }
+
+    /// Which features of both networks the term reads; `None` for the logit terms.
+    pub fn taps(&self) -> Option<TapPoint> {
+        match self {
+            Objective::CrossEntropy { .. } | Objective::Kd { .. } => None,
+            Objective::Fitnet { .. } | Objective::Attention { .. } => Some(TapPoint::Block),
+            Objective::Overhaul { .. } => Some(TapPoint::PreActivation),
+            Objective::Aggregation { distance, .. } => Some(distance.taps()),
+        }
     }
 
     /// Checks the fields; `field` is `objective[i]`.
@@ -115,6 +142,10 @@ impl Objective {
         match self {
             Objective::Kd { temperature, .. } => positive(&format!("{field}.temperature"), *temperature),
             Objective::Attention { p, .. } => positive(&format!("{field}.p"), *p),
+            Objective::Fitnet { distance: Distance::Overhaul, .. } => Err(field_error(
+                &format!("{field}.distance"),
+                "the overhaul distance is its own objective: use `kind = \"overhaul\"`",
+            )),
             Objective::Aggregation { weights: AggregationWeights::Searched, search: None, .. } => Err(field_error(
                 &format!("{field}.search"),
                 "`weights = \"searched\"` needs `search = \"RUN_DIR\"` (a `kdnas dfa search` run directory)",
@@ -147,17 +178,22 @@ pub mod apply {
         sum(student.iter().zip(teacher).map(|(s, t)| attention_loss(s.clone(), t.clone(), p)))
     }
 
-    /// `d(connected_i, target_i)` summed over stages.
+    /// `d` over positions ([`Distance::over_positions`]; `margins` only for the overhaul distance).
     pub fn features<B: Backend>(
         connected: &[Tensor<B, 4>],
         targets: &[Tensor<B, 4>],
+        margins: &[Tensor<B, 1>],
         distance: Distance,
     ) -> Tensor<B, 1> {
-        sum(connected.iter().zip(targets).map(|(s, t)| distance.between(s.clone(), t.clone())))
+        distance.over_positions(connected, targets, margins)
     }
 
-    /// A_i = sum_j w_ij T_i^j for every stage with host weights `w[i][j]`.
-    pub fn fixed_aggregates<B: Backend>(stages: &[Vec<Tensor<B, 4>>], weights: &[Vec<f32>]) -> Vec<Tensor<B, 4>> {
+    /// A_i = sum_j w_ij T_i^j for every stage with host weights `w[i][j]`: the aggregation targets
+    /// (`D = 4`, `[n, c_i, h_i, w_i]` each) or their margins (`D = 1`, `[c_i]` each).
+    pub fn fixed_aggregates<B: Backend, const D: usize>(
+        stages: &[Vec<Tensor<B, D>>],
+        weights: &[Vec<f32>],
+    ) -> Vec<Tensor<B, D>> {
         stages
             .iter()
             .zip(weights)
@@ -171,6 +207,29 @@ pub mod apply {
     fn sum<B: Backend>(terms: impl Iterator<Item = Tensor<B, 1>>) -> Tensor<B, 1> {
         terms.reduce(|a, b| a + b).expect("a model has stages")
     }
+}
+
+/// The tap point of a run's feature objectives (`None` when it has only logit terms); `objectives[i]`
+/// is named in the error when two of them read different tap points.
+pub fn feature_taps(objectives: &[Objective]) -> Result<Option<TapPoint>> {
+    let mut found: Option<(usize, TapPoint)> = None;
+    for (i, objective) in objectives.iter().enumerate() {
+        match (objective.taps(), found) {
+            (Some(taps), None) => found = Some((i, taps)),
+            (Some(taps), Some((first, seen))) if taps != seen => {
+                return Err(field_error(
+                    &format!("objective[{i}]"),
+                    format!(
+                        "`{}` reads {taps:?} taps but objective[{first}] (`{}`) reads {seen:?} taps: one run distils one kind of feature",
+                        objective.name(),
+                        objectives[first].name()
+                    ),
+                ));
+            }
+            _ => {}
+        }
+    }
+    Ok(found.map(|(_, taps)| taps))
 }
 
 /// The per-stage weights `[stage][block]` of an aggregation objective for a teacher of `stages`.

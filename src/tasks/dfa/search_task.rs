@@ -2,12 +2,12 @@
 //! per teacher stage the architecture. L_train = CE + lambda * sum_i d(conn_i(S_i), A_i(beta)); the
 //! architecture loss is the bridge loss gamma_TS * L_TS + gamma_ST * L_ST on the validation split.
 
-use super::losses::{DfaLosses, StudentToTeacher};
+use super::losses::{DfaLosses, Distance, StudentToTeacher};
 use super::net::DfaStudent;
 use super::teacher::FrozenTeacher;
 use crate::data::{Augment, ImageSet, image_batch};
 use crate::metrics::{correct_count, cross_entropy};
-use crate::models::{Features, StagedClassifier};
+use crate::models::{Features, StagedClassifier, TapPoint};
 use crate::search::task::Evaluation;
 use crate::search::{SearchTask, Split, TaskLoss};
 use crate::space::ChoiceSlot;
@@ -24,21 +24,25 @@ pub struct TeacherBatch<AB: AutodiffBackend> {
     pub images: Tensor<AB, 4>,
     /// `[n]`.
     pub labels: Tensor<AB, 1, Int>,
-    /// The teacher's logits and block features (constants).
+    /// The teacher's logits and features at the run's tap point (constants): block outputs, or
+    /// pre-activation taps ([`crate::models::preact`]).
     pub teacher: Features<AB>,
+    /// The teacher's stem tap, for pre-activation taps.
+    pub stem: Option<Tensor<AB, 4>>,
 }
 
-/// Builds the batch of `indices` of `set` and runs the teacher on it once.
+/// Builds the batch of `indices` of `set` and runs the teacher on it once, tapping it at `at`.
 pub fn teacher_batch<AB: AutodiffBackend>(
     set: &ImageSet,
     indices: &[usize],
     augment: Option<(&Augment, &mut StdRng)>,
     teacher: &FrozenTeacher<AB>,
+    at: TapPoint,
     device: &AB::Device,
 ) -> TeacherBatch<AB> {
     let (images, labels) = image_batch::<AB::InnerBackend>(set, indices, augment, device);
-    let teacher = teacher.features(images.clone());
-    TeacherBatch { images: Tensor::from_inner(images), labels: Tensor::from_inner(labels), teacher }
+    let (teacher, stem) = teacher.features(images.clone(), at);
+    TeacherBatch { images: Tensor::from_inner(images), labels: Tensor::from_inner(labels), teacher, stem }
 }
 
 /// A_i = sum_j w_ij * T_i^j for every stage, `[n, c_i, h_i, w_i]` each.
@@ -53,6 +57,18 @@ pub fn aggregates<AB: AutodiffBackend>(
         .zip(slots)
         .map(|(blocks, &slot)| weighted_sum(blocks.iter().cloned(), weights.row(slot)))
         .collect()
+}
+
+/// The margin of every stage's aggregation target: the teacher margins of the stage's taps mixed
+/// with the same weights as the taps, `[c_i]` each.
+pub fn aggregate_margins<AB: AutodiffBackend>(
+    teacher: &FrozenTeacher<AB>,
+    weights: &ArchWeights<AB>,
+    slots: &[ChoiceSlot],
+    device: &AB::Device,
+) -> Vec<Tensor<AB, 1>> {
+    let margins = teacher.margin_tensors(device);
+    margins.stages.into_iter().zip(slots).map(|(blocks, &slot)| weighted_sum(blocks, weights.row(slot))).collect()
 }
 
 /// The last block output of every stage: the stage's feature, `[n, c_i, h_i, w_i]`.
@@ -90,6 +106,15 @@ struct Bridges<AB: AutodiffBackend> {
 }
 
 impl<AB: AutodiffBackend> DfaSearchTask<AB> {
+    /// The aggregation targets' margins for the overhaul distance ([`aggregate_margins`]); none for
+    /// the distances that take no margin.
+    fn margins(&self, weights: &ArchWeights<AB>) -> Vec<Tensor<AB, 1>> {
+        match self.losses.distance {
+            Distance::Overhaul => aggregate_margins(&self.teacher, weights, &self.slots, &self.device),
+            Distance::L2 | Distance::MarginL2 => Vec::new(),
+        }
+    }
+
     /// Both bridge paths; `connected[i]` is the student's stage-i output mapped to the teacher's
     /// channels (computed once per batch: it also feeds the feature term).
     fn bridges(
@@ -97,6 +122,7 @@ impl<AB: AutodiffBackend> DfaSearchTask<AB> {
         net: &DfaStudent<AB>,
         connected: &[Tensor<AB, 4>],
         targets: &[Tensor<AB, 4>],
+        margins: &[Tensor<AB, 1>],
         labels: &Tensor<AB, 1, Int>,
     ) -> Bridges<AB> {
         let stages = targets.len() as f64;
@@ -110,7 +136,11 @@ impl<AB: AutodiffBackend> DfaSearchTask<AB> {
                 StudentToTeacher::CrossEntropy => {
                     cross_entropy(self.teacher.net.forward_from(i, connected.clone()), labels.clone())
                 }
-                StudentToTeacher::Distance => self.losses.distance.between(connected.clone(), a.clone()),
+                StudentToTeacher::Distance => self.losses.distance.over_positions(
+                    std::slice::from_ref(connected),
+                    std::slice::from_ref(a),
+                    margins.get(i..=i).unwrap_or_default(),
+                ),
             };
             ts = Some(ts.map_or(ts_i.clone(), |acc| acc + ts_i));
             st = Some(st.map_or(st_i.clone(), |acc| acc + st_i));
@@ -140,25 +170,22 @@ impl<AB: AutodiffBackend> SearchTask<AB> for DfaSearchTask<AB> {
             indices,
             self.augment.as_ref().map(|a| (a, rng)),
             &self.teacher,
+            self.losses.distance.taps(),
             &self.device,
         )
     }
 
     fn weight_loss(&self, net: &Self::Net, weights: &ArchWeights<AB>, batch: &Self::Batch) -> TaskLoss<AB> {
-        let features = net.student.forward_features(batch.images.clone());
+        let (features, _) = net.student.forward_at(batch.images.clone(), self.losses.distance.taps());
         let ce = cross_entropy(features.logits.clone(), batch.labels.clone());
         let connected = connect(net, &features);
         let targets = aggregates(&batch.teacher, weights, &self.slots);
-        let feature = connected
-            .iter()
-            .zip(&targets)
-            .map(|(s, a)| self.losses.distance.between(s.clone(), a.clone()))
-            .reduce(|acc, d| acc + d)
-            .expect("a model has stages");
+        let margins = self.margins(weights);
+        let feature = self.losses.distance.over_positions(&connected, &targets, &margins);
         let mut total = ce.clone() + feature.clone().mul_scalar(self.losses.lambda);
         let mut terms = vec![("cross_entropy", ce), ("feature", feature)];
         if self.losses.bridges_in_weight_loss {
-            let b = self.bridges(net, &connected, &targets, &batch.labels);
+            let b = self.bridges(net, &connected, &targets, &margins, &batch.labels);
             total = total
                 + b.teacher_to_student.clone().mul_scalar(self.losses.gamma_ts)
                 + b.student_to_teacher.clone().mul_scalar(self.losses.gamma_st);
@@ -174,10 +201,10 @@ impl<AB: AutodiffBackend> SearchTask<AB> for DfaSearchTask<AB> {
     }
 
     fn arch_loss(&self, net: &Self::Net, weights: &ArchWeights<AB>, batch: &Self::Batch) -> TaskLoss<AB> {
-        let features = net.student.forward_features(batch.images.clone());
+        let (features, _) = net.student.forward_at(batch.images.clone(), self.losses.distance.taps());
         let connected = connect(net, &features);
         let targets = aggregates(&batch.teacher, weights, &self.slots);
-        let b = self.bridges(net, &connected, &targets, &batch.labels);
+        let b = self.bridges(net, &connected, &targets, &self.margins(weights), &batch.labels);
         let total = b.teacher_to_student.clone().mul_scalar(self.losses.gamma_ts)
             + b.student_to_teacher.clone().mul_scalar(self.losses.gamma_st);
         TaskLoss {

@@ -2,7 +2,7 @@
 //! its running BatchNorm statistics on both backends.
 
 use crate::error::{KdnasError, Result};
-use crate::models::{Features, Model, ModelConfig, StagedClassifier};
+use crate::models::{Features, Model, ModelConfig, TapPoint, Taps};
 use crate::search::checkpoint::load_module_file;
 use burn::module::{AutodiffModule, Module};
 use burn::tensor::Tensor;
@@ -39,6 +39,9 @@ pub struct FrozenTeacher<AB: AutodiffBackend> {
     pub net: Model<AB>,
     /// For features that need no gradient.
     pub inner: Model<AB::InnerBackend>,
+    /// The overhaul margin of every pre-activation tap, from the BatchNorms' affine parameters
+    /// ([`crate::models::preact`]); `None` for a network without such taps.
+    pub margins: Option<Taps<Vec<f32>>>,
 }
 
 impl<AB: AutodiffBackend> FrozenTeacher<AB> {
@@ -68,15 +71,32 @@ impl<AB: AutodiffBackend> FrozenTeacher<AB> {
     pub fn from_model(model: Model<AB>) -> Self {
         let net = model.no_grad().into_frozen();
         let inner = net.valid();
-        Self { net, inner }
+        let margins = inner.residual().map(|r| r.tap_margins());
+        Self { net, inner, margins }
     }
 
-    /// The teacher's logits and block features of a batch, as constants of the autodiff backend.
-    pub fn features(&self, images: Tensor<AB::InnerBackend, 4>) -> Features<AB> {
-        let f = self.inner.forward_features(images);
-        Features {
+    /// The margin of every tap as a `[c]` tensor on `device`.
+    ///
+    /// # Panics
+    /// For a teacher without pre-activation taps (configs refuse it before a run starts).
+    pub fn margin_tensors(&self, device: &AB::Device) -> Taps<Tensor<AB, 1>> {
+        let margins =
+            self.margins.as_ref().expect("the overhaul needs a ResNet or WRN teacher (checked by the config)");
+        let tensor = |m: &Vec<f32>| Tensor::from_floats(m.as_slice(), device);
+        Taps {
+            stem: tensor(&margins.stem),
+            stages: margins.stages.iter().map(|b| b.iter().map(tensor).collect()).collect(),
+        }
+    }
+
+    /// The teacher's logits and features at `at` of a batch ([`Model::forward_at`]), as constants of the
+    /// autodiff backend.
+    pub fn features(&self, images: Tensor<AB::InnerBackend, 4>, at: TapPoint) -> (Features<AB>, Option<Tensor<AB, 4>>) {
+        let (f, stem) = self.inner.forward_at(images, at);
+        let features = Features {
             logits: Tensor::from_inner(f.logits),
             stages: f.stages.into_iter().map(|s| s.into_iter().map(Tensor::from_inner).collect()).collect(),
-        }
+        };
+        (features, stem.map(Tensor::from_inner))
     }
 }
