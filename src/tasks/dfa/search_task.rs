@@ -105,7 +105,24 @@ struct Bridges<AB: AutodiffBackend> {
     student_to_teacher: Tensor<AB, 1>,
 }
 
+/// The two players of DFA's bridge loss, as the architecture-gradient probes name them.
+const BRIDGE_PARTS: [&str; 2] = ["bridge_ts", "bridge_st"];
+
 impl<AB: AutodiffBackend> DfaSearchTask<AB> {
+    /// The student's features and both bridge paths on `batch`.
+    fn bridges_of(
+        &self,
+        net: &DfaStudent<AB>,
+        weights: &ArchWeights<AB>,
+        batch: &TeacherBatch<AB>,
+    ) -> (Features<AB>, Bridges<AB>) {
+        let (features, _) = net.student.forward_at(batch.images.clone(), self.losses.distance.taps());
+        let connected = connect(net, &features);
+        let targets = aggregates(&batch.teacher, weights, &self.slots);
+        let b = self.bridges(net, &connected, &targets, &self.margins(weights), &batch.labels);
+        (features, b)
+    }
+
     /// The aggregation targets' margins for the overhaul distance ([`aggregate_margins`]); none for
     /// the distances that take no margin.
     fn margins(&self, weights: &ArchWeights<AB>) -> Vec<Tensor<AB, 1>> {
@@ -200,11 +217,27 @@ impl<AB: AutodiffBackend> SearchTask<AB> for DfaSearchTask<AB> {
         }
     }
 
+    fn arch_loss_parts(&self) -> &'static [&'static str] {
+        &BRIDGE_PARTS
+    }
+
+    fn arch_loss_part(
+        &self,
+        part: usize,
+        net: &Self::Net,
+        weights: &ArchWeights<AB>,
+        batch: &Self::Batch,
+    ) -> Option<Tensor<AB, 1>> {
+        let (_, b) = self.bridges_of(net, weights, batch);
+        match part {
+            0 => Some(b.teacher_to_student.mul_scalar(self.losses.gamma_ts)),
+            1 => Some(b.student_to_teacher.mul_scalar(self.losses.gamma_st)),
+            _ => None,
+        }
+    }
+
     fn arch_loss(&self, net: &Self::Net, weights: &ArchWeights<AB>, batch: &Self::Batch) -> TaskLoss<AB> {
-        let (features, _) = net.student.forward_at(batch.images.clone(), self.losses.distance.taps());
-        let connected = connect(net, &features);
-        let targets = aggregates(&batch.teacher, weights, &self.slots);
-        let b = self.bridges(net, &connected, &targets, &self.margins(weights), &batch.labels);
+        let (features, b) = self.bridges_of(net, weights, batch);
         let total = b.teacher_to_student.clone().mul_scalar(self.losses.gamma_ts)
             + b.student_to_teacher.clone().mul_scalar(self.losses.gamma_st);
         TaskLoss {
