@@ -758,7 +758,7 @@ fn run(cli: Cli) -> Result<()> {
             let state_path = checkpoint.join("state.json");
             let text = std::fs::read(&state_path).with_context(|| format!("reading {}", state_path.display()))?;
             let state = serde_json::from_slice(&text).with_context(|| format!("parsing {}", state_path.display()))?;
-            let genotype = write_search_outputs(&run_dir, &run.space, &state, rule)?;
+            let genotype = write_search_outputs(&run_dir, &run.space, &state, rule, run.config.search.derive_from)?;
             println!("genotype: {}", genotype_line(&genotype));
             Ok(())
         }

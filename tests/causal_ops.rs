@@ -4,7 +4,7 @@
 //! and hand counts, ReZero's identity at initialisation, padding and the configuration's checks.
 
 use burn::backend::{Autodiff, Flex};
-use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
+use burn::module::{AutodiffModule, Module, ModuleMapper, ModuleVisitor, Param};
 use burn::tensor::backend::Backend;
 use burn::tensor::{Distribution, ElementConversion, Int, Tensor, TensorData};
 use kdnas::models::nextitnet::{NextItNet, NextItNetConfig};
@@ -204,7 +204,7 @@ impl<B: Backend> ModuleMapper<B> for SetAlphas {
 }
 
 fn small_config() -> NextItNetConfig {
-    NextItNetConfig { dim: 8, blocks: 3, dilations: vec![1, 4], kernel: 3 }
+    NextItNetConfig { dim: 8, blocks: 3, dilations: vec![1, 4], kernel: 3, dropout: 0.0 }
 }
 
 fn random_items<B: Backend>(items: usize, shape: [usize; 2]) -> Tensor<B, 2, Int> {
@@ -369,4 +369,20 @@ fn time_major_conv_equals_the_channels_first_conv_with_its_gradients() {
         assert!(max_abs_diff(dw_a, dw_b) < 1e-4, "{what}: weight gradients differ");
         assert!(max_abs_diff(db_a, db_b) < 1e-4, "{what}: bias gradients differ");
     }
+}
+
+#[test]
+fn nextitnet_dropout_acts_in_training_only_and_keeps_the_record() {
+    let config = NextItNetConfig { dropout: 0.5, ..small_config() };
+    let items = random_items::<Eval>(20, [2, 7]);
+    let train: NextItNet<Train> = config.build(20, &Default::default()).unwrap();
+    let items_train = Tensor::<Train, 2, Int>::from_data(items.to_data(), &Default::default());
+    let (a, b) = (train.forward(items_train.clone()), train.forward(items_train));
+    assert!(max_abs_diff(a.inner(), b.inner()) > 0.0, "two training passes draw different masks");
+    let eval = train.valid();
+    assert!(max_abs_diff(eval.forward(items.clone()), eval.forward(items)) == 0.0, "no dropout in evaluation");
+    let plain: NextItNet<Train> = small_config().build(20, &Default::default()).unwrap();
+    assert_eq!(plain.num_params(), config.build::<Train>(20, &Default::default()).unwrap().num_params());
+    let text = toml::to_string(&small_config()).unwrap();
+    assert!(!text.contains("dropout"), "a config without dropout serialises as before: {text}");
 }

@@ -73,7 +73,7 @@ pub fn search_and_write<AB: AutodiffBackend, T: SearchTask<AB>, C: SpaceRunConfi
     let search_run =
         SearchRun { config: run.config.search(), seed: run.config.seed(), run_dir: &run.dir, control, fingerprint };
     let outcome = run_search(task, net, arch, &search_run)?;
-    let genotype = write_search_outputs(&run.dir, &run.space, &outcome.state, rule)?;
+    let genotype = write_search_outputs(&run.dir, &run.space, &outcome.state, rule, run.config.search().derive_from)?;
     Ok(SearchResult { genotype, epochs_run: outcome.epochs_run })
 }
 

@@ -90,6 +90,10 @@ pub struct Genotype {
     /// Why there is no DARTS notation, when there is none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub darts_unavailable: Option<String>,
+    /// The search epoch (0-based) whose weights it was derived from, when not the last one
+    /// (`search.derive_from = "best_validation"`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epoch: Option<usize>,
 }
 
 /// A derived cell as one line of sums: `cell: n0 = skip_connect(c_k-1); n1 = ...` (`0` for a node
@@ -147,6 +151,7 @@ impl Genotype {
             choices,
             darts: None,
             darts_unavailable: None,
+            epoch: None,
         };
         match genotype.darts_notation() {
             Ok(text) => genotype.darts = Some(text),

@@ -15,7 +15,7 @@ use crate::ops::causal1d::conv::CausalConv1d;
 use crate::ops::init::constant;
 use crate::validate::{at_least_one, field_error};
 use burn::module::{Module, Param};
-use burn::nn::{LayerNorm, LayerNormConfig};
+use burn::nn::{DropoutConfig, LayerNorm, LayerNormConfig};
 use burn::tensor::activation::relu;
 use burn::tensor::{Int, Tensor, backend::Backend};
 use serde::{Deserialize, Serialize};
@@ -36,11 +36,19 @@ pub struct NextItNetConfig {
     pub dilations: Vec<usize>,
     /// Taps of every conv (default 3).
     pub kernel: usize,
+    /// Dropout in training on the embedding output and on every block's residual branch (default 0,
+    /// AdaRec's teacher has none); left out of written configs when 0.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub dropout: f64,
+}
+
+fn is_zero(p: &f64) -> bool {
+    *p == 0.0
 }
 
 impl Default for NextItNetConfig {
     fn default() -> Self {
-        Self { dim: 256, blocks: 16, dilations: vec![1, 4], kernel: 3 }
+        Self { dim: 256, blocks: 16, dilations: vec![1, 4], kernel: 3, dropout: 0.0 }
     }
 }
 
@@ -51,6 +59,9 @@ impl NextItNetConfig {
         at_least_one(&format!("{field}.dim"), self.dim)?;
         at_least_one(&format!("{field}.blocks"), self.blocks)?;
         at_least_one(&format!("{field}.kernel"), self.kernel)?;
+        if !(0.0..1.0).contains(&self.dropout) {
+            return Err(field_error(&format!("{field}.dropout"), format!("{} is not in [0, 1)", self.dropout)));
+        }
         if self.dilations.is_empty() {
             return Err(field_error(&format!("{field}.dilations"), "must list at least one dilation"));
         }
@@ -93,7 +104,7 @@ impl NextItNetConfig {
     }
 }
 
-/// One residual block: `x + alpha * relu(ln2(conv2(relu(ln1(conv1(x))))))`.
+/// One residual block: `x + alpha * dropout(relu(ln2(conv2(relu(ln1(conv1(x)))))))`.
 #[derive(Module, Debug)]
 pub struct NextItNetBlock<B: Backend> {
     conv1: CausalConv1d<B>,
@@ -102,11 +113,19 @@ pub struct NextItNetBlock<B: Backend> {
     norm2: LayerNorm<B>,
     /// The ReZero scale `[1]`, initially 0.
     pub alpha: Param<Tensor<B, 1>>,
+    /// Dropout probability of the residual branch (not part of the record).
+    #[module(skip)]
+    dropout: f64,
+}
+
+/// Dropout with probability `p` in training (autodiff backends), the identity otherwise.
+fn dropout<B: Backend, const D: usize>(x: Tensor<B, D>, p: f64) -> Tensor<B, D> {
+    if p == 0.0 { x } else { DropoutConfig::new(p).init().forward(x) }
 }
 
 impl<B: Backend> NextItNetBlock<B> {
     /// A new block over `dim` channels whose first conv is dilated `dilation` (the second `2 dilation`).
-    pub fn new(dim: usize, kernel: usize, dilation: usize, device: &B::Device) -> Self {
+    pub fn new(dim: usize, kernel: usize, dilation: usize, dropout: f64, device: &B::Device) -> Self {
         let norm = || LayerNormConfig::new(dim).with_epsilon(LAYER_NORM_EPSILON).init(device);
         Self {
             conv1: CausalConv1d::new(dim, dim, kernel, dilation, device),
@@ -114,6 +133,7 @@ impl<B: Backend> NextItNetBlock<B> {
             conv2: CausalConv1d::new(dim, dim, kernel, 2 * dilation, device),
             norm2: norm(),
             alpha: constant([1], 0.0, device),
+            dropout,
         }
     }
 
@@ -121,7 +141,7 @@ impl<B: Backend> NextItNetBlock<B> {
     pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
         let h = relu(self.norm1.forward(self.conv1.forward_time_major(x.clone())));
         let h = relu(self.norm2.forward(self.conv2.forward_time_major(h)));
-        x + h * self.alpha.val().reshape([1, 1, 1])
+        x + dropout(h, self.dropout) * self.alpha.val().reshape([1, 1, 1])
     }
 }
 
@@ -142,6 +162,9 @@ pub struct NextItNet<B: Backend> {
     embedding: ItemEmbedding<B>,
     blocks: Vec<NextItNetBlock<B>>,
     scores: ItemScores<B>,
+    /// Dropout probability of the embedding output (not part of the record).
+    #[module(skip)]
+    dropout: f64,
 }
 
 impl<B: Backend> NextItNet<B> {
@@ -154,9 +177,10 @@ impl<B: Backend> NextItNet<B> {
             blocks: config
                 .block_dilations()
                 .into_iter()
-                .map(|dilation| NextItNetBlock::new(config.dim, config.kernel, dilation, device))
+                .map(|dilation| NextItNetBlock::new(config.dim, config.kernel, dilation, config.dropout, device))
                 .collect(),
             scores: ItemScores::new(config.dim, items, device),
+            dropout: config.dropout,
         }
     }
 
@@ -165,9 +189,10 @@ impl<B: Backend> NextItNet<B> {
         &self.blocks
     }
 
-    /// Item embeddings of `items` `[batch, time]` with padding (id 0) zeroed: `[batch, time, dim]`.
+    /// Item embeddings of `items` `[batch, time]` with padding (id 0) zeroed, after dropout in
+    /// training: `[batch, time, dim]`.
     pub fn embed(&self, items: Tensor<B, 2, Int>) -> Tensor<B, 3> {
-        self.embedding.forward(items)
+        dropout(self.embedding.forward(items), self.dropout)
     }
 
     /// The last block's output `[batch, time, dim]` for item sequences `[batch, time]`.

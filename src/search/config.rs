@@ -1,5 +1,6 @@
 //! Search hyper-parameters (DARTS's defaults, spec/darts.md).
 
+use super::history::EpochRecord;
 use crate::error::Result;
 use crate::optim::weight::DEFAULT_EPS;
 use crate::optim::{AdamDecay, AdamW, OptimizerKind, WeightOptimizerConfig};
@@ -72,6 +73,53 @@ pub struct SearchConfig {
     /// record nothing.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub arch_grad_probes: Option<usize>,
+    /// Which epoch's architecture weights the derivation reads: the last (the default; left out of
+    /// written configs) or the one with the best end-of-epoch validation figure (AdaRec).
+    #[serde(skip_serializing_if = "DeriveEpoch::is_last")]
+    pub derive_from: DeriveEpoch,
+}
+
+/// The epoch whose architecture weights are derived.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeriveEpoch {
+    /// The last finished epoch.
+    #[default]
+    Last,
+    /// Among the epochs that moved the architecture (after warm-up), the one with the best
+    /// end-of-epoch validation figure: NDCG@10 of the argmax architecture for ranking tasks, else the
+    /// evaluation pass's accuracy (AdaRec keeps its best-validation epoch). The last epoch when no
+    /// epoch has a figure.
+    BestValidation,
+}
+
+impl DeriveEpoch {
+    /// Whether this is the default, [`DeriveEpoch::Last`].
+    pub fn is_last(&self) -> bool {
+        *self == DeriveEpoch::Last
+    }
+
+    /// The record to derive from among `history` (`None` when it is empty).
+    pub fn pick<'a>(self, history: &'a [EpochRecord]) -> Option<&'a EpochRecord> {
+        let figure = |r: &EpochRecord| {
+            r.val_eval_metrics.get(crate::metrics::ranking::BEST_RANKING_METRIC).copied().or(r.val_eval_acc)
+        };
+        let best = || {
+            history
+                .iter()
+                .filter(|r| r.arch_moved)
+                .filter_map(|r| Some((r, figure(r)?)))
+                .fold(None::<(&EpochRecord, f64)>, |best, (r, v)| match best {
+                    Some((_, b)) if b >= v => best,
+                    _ => Some((r, v)),
+                })
+                .map(|(r, _)| r)
+        };
+        match self {
+            DeriveEpoch::Last => history.last(),
+            DeriveEpoch::BestValidation => best().or(history.last()),
+        }
+    }
 }
 
 fn is_zero(n: &usize) -> bool {
@@ -104,6 +152,7 @@ impl Default for SearchConfig {
             arch_weight_decay: 1e-3,
             warmup_epochs: 0,
             arch_grad_probes: None,
+            derive_from: DeriveEpoch::Last,
         }
     }
 }
@@ -172,3 +221,44 @@ impl SearchConfig {
 }
 
 pub use crate::optim::schedule::cosine_lr;
+
+#[cfg(test)]
+mod tests {
+    use super::DeriveEpoch;
+    use crate::search::EpochRecord;
+    use std::collections::BTreeMap;
+
+    fn record(epoch: usize, ndcg: f64, arch_moved: bool) -> EpochRecord {
+        EpochRecord {
+            epoch,
+            w_lr: 0.0,
+            temperature: None,
+            train_loss: 0.0,
+            train_acc: None,
+            val_loss: 0.0,
+            val_acc: None,
+            val_eval_loss: None,
+            val_eval_acc: None,
+            val_eval_metrics: BTreeMap::from([("valid_ndcg@10".to_string(), ndcg)]),
+            train_terms: BTreeMap::new(),
+            val_terms: BTreeMap::new(),
+            seconds: 0.0,
+            arch_weights: Vec::new(),
+            task_state: None,
+            arch_moved,
+            arch_grads: None,
+        }
+    }
+
+    #[test]
+    fn best_validation_picks_the_best_epoch_after_warm_up() {
+        let history = [record(0, 0.9, false), record(1, 0.3, true), record(2, 0.5, true), record(3, 0.4, true)];
+        assert_eq!(DeriveEpoch::Last.pick(&history).map(|r| r.epoch), Some(3));
+        assert_eq!(
+            DeriveEpoch::BestValidation.pick(&history).map(|r| r.epoch),
+            Some(2),
+            "warm-up epoch 0 is not a candidate"
+        );
+        assert!(DeriveEpoch::BestValidation.pick(&[]).is_none());
+    }
+}
