@@ -5,7 +5,7 @@
 # skipped and stopped ones resumed, so it can be killed and started again. Run from the repository root:
 #
 #   bash results/dfa/run_1k.sh
-#   python3 results/dfa/table.py cifar10-1k
+#   python3 results/dfa/table.py results/dfa/runs cifar10-1k
 #
 # KDNAS=path/to/kdnas uses another binary (default: target/release/kdnas, built if missing).
 set -euo pipefail

@@ -1,15 +1,20 @@
 #!/usr/bin/env python3
-"""Prints the results/dfa tables (Markdown) from the run directories written by results/dfa/run.sh.
+"""Prints the results/dfa tables (Markdown) from the run directories written by results/dfa/run.sh and
+results/dfa/run_1k.sh.
 
-    python3 results/dfa/table.py [results/dfa/runs]
+    python3 results/dfa/table.py [RUNS [NAME ...]]
 
-Accuracy is the test top-1 after the last epoch (not the best epoch), mean +- sample std over the
-finished seeds; runs still missing are listed as such.
+RUNS defaults to results/dfa/runs; NAMEs (e.g. cifar10-1k) print only those experiments. Accuracy is the
+test top-1 after the last epoch (not the best epoch), mean +- sample std over the finished seeds; runs
+still missing are listed as such. The paired experiments (PAIRED, run by run_1k.sh) get the longer
+report of paired.py: paired differences, the spread of the searched weights, convergence and cosines.
 """
-import json
-import statistics
 import sys
 from pathlib import Path
+
+from paired import load, mean_std, report, teacher_line
+
+PAIRED = ["cifar10-1k"]
 
 METHODS = [
     ("student", "student alone (CE)"),
@@ -23,21 +28,17 @@ METHODS = [
 ]
 
 
-def load(path):
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-
-
 def main():
     root = Path(sys.argv[1] if len(sys.argv) > 1 else "results/dfa/runs")
-    for data in sorted(p for p in root.iterdir() if p.is_dir()):
+    names = sys.argv[2:] or sorted({p.name for p in root.iterdir() if p.is_dir()} | set(PAIRED))
+    for data in (root / name for name in names):
+        if data.name in PAIRED:
+            report(data)
+            continue
         teacher = load(data / "teacher" / "result.json")
         print(f"### {data.name}\n")
         if teacher:
-            print(f"Teacher {teacher['model']} ({teacher['params']:,} parameters): "
-                  f"{100 * teacher['test_acc']:.2f} % test top-1 after {teacher['epochs']} epochs.\n")
+            print(teacher_line(teacher) + "\n")
         genotype = load(data / "search" / "genotype.json")
         if genotype:
             print("Searched aggregation weights softmax(beta) per stage (blocks 1..n):\n")
@@ -56,9 +57,8 @@ def main():
             if not accs:
                 print(f"| {label} | (not run yet) | 0 | |")
                 continue
-            spread = f" +- {statistics.stdev(accs):.2f}" if len(accs) > 1 else " (one seed)"
             per_seed = ", ".join(f"{a:.2f}" for a in accs)
-            print(f"| {label} | {statistics.mean(accs):.2f}{spread} | {len(accs)} | {per_seed} |")
+            print(f"| {label} | {mean_std(accs)} | {len(accs)} | {per_seed} |")
         print()
 
 

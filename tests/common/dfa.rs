@@ -85,9 +85,20 @@ pub fn tiny_teacher_of(dir: &Path, model: ModelConfig, side: usize) -> TeacherSe
 /// A DFA search over `n` random 1-channel `side` x `side` images per split (train seed 1, val seed 2)
 /// with the teacher of `section` and the ResNet-14 space.
 pub fn tiny_task(section: &TeacherSection, losses: DfaLosses, n: usize, side: usize) -> DfaSearchTask<Cpu> {
+    tiny_task_in(&resnet14_space(), section, losses, n, side)
+}
+
+/// [`tiny_task`] over the aggregation `space`.
+pub fn tiny_task_in(
+    space: &ArchGraph,
+    section: &TeacherSection,
+    losses: DfaLosses,
+    n: usize,
+    side: usize,
+) -> DfaSearchTask<Cpu> {
     let device = Default::default();
     let teacher = FrozenTeacher::<Cpu>::load(section, 1, CLASSES as usize, &device).unwrap();
-    let slots = stage_slots(&resnet14_space(), &teacher.inner.stage_shapes(), "teacher").unwrap();
+    let slots = stage_slots(space, &teacher.inner.stage_shapes(), "teacher").unwrap();
     DfaSearchTask {
         train: random_images(n, 1, side, CLASSES, 1),
         val: random_images(n, 1, side, CLASSES, 2),
@@ -101,9 +112,14 @@ pub fn tiny_task(section: &TeacherSection, losses: DfaLosses, n: usize, side: us
 
 /// A ResNet-`depth` student with connectors to the teacher of `task`, drawn from `seed`.
 pub fn tiny_student(task: &DfaSearchTask<Cpu>, depth: usize, seed: u64) -> DfaStudent<Cpu> {
+    tiny_student_of(task, &ModelConfig::Resnet { depth }, seed)
+}
+
+/// [`tiny_student`] for any student `model`.
+pub fn tiny_student_of(task: &DfaSearchTask<Cpu>, model: &ModelConfig, seed: u64) -> DfaStudent<Cpu> {
     let device = Default::default();
     Cpu::seed(&device, seed);
-    let student = ModelConfig::Resnet { depth }.build::<Cpu>(1, CLASSES as usize, &device).unwrap();
+    let student = model.build::<Cpu>(1, CLASSES as usize, &device).unwrap();
     DfaStudent::new(student, &task.teacher.inner.stage_shapes(), &device)
 }
 
