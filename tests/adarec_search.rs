@@ -15,6 +15,7 @@ use kdnas::space::parse_space;
 use kdnas::supernet::cost::CostTable;
 use kdnas::supernet::sequence_network::{SequenceCellNetwork, SequenceNetworkConfig};
 use kdnas::supernet::{ArchParams, Relaxation};
+use kdnas::tasks::adarec::budget::ParamBudget;
 use kdnas::tasks::adarec::data::SequenceDataConfig;
 use kdnas::tasks::adarec::losses::AdarecLosses;
 use kdnas::tasks::adarec::search_task::AdarecSearchTask;
@@ -345,4 +346,49 @@ fn the_objective_is_the_weighted_sum_of_its_terms_and_updates_the_masses() {
     assert!(task.restore_task_state(&other, Path::new("state.json")).is_err(), "masses of another mapping are refused");
     task.restore_task_state(&restored, Path::new("state.json")).unwrap();
     assert_eq!(task.emd_state(), after);
+}
+
+#[test]
+fn a_parameter_budget_is_met_reported_and_its_gradients_recorded() {
+    let dir = temp_dir("adarec-search-budget");
+    let space = parse_space(
+        &String::from_utf8(read(&manifest("search_spaces/adarec_nextitnet.toml"))).unwrap(),
+        Path::new("s.toml"),
+    )
+    .unwrap();
+    let student = SequenceNetworkConfig { dim: 8, cells: 2, dropout: 0.1 };
+    let supernet = SequenceCellNetwork::<Cpu>::new(&space, &student, 50, OpMode::Search, &Default::default()).unwrap();
+    let supernet_params = kdnas::supernet::trainable_params(&supernet);
+    let budget = ParamBudget::new(&space, supernet_params, 2, 8, false, 1).unwrap();
+    let largest: f64 = budget.per_candidate[0].iter().cloned().fold(0.0, f64::max);
+    // Room for about one k5 convolution over the parameter-free cell (6 edges share the template).
+    let target = (budget.fixed + 1.2 * largest) as usize;
+    let config = search_config(3, "warmup_epochs = 1\narch_grad_probes = 2")
+        .replace(
+            "beta = 2.0",
+            &format!("beta = 0.0\nreduction = \"sequence_sum\"\ntarget_params = {target}\nbudget_rate = 5.0"),
+        )
+        .replace("arch_lr = 0.01", "arch_lr = 0.05")
+        .replace("hard = true", "hard = true\nevaluate = \"all\"");
+    std::fs::write(dir.join("search.toml"), config).unwrap();
+    succeeds(&["adarec", "search", "--config", "search.toml", "--out", "run"], &dir);
+    let report: serde_json::Value = serde_json::from_slice(&read(&dir.join("run/budget.json"))).unwrap();
+    assert_eq!(report["target_params"], target);
+    let derived = report["derived_params"].as_u64().unwrap();
+    assert!(report["met"] == true && derived <= target as u64 && derived as f64 >= budget.fixed, "{report}");
+    let records = search_records(&dir.join("run"));
+    assert_eq!(records[0]["arch_moved"], false, "warm-up epoch");
+    let multiplier = records[0]["task_state"]["budget"]["multiplier"].as_f64().unwrap();
+    assert!(
+        multiplier > 0.0,
+        "the supernet starts over the target, so the multiplier rises: {}",
+        records[0]["task_state"]
+    );
+    let grads = String::from_utf8(read(&dir.join("run/arch_grads.jsonl"))).unwrap();
+    let first: serde_json::Value = serde_json::from_str(grads.lines().next().unwrap()).unwrap();
+    assert_eq!(first["grads"]["probes"], 2);
+    for part in ["task_distill", "cost"] {
+        assert!(first["grads"]["norm"][part].as_f64().unwrap() > 0.0, "{part}: {first}");
+    }
+    assert!(dir.join("run/plots/arch_grad_norms.png").is_file());
 }

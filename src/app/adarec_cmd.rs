@@ -179,7 +179,8 @@ fn budget_report<AB: AutodiffBackend>(
     device: &AB::Device,
 ) -> Result<BudgetReport> {
     let derived = genotype.to_arch_graph()?;
-    let student = SequenceCellNetwork::<AB::InnerBackend>::new(&derived, &cfg.student, items, OpMode::Derived, device)?;
+    // Built on the autodiff backend: trainable parameters are those that require gradients.
+    let student = SequenceCellNetwork::<AB>::new(&derived, &cfg.student, items, OpMode::Derived, device)?;
     let derived_params = trainable_params(&student);
     Ok(BudgetReport { target_params: target, derived_params, met: derived_params <= target })
 }
