@@ -15,6 +15,7 @@ use kdnas::app::outputs::write_search_outputs;
 use kdnas::export::DeriveRule;
 use kdnas::models::StagedClassifier;
 use kdnas::search::checkpoint::load_module_file;
+use kdnas::search::config::DeriveEpoch;
 use kdnas::search::{SearchConfig, SearchMode, SearchOutcome};
 use kdnas::supernet::ArchParams;
 use kdnas::tasks::dfa::objectives::{AggregationWeights, aggregation_weights, apply};
@@ -40,7 +41,8 @@ fn searched_weights_are_softmax_beta_and_reproduce_the_aggregations() {
     let run_dir = dir.join("run");
     let outcome = search(&run_dir, &task, &config);
     let space = resnet14_space();
-    let genotype = write_search_outputs(&run_dir, &space, &outcome.state, DeriveRule::Argmax).unwrap();
+    let genotype =
+        write_search_outputs(&run_dir, &space, &outcome.state, DeriveRule::Argmax, DeriveEpoch::Last).unwrap();
 
     // softmax(beta) per stage, by hand from the final logits.
     let weights = softmax_weights(&outcome.arch);
