@@ -18,6 +18,7 @@ pub mod optim;
 pub mod plot;
 pub mod progress;
 pub mod record_files;
+pub mod run;
 pub mod search;
 pub mod space;
 pub mod supernet;

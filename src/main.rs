@@ -26,8 +26,8 @@ use kdnas::app::sequence_teacher_cmd::{SequenceTeacherSummary, sequence_teacher_
 use kdnas::app::teacher_cmd::{TeacherArgs, TeacherStart, teacher_command, teacher_config_file};
 use kdnas::app::train_cmd::{TrainArgs, TrainStart, train_command};
 use kdnas::export::DeriveRule;
+use kdnas::run::checkpoint::existing_checkpoint;
 use kdnas::search::SearchMode;
-use kdnas::search::checkpoint::existing_checkpoint;
 use kdnas::space::load_space;
 use kdnas::supernet::NetworkConfig;
 use kdnas::tasks::adarec::config::AdarecSearchConfig;

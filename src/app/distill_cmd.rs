@@ -7,7 +7,7 @@ use crate::error::{KdnasError, Result};
 use crate::files::write_file_atomically;
 use crate::manifest::Fingerprint;
 use crate::models::StagedClassifier;
-use crate::search::checkpoint::existing_checkpoint;
+use crate::run::checkpoint::existing_checkpoint;
 use crate::supernet::trainable_params;
 use crate::tasks::dfa::FrozenTeacher;
 use crate::tasks::dfa::distill_config::DistillConfig;

@@ -12,7 +12,7 @@ use crate::files::write_file_atomically;
 use crate::models::Model;
 use crate::ops::conv2d::OpMode;
 use crate::plot::{WeightTable, heatmap};
-use crate::search::checkpoint::load_module;
+use crate::run::checkpoint::load_module;
 use crate::space::{ArchGraph, Source};
 use crate::supernet::{CellNetwork, NetworkConfig};
 use crate::train::ImageClassifier;

@@ -11,7 +11,7 @@ use crate::export::Genotype;
 use crate::files::{absolute_from, write_file_atomically};
 use crate::models::nextitnet::NextItNet;
 use crate::ops::OpMode;
-use crate::search::checkpoint::load_module_file;
+use crate::run::checkpoint::load_module_file;
 use crate::supernet::sequence_network::SequenceCellNetwork;
 use crate::supernet::trainable_params;
 use crate::tasks::adarec::config::AdarecFinetuneConfig;

@@ -7,7 +7,7 @@ use crate::error::{KdnasError, Result};
 use crate::files::write_file_atomically;
 use crate::manifest::Fingerprint;
 use crate::models::{Model, ModelConfig};
-use crate::search::checkpoint::existing_checkpoint;
+use crate::run::checkpoint::existing_checkpoint;
 use crate::supernet::trainable_params;
 use crate::train::epochs::{BEST_DIR, BEST_WEIGHTS};
 use crate::train::figures::write_training_figures;

@@ -7,7 +7,7 @@ use crate::export::Genotype;
 use crate::files::write_file_atomically;
 use crate::manifest::Fingerprint;
 use crate::ops::conv2d::OpMode;
-use crate::search::checkpoint::existing_checkpoint;
+use crate::run::checkpoint::existing_checkpoint;
 use crate::supernet::{CellNetwork, NetworkConfig, NetworkSize, ensure_fits, trainable_params};
 use crate::train::figures::write_training_figures;
 use crate::train::{ImageTrainTask, TrainRun, train_loop};

@@ -6,7 +6,7 @@ use super::classify::score_classifier;
 use super::task::{EpochAt, TrainTask};
 use crate::data::{Augment, ImageSet, image_batch};
 use crate::models::{Model, StagedClassifier};
-use crate::search::TaskLoss;
+use crate::run::TaskLoss;
 use crate::supernet::CellNetwork;
 use burn::module::AutodiffModule;
 use burn::tensor::backend::{AutodiffBackend, Backend};

@@ -5,7 +5,8 @@
 use super::Cpu;
 use burn::tensor::Tensor;
 use kdnas::ops::conv2d::OpMode;
-use kdnas::search::{SearchTask, Split, TaskLoss};
+use kdnas::run::TaskLoss;
+use kdnas::search::{SearchTask, Split};
 use kdnas::supernet::{ArchParams, ArchWeights, CellNetwork, NetworkConfig};
 use kdnas::tasks::image::ImageSearchTask;
 use rand::rngs::StdRng;
