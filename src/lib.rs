@@ -4,6 +4,7 @@
 //! ([`search`]), then frozen into a plain network ([`export`]) for a final training stage.
 
 pub mod app;
+pub mod config_file;
 pub mod data;
 pub mod distill;
 pub mod error;

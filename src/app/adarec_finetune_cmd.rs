@@ -10,9 +10,9 @@ use crate::error::{KdnasError, Result};
 use crate::export::Genotype;
 use crate::files::absolute_from;
 use crate::manifest::Fingerprint;
+use crate::metrics::trainable_params;
+use crate::models::sequence_cell_network::SequenceCellNetwork;
 use crate::ops::OpMode;
-use crate::supernet::sequence_network::SequenceCellNetwork;
-use crate::supernet::trainable_params;
 use crate::tasks::adarec::config::AdarecFinetuneConfig;
 use crate::tasks::adarec::teacher::FrozenSequenceTeacher;
 use crate::tasks::adarec::train_task::{LogitDistillation, SequenceTrainTask};
@@ -58,7 +58,7 @@ pub fn adarec_finetune_command<AB: AutodiffBackend>(
             std::fs::read(&kd.teacher.checkpoint).map_err(|e| KdnasError::io(&kd.teacher.checkpoint, e))?,
         ));
         let teacher = FrozenSequenceTeacher::<AB>::load(&kd.teacher, items, device)
-            .map_err(|e| super::run_config::locate_in_config(&args.out.join(TEACHER_CONFIG), e))?;
+            .map_err(|e| crate::config_file::locate_in_config(&args.out.join(TEACHER_CONFIG), e))?;
         task = task.with_distillation(LogitDistillation {
             teacher,
             gamma: kd.gamma,

@@ -6,9 +6,9 @@ use super::teacher_cmd::{FINAL_WEIGHTS, MODEL_INFO, ModelInfo, TeacherSummary};
 use crate::error::{KdnasError, Result};
 use crate::files::write_file_atomically;
 use crate::manifest::Fingerprint;
+use crate::metrics::trainable_params;
 use crate::models::StagedClassifier;
 use crate::run::checkpoint::existing_checkpoint;
-use crate::supernet::trainable_params;
 use crate::tasks::dfa::FrozenTeacher;
 use crate::tasks::dfa::distill_config::DistillConfig;
 use crate::tasks::dfa::distill_task::{BoundObjective, DistillStudent, DistillTask};
@@ -61,7 +61,7 @@ fn prepare_new(config_path: &Path, seed: Option<u64>, out: &Path) -> Result<Dist
         write_file_atomically(&copy, &bytes)?;
         config.student.model.use_genotype_copy(copy);
     }
-    super::run_config::write_run_copy(&config, out, DISTILL_CONFIG)?;
+    crate::run::folder::write_run_copy(&config, out, DISTILL_CONFIG)?;
     Ok(config)
 }
 
@@ -98,7 +98,7 @@ pub fn distill_command<AB: AutodiffBackend>(args: &DistillArgs, device: &AB::Dev
         }
     };
     let config_path = out.join(DISTILL_CONFIG);
-    let in_config = |e: KdnasError| super::run_config::locate_in_config(&config_path, e);
+    let in_config = |e: KdnasError| crate::config_file::locate_in_config(&config_path, e);
     let (train, test) = config.data.load(Path::new("."))?;
     let teacher =
         FrozenTeacher::<AB>::load(&config.teacher, train.channels, train.classes, device).map_err(in_config)?;

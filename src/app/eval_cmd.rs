@@ -2,19 +2,20 @@
 //! or of a derived-network training run (`kdnas train`) on the run's test set or on other data: top-1, top-5, per-class accuracy and the confusion matrix,
 //! printed, written to `eval.json` and drawn as a row-normalised heatmap.
 
-use super::run_config::{RunConfig, locate_usage};
+use super::run_config::RunConfig;
 use super::teacher_cmd::{FINAL_WEIGHTS, ModelInfo, TEACHER_CONFIG, best_weights, data_relative_to};
 use super::train_cmd::{DERIVED_WEIGHTS, TRAIN_GENOTYPE, derived_network_config};
+use crate::config_file::locate_usage;
 use crate::data::{DataConfig, DataSource, FASHION_MNIST_CLASSES};
 use crate::error::{KdnasError, Result};
 use crate::export::Genotype;
 use crate::files::write_file_atomically;
 use crate::models::Model;
+use crate::models::{CellNetwork, NetworkConfig};
 use crate::ops::conv2d::OpMode;
 use crate::plot::{WeightTable, heatmap};
 use crate::run::checkpoint::load_module;
 use crate::space::{ArchGraph, Source};
-use crate::supernet::{CellNetwork, NetworkConfig};
 use crate::train::ImageClassifier;
 use crate::train::classify::{ClassifierScores, score_classifier};
 use burn::tensor::Tensor;

@@ -1,18 +1,20 @@
 //! `kdnas search`: prepare a run directory, search, and write the outputs.
 
 use super::outputs::write_search_outputs;
-use super::run_config::{RunConfig, write_run_copy};
+use super::run_config::RunConfig;
 use crate::data::{DataConfig, ImageSet};
 use crate::error::{KdnasError, Result};
 use crate::export::{DeriveRule, Genotype};
 use crate::files::write_file_atomically;
 use crate::manifest::Fingerprint;
+use crate::models::{CellNetwork, NetworkSize, ensure_fits};
 use crate::ops::conv2d::OpMode;
 use crate::run::checkpoint::existing_checkpoint;
+use crate::run::folder::write_run_copy;
 pub use crate::search::SearchControl;
 use crate::search::{SearchConfig, SearchRun, SearchTask, run_search};
 use crate::space::{ArchGraph, parse_space};
-use crate::supernet::{ArchParams, CellNetwork, NetworkSize, ensure_fits};
+use crate::supernet::ArchParams;
 use crate::tasks::image::ImageSearchTask;
 use burn::tensor::backend::AutodiffBackend;
 use std::path::{Path, PathBuf};
@@ -181,7 +183,7 @@ pub fn search_splits(data: &DataConfig, search: &SearchConfig, run_dir: &Path) -
                 search.train_fraction
             ),
         );
-        return Err(super::run_config::locate_in_config(&run_dir.join(RUN_CONFIG), err));
+        return Err(crate::config_file::locate_in_config(&run_dir.join(RUN_CONFIG), err));
     }
     Ok((train, val))
 }
@@ -208,7 +210,7 @@ pub fn run_prepared<AB: AutodiffBackend>(run: &PreparedRun, control: &SearchCont
             "search: space `{}`, {} choices, {} weights, {:?}, {} epochs -> {}",
             run.space.name,
             run.space.choice_count(),
-            crate::supernet::trainable_params(&net),
+            crate::metrics::trainable_params(&net),
             cfg.search.mode,
             cfg.search.epochs,
             run.dir.display()

@@ -6,9 +6,9 @@ use crate::data::DataConfig;
 use crate::error::{KdnasError, Result};
 use crate::files::write_file_atomically;
 use crate::manifest::Fingerprint;
+use crate::metrics::trainable_params;
 use crate::models::{Model, ModelConfig};
 use crate::run::checkpoint::existing_checkpoint;
-use crate::supernet::trainable_params;
 use crate::train::epochs::{BEST_DIR, BEST_WEIGHTS};
 use crate::train::figures::write_training_figures;
 use crate::train::records::best_epoch;
@@ -45,7 +45,7 @@ pub struct TeacherConfig {
 impl TeacherConfig {
     /// Reads and validates a config file; errors name the file, the line and the field.
     pub fn load(path: &Path) -> Result<Self> {
-        super::run_config::load_config(path, Self::validate)
+        crate::config_file::load_config(path, Self::validate)
     }
 
     /// Checks every section, and that `[train]` sets nothing that only derived cell networks have.
@@ -184,7 +184,7 @@ fn prepare_new(config_path: &Path, seed: Option<u64>, out: &Path) -> Result<Teac
     }
     config.data = data_relative_to(config.data, config_path);
     std::fs::create_dir_all(out).map_err(|e| KdnasError::io(out, e))?;
-    super::run_config::write_run_copy(&config, out, TEACHER_CONFIG)?;
+    crate::run::folder::write_run_copy(&config, out, TEACHER_CONFIG)?;
     Ok(config)
 }
 

@@ -6,9 +6,10 @@ use crate::error::{KdnasError, Result};
 use crate::export::Genotype;
 use crate::files::write_file_atomically;
 use crate::manifest::Fingerprint;
+use crate::metrics::trainable_params;
+use crate::models::{CellNetwork, NetworkConfig, NetworkSize, ensure_fits};
 use crate::ops::conv2d::OpMode;
 use crate::run::checkpoint::existing_checkpoint;
-use crate::supernet::{CellNetwork, NetworkConfig, NetworkSize, ensure_fits, trainable_params};
 use crate::train::figures::write_training_figures;
 use crate::train::{ImageTrainTask, TrainRun, train_loop};
 use burn::module::AutodiffModule;
@@ -117,7 +118,7 @@ fn prepare_new(
     config.validate()?;
     std::fs::create_dir_all(out).map_err(|e| KdnasError::io(out, e))?;
     genotype.save(&out.join(TRAIN_GENOTYPE))?;
-    super::run_config::write_run_copy(&config, out, TRAIN_CONFIG)?;
+    crate::run::folder::write_run_copy(&config, out, TRAIN_CONFIG)?;
     Ok((genotype, config))
 }
 
