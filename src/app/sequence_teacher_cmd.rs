@@ -2,9 +2,7 @@
 //! with the one training loop (checkpoint every epoch, `--resume`, `--stop-after`), validation and test
 //! ranking metrics per epoch, the best epoch by validation NDCG@10 kept in `best/`.
 
-use super::teacher_cmd::{
-    TEACHER_CONFIG, TeacherArgs, TeacherStart, refuse_existing_run, teacher_config_file, write_final_outputs,
-};
+use super::teacher_cmd::{TeacherArgs, TeacherStart, refuse_existing_run, teacher_config_file, write_final_outputs};
 use crate::error::{KdnasError, Result};
 use crate::files::absolute_from;
 use crate::manifest::Fingerprint;
@@ -148,7 +146,7 @@ pub fn sequence_run_config<C: SequenceRunConfig>(args: &TeacherArgs) -> Result<C
     }
     config.resolve(config_path.parent().unwrap_or(Path::new(".")));
     std::fs::create_dir_all(out).map_err(|e| KdnasError::io(out, e))?;
-    crate::run::folder::write_run_copy(&config, out, TEACHER_CONFIG)?;
+    crate::run::folder::write_run_copy(&config, out)?;
     Ok(config)
 }
 
