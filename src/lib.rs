@@ -4,6 +4,7 @@
 //! ([`search`]), then frozen into a plain network ([`export`]) for a final training stage.
 
 pub mod app;
+pub mod config_file;
 pub mod data;
 pub mod distill;
 pub mod error;
@@ -18,6 +19,7 @@ pub mod optim;
 pub mod plot;
 pub mod progress;
 pub mod record_files;
+pub mod run;
 pub mod search;
 pub mod space;
 pub mod supernet;

@@ -18,18 +18,19 @@ use kdnas::app::quickstart::quickstart;
 use kdnas::app::quickstart_adarec::quickstart_adarec;
 use kdnas::app::quickstart_dfa::quickstart_dfa;
 use kdnas::app::ranking_eval_cmd::{evaluate_runs, is_ranking_run, ranking_eval, ranking_table};
-use kdnas::app::run_config::{RunConfig, locate_in_config};
+use kdnas::app::run_config::RunConfig;
 use kdnas::app::search_cmd::{
     PreparedRun, RUN_CONFIG, SearchControl, SpaceRunConfig, prepare_from_file, reopen_run, run_prepared,
 };
 use kdnas::app::sequence_teacher_cmd::{SequenceTeacherSummary, sequence_teacher_command};
 use kdnas::app::teacher_cmd::{TeacherArgs, TeacherStart, teacher_command, teacher_config_file};
 use kdnas::app::train_cmd::{TrainArgs, TrainStart, train_command};
+use kdnas::config_file::locate_in_config;
 use kdnas::export::DeriveRule;
+use kdnas::models::NetworkConfig;
+use kdnas::run::checkpoint::existing_checkpoint;
 use kdnas::search::SearchMode;
-use kdnas::search::checkpoint::existing_checkpoint;
 use kdnas::space::load_space;
-use kdnas::supernet::NetworkConfig;
 use kdnas::tasks::adarec::config::AdarecSearchConfig;
 use kdnas::tasks::dfa::config::DfaSearchConfig;
 use kdnas::tasks::{TaskKind, TaskSection, task_kind_of};

@@ -9,11 +9,11 @@ use burn::tensor::ElementConversion;
 use common::cli::{fails, succeeds};
 use common::{jsonl_without_field, manifest, mpk_without_param_ids, read, temp_dir, train_records};
 use kdnas::models::nextitnet::NextItNetConfig;
+use kdnas::models::sequence_cell_network::{SequenceCellNetwork, SequenceNetworkConfig};
 use kdnas::ops::OpMode;
 use kdnas::search::{SearchTask, Split};
 use kdnas::space::parse_space;
 use kdnas::supernet::cost::CostTable;
-use kdnas::supernet::sequence_network::{SequenceCellNetwork, SequenceNetworkConfig};
 use kdnas::supernet::{ArchParams, Relaxation};
 use kdnas::tasks::adarec::budget::ParamBudget;
 use kdnas::tasks::adarec::data::SequenceDataConfig;
@@ -358,7 +358,7 @@ fn a_parameter_budget_is_met_reported_and_its_gradients_recorded() {
     .unwrap();
     let student = SequenceNetworkConfig { dim: 8, cells: 2, dropout: 0.1 };
     let supernet = SequenceCellNetwork::<Cpu>::new(&space, &student, 50, OpMode::Search, &Default::default()).unwrap();
-    let supernet_params = kdnas::supernet::trainable_params(&supernet);
+    let supernet_params = kdnas::metrics::trainable_params(&supernet);
     let budget = ParamBudget::new(&space, supernet_params, 2, 8, false, 1).unwrap();
     let largest: f64 = budget.per_candidate[0].iter().cloned().fold(0.0, f64::max);
     // Room for about one k5 convolution over the parameter-free cell (6 edges share the template).

@@ -7,13 +7,13 @@ use burn::backend::{Autodiff, Flex};
 use burn::module::{AutodiffModule, Module, ModuleMapper, ModuleVisitor, Param};
 use burn::tensor::backend::Backend;
 use burn::tensor::{Distribution, ElementConversion, Int, Tensor, TensorData};
+use kdnas::metrics::trainable_params;
 use kdnas::models::nextitnet::{NextItNet, NextItNetConfig};
 use kdnas::ops::causal1d::Op1d;
 use kdnas::ops::causal1d::causality::{change_around, splice_after};
 use kdnas::ops::causal1d::conv::CausalConv1d;
 use kdnas::ops::{CandidateOp, OpMode};
 use kdnas::space::catalogue::{CAUSAL1D_OPS, Catalogue, ZERO_OP, causal1d_conv};
-use kdnas::supernet::trainable_params;
 
 /// Forward-only backend: BatchNorm uses its running statistics.
 type Eval = Flex;

@@ -96,7 +96,7 @@ fn with_values(net: &DfaStudent<Cpu>, values: &Values) -> DfaStudent<Cpu> {
     net.clone().map(&mut Write(values))
 }
 
-fn loss_grads(net: &DfaStudent<Cpu>, loss: kdnas::search::TaskLoss<Cpu>) -> Values {
+fn loss_grads(net: &DfaStudent<Cpu>, loss: kdnas::run::TaskLoss<Cpu>) -> Values {
     grads_of(net, &GradientsParams::from_module(&mut loss.total.backward(), net))
 }
 

@@ -14,7 +14,7 @@ use common::{Cpu, run_fresh_search, temp_dir};
 use kdnas::app::outputs::write_search_outputs;
 use kdnas::export::DeriveRule;
 use kdnas::models::StagedClassifier;
-use kdnas::search::checkpoint::load_module_file;
+use kdnas::run::checkpoint::load_module_file;
 use kdnas::search::config::DeriveEpoch;
 use kdnas::search::{SearchConfig, SearchMode, SearchOutcome};
 use kdnas::supernet::ArchParams;

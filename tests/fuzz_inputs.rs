@@ -28,9 +28,9 @@ use kdnas::data::{
 use kdnas::export::{DeriveRule, Genotype};
 use kdnas::files::content_hash;
 use kdnas::manifest::{FileRecord, MANIFEST, Manifest};
+use kdnas::models::{CellNetwork, NetworkConfig};
 use kdnas::ops::conv2d::OpMode;
 use kdnas::space::{ArchGraph, load_space};
-use kdnas::supernet::{CellNetwork, NetworkConfig};
 use proptest::collection::vec;
 use proptest::prelude::*;
 use proptest::sample::Index;

@@ -5,10 +5,11 @@ mod common;
 
 use common::{Cpu, manifest, temp_dir};
 use kdnas::export::{DeriveRule, Genotype};
+use kdnas::metrics::trainable_params;
+use kdnas::models::{CellNetwork, NetworkConfig, NetworkSize};
 use kdnas::ops::conv2d::OpMode;
 use kdnas::space::dot::space_to_dot;
 use kdnas::space::load_space;
-use kdnas::supernet::{CellNetwork, NetworkConfig, NetworkSize, trainable_params};
 
 /// Weights that favour a known op per edge: row r prefers candidate (r % 7) + 1 (never `none`),
 /// (candidates: none, max_pool, avg_pool, skip, sep3, sep5, dil3, dil5), with strength growing with r

@@ -6,8 +6,8 @@ use burn::backend::{Autodiff, Flex};
 use burn::module::{AutodiffModule, Module, ModuleVisitor, Param};
 use burn::tensor::backend::Backend;
 use burn::tensor::{Distribution, ElementConversion, Tensor};
+use kdnas::metrics::trainable_params;
 use kdnas::models::{Features, Model, ModelConfig, StageShape, StagedClassifier};
-use kdnas::supernet::trainable_params;
 
 /// Forward-only backend (BatchNorm uses running statistics).
 type Eval = Flex;

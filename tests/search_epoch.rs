@@ -13,9 +13,10 @@ use kdnas::app::run_config::RunConfig;
 use kdnas::app::search_cmd::{SearchControl, prepare_new_run, run_prepared};
 use kdnas::data::image_batch;
 use kdnas::metrics::{correct_count, cross_entropy};
+use kdnas::models::CellNetwork;
 use kdnas::ops::conv2d::OpMode;
 use kdnas::search::{SearchConfig, SearchState};
-use kdnas::supernet::{ArchParams, CellNetwork, Relaxation};
+use kdnas::supernet::{ArchParams, Relaxation};
 use std::path::Path;
 
 /// The inner (non-autodiff) CPU backend, on which evaluation runs.

@@ -8,12 +8,13 @@ use burn::backend::Flex;
 use burn::tensor::{Distribution, ElementConversion, Int, Tensor, TensorData};
 use common::{Cpu, manifest};
 use kdnas::export::genotype::{DeriveRule, Genotype};
+use kdnas::metrics::trainable_params;
+use kdnas::models::sequence_cell_network::{SequenceCellNetwork, SequenceNetworkConfig};
 use kdnas::ops::OpMode;
 use kdnas::ops::causal1d::causality::{change_around, splice_after};
 use kdnas::space::{ArchGraph, load_space};
 use kdnas::supernet::cost::CostTable;
-use kdnas::supernet::sequence_network::{SequenceCellNetwork, SequenceNetworkConfig};
-use kdnas::supernet::{ArchParams, ArchWeights, Relaxation, trainable_params};
+use kdnas::supernet::{ArchParams, ArchWeights, Relaxation};
 
 const ITEMS: usize = 30;
 

@@ -10,8 +10,8 @@ use common::{Cpu, temp_dir};
 use kdnas::app::run_config::RunConfig;
 use kdnas::app::train_cmd::{TrainArgs, TrainStart, train_command};
 use kdnas::export::Genotype;
+use kdnas::models::CellNetwork;
 use kdnas::ops::conv2d::OpMode;
-use kdnas::supernet::CellNetwork;
 use std::path::{Path, PathBuf};
 
 /// The inner (non-autodiff) CPU backend, for evaluating saved networks.

@@ -11,7 +11,7 @@ left zero padding (k-1)*d, first conv dilated 1 or 4 cycling, the second twice t
 LayerNorm eps 1e-8 over channels, ReZero alpha; output layer `h @ W + b` over items + 1. Untrained,
 eval mode, no_grad.
 
-Student supernet (src/supernet/sequence_network.rs, cell.rs, mixed_op.rs): item embedding 64-d, dropout
+Student supernet (src/models/sequence_cell_network.rs, src/supernet/cell.rs, mixed_op.rs): item embedding 64-d, dropout
 0.1, 4 cells sharing one architecture (6 edges: n0<-c, n1<-c, n1<-n0, n2<-c, n2<-n0, n2<-n1, each reading
 the ReLU of its source), node outputs combined by softmax(node_logits), then `x + relu(ln(.))`; dropout,
 output layer. Ops (src/ops/causal1d): std_cnn_k (dilation 1), dil_cnn_k (dilation 2), cau_cnn_k (dilation

@@ -9,11 +9,12 @@ use crate::error::{KdnasError, Result};
 use crate::export::{DeriveRule, Genotype};
 use crate::files::{absolute_from, write_file_atomically};
 use crate::manifest::Fingerprint;
+use crate::metrics::trainable_params;
+use crate::models::sequence_cell_network::SequenceCellNetwork;
 use crate::ops::OpMode;
 use crate::search::{SearchConfig, SearchMode};
+use crate::supernet::ArchParams;
 use crate::supernet::cost::CostTable;
-use crate::supernet::sequence_network::SequenceCellNetwork;
-use crate::supernet::{ArchParams, trainable_params};
 use crate::tasks::adarec::budget::ParamBudget;
 use crate::tasks::adarec::config::AdarecSearchConfig;
 use crate::tasks::adarec::cost_table::adarec_costs;
@@ -84,7 +85,7 @@ pub fn run_adarec_search<AB: AutodiffBackend>(
 ) -> Result<SearchResult> {
     let (device, progress) = (control.device, control.progress);
     let cfg = &run.config;
-    let in_config = |e: KdnasError| super::run_config::locate_in_config(&run.dir.join(RUN_CONFIG), e);
+    let in_config = |e: KdnasError| crate::config_file::locate_in_config(&run.dir.join(RUN_CONFIG), e);
     let data = Arc::new(cfg.data.load(Path::new("."))?);
     let items = data.set.n_items();
     let teacher = FrozenSequenceTeacher::<AB>::load(&cfg.teacher, items, device).map_err(in_config)?;

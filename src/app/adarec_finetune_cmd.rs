@@ -5,14 +5,15 @@
 use super::sequence_teacher_cmd::{
     SequenceRunConfig, SequenceTeacherSummary, SequenceTraining, sequence_run_config, train_sequence_model,
 };
-use super::teacher_cmd::{TEACHER_CONFIG, TeacherArgs};
+use super::teacher_cmd::TeacherArgs;
 use crate::error::{KdnasError, Result};
 use crate::export::Genotype;
 use crate::files::absolute_from;
 use crate::manifest::Fingerprint;
+use crate::metrics::trainable_params;
+use crate::models::sequence_cell_network::SequenceCellNetwork;
 use crate::ops::OpMode;
-use crate::supernet::sequence_network::SequenceCellNetwork;
-use crate::supernet::trainable_params;
+use crate::run::folder::RUN_CONFIG;
 use crate::tasks::adarec::config::AdarecFinetuneConfig;
 use crate::tasks::adarec::teacher::FrozenSequenceTeacher;
 use crate::tasks::adarec::train_task::{LogitDistillation, SequenceTrainTask};
@@ -58,7 +59,7 @@ pub fn adarec_finetune_command<AB: AutodiffBackend>(
             std::fs::read(&kd.teacher.checkpoint).map_err(|e| KdnasError::io(&kd.teacher.checkpoint, e))?,
         ));
         let teacher = FrozenSequenceTeacher::<AB>::load(&kd.teacher, items, device)
-            .map_err(|e| super::run_config::locate_in_config(&args.out.join(TEACHER_CONFIG), e))?;
+            .map_err(|e| crate::config_file::locate_in_config(&args.out.join(RUN_CONFIG), e))?;
         task = task.with_distillation(LogitDistillation {
             teacher,
             gamma: kd.gamma,

@@ -1,19 +1,20 @@
 //! `kdnas dfa search`: DFA's stage 1 — search the per-stage aggregation weights of a frozen teacher's
 //! block features with the bridge loss, through the one search loop.
 
-use super::run_config::locate_usage;
 use super::search_cmd::{
     PreparedRun, RUN_CONFIG, RUN_SPACE, SearchControl, SearchResult, SpaceRunConfig, search_and_write, search_splits,
     seed_and_search_accessors,
 };
+use crate::config_file::locate_usage;
 use crate::error::{KdnasError, Result};
 use crate::export::DeriveRule;
 use crate::files::absolute_from;
 use crate::manifest::Fingerprint;
+use crate::metrics::trainable_params;
 use crate::models::StagedClassifier;
 use crate::search::SearchConfig;
 use crate::space::Source;
-use crate::supernet::{ArchParams, trainable_params};
+use crate::supernet::ArchParams;
 use crate::tasks::dfa::config::DfaSearchConfig;
 use crate::tasks::dfa::space_check::{check_pair, stage_slots};
 use crate::tasks::dfa::{DfaSearchTask, DfaStudent, FrozenTeacher};
@@ -46,7 +47,7 @@ pub fn run_dfa_search<AB: AutodiffBackend>(
     let (device, progress) = (control.device, control.progress);
     let cfg = &run.config;
     let config_path = run.dir.join(RUN_CONFIG);
-    let in_config = |e: KdnasError| super::run_config::locate_in_config(&config_path, e);
+    let in_config = |e: KdnasError| crate::config_file::locate_in_config(&config_path, e);
     let (train, val) = search_splits(&cfg.data, &cfg.search, &run.dir)?;
     let teacher = FrozenTeacher::<AB>::load(&cfg.teacher, train.channels, train.classes, device).map_err(in_config)?;
     let teacher_shapes = teacher.inner.stage_shapes();

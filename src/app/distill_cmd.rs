@@ -6,9 +6,10 @@ use super::teacher_cmd::{FINAL_WEIGHTS, MODEL_INFO, ModelInfo, TeacherSummary};
 use crate::error::{KdnasError, Result};
 use crate::files::write_file_atomically;
 use crate::manifest::Fingerprint;
+use crate::metrics::trainable_params;
 use crate::models::StagedClassifier;
-use crate::search::checkpoint::existing_checkpoint;
-use crate::supernet::trainable_params;
+use crate::run::checkpoint::existing_checkpoint;
+use crate::run::folder::{RUN_CONFIG, load_run_copy, write_result};
 use crate::tasks::dfa::FrozenTeacher;
 use crate::tasks::dfa::distill_config::DistillConfig;
 use crate::tasks::dfa::distill_task::{BoundObjective, DistillStudent, DistillTask};
@@ -18,9 +19,6 @@ use crate::train::{TrainRun, train_loop};
 use burn::module::AutodiffModule;
 use burn::tensor::backend::AutodiffBackend;
 use std::path::{Path, PathBuf};
-
-/// The resolved config a distillation run directory keeps for resuming.
-pub const DISTILL_CONFIG: &str = "config.toml";
 
 /// Inputs of `kdnas distill`.
 pub struct DistillArgs {
@@ -61,7 +59,7 @@ fn prepare_new(config_path: &Path, seed: Option<u64>, out: &Path) -> Result<Dist
         write_file_atomically(&copy, &bytes)?;
         config.student.model.use_genotype_copy(copy);
     }
-    super::run_config::write_run_copy(&config, out, DISTILL_CONFIG)?;
+    crate::run::folder::write_run_copy(&config, out)?;
     Ok(config)
 }
 
@@ -94,11 +92,11 @@ pub fn distill_command<AB: AutodiffBackend>(args: &DistillArgs, device: &AB::Dev
             if !out.is_dir() {
                 return Err(KdnasError::Usage(format!("{}: no such distillation run directory", out.display())));
             }
-            DistillConfig::load(&out.join(DISTILL_CONFIG))?.resolved(out)
+            load_run_copy(out, DistillConfig::load, DistillConfig::resolved)?
         }
     };
-    let config_path = out.join(DISTILL_CONFIG);
-    let in_config = |e: KdnasError| super::run_config::locate_in_config(&config_path, e);
+    let config_path = out.join(RUN_CONFIG);
+    let in_config = |e: KdnasError| crate::config_file::locate_in_config(&config_path, e);
     let (train, test) = config.data.load(Path::new("."))?;
     let teacher =
         FrozenTeacher::<AB>::load(&config.teacher, train.channels, train.classes, device).map_err(in_config)?;
@@ -172,8 +170,7 @@ pub fn distill_command<AB: AutodiffBackend>(args: &DistillArgs, device: &AB::Dev
     write_training_figures(out, &outcome.history, &format!("distill {}", info.name))?;
     if summary.finished() && (outcome.epochs_run > 0 || !out.join(FINAL_WEIGHTS).exists()) {
         crate::record_files::save_module(&outcome.net.student.valid(), &out.join(FINAL_WEIGHTS))?;
-        let json = serde_json::to_string_pretty(&summary).map_err(|e| KdnasError::Usage(e.to_string()))?;
-        write_file_atomically(&out.join("result.json"), json.as_bytes())?;
+        write_result(out, &summary)?;
     }
     Ok(summary)
 }

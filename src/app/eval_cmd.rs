@@ -2,19 +2,21 @@
 //! or of a derived-network training run (`kdnas train`) on the run's test set or on other data: top-1, top-5, per-class accuracy and the confusion matrix,
 //! printed, written to `eval.json` and drawn as a row-normalised heatmap.
 
-use super::run_config::{RunConfig, locate_usage};
-use super::teacher_cmd::{FINAL_WEIGHTS, ModelInfo, TEACHER_CONFIG, best_weights, data_relative_to};
+use super::run_config::RunConfig;
+use super::teacher_cmd::{FINAL_WEIGHTS, ModelInfo, best_weights, data_relative_to};
 use super::train_cmd::{DERIVED_WEIGHTS, TRAIN_GENOTYPE, derived_network_config};
+use crate::config_file::locate_usage;
 use crate::data::{DataConfig, DataSource, FASHION_MNIST_CLASSES};
 use crate::error::{KdnasError, Result};
 use crate::export::Genotype;
 use crate::files::write_file_atomically;
 use crate::models::Model;
+use crate::models::{CellNetwork, NetworkConfig};
 use crate::ops::conv2d::OpMode;
 use crate::plot::{WeightTable, heatmap};
-use crate::search::checkpoint::load_module;
+use crate::run::checkpoint::load_module;
+use crate::run::folder::RUN_CONFIG;
 use crate::space::{ArchGraph, Source};
-use crate::supernet::{CellNetwork, NetworkConfig};
 use crate::train::ImageClassifier;
 use crate::train::classify::{ClassifierScores, score_classifier};
 use burn::tensor::Tensor;
@@ -118,9 +120,9 @@ pub fn locate(checkpoint: &Path) -> Result<(PathBuf, PathBuf)> {
         return Err(KdnasError::Usage(format!("{}: no such file or directory", checkpoint.display())));
     }
     let run_dir =
-        checkpoint.ancestors().skip(1).take(2).find(|dir| dir.join(TEACHER_CONFIG).is_file()).ok_or_else(|| {
+        checkpoint.ancestors().skip(1).take(2).find(|dir| dir.join(RUN_CONFIG).is_file()).ok_or_else(|| {
             KdnasError::Usage(format!(
-                "{}: no {TEACHER_CONFIG} beside it or in the folder above: give a file inside a teacher run directory",
+                "{}: no {RUN_CONFIG} beside it or in the folder above: give a file inside a teacher run directory",
                 checkpoint.display()
             ))
         })?;
@@ -192,7 +194,7 @@ impl<B: Backend> ImageClassifier<B> for Built<B> {
 impl RunNetwork {
     /// The network of `run_dir` and the data section of its config.
     fn open(run_dir: &Path) -> Result<(Self, DataConfig)> {
-        let config_path = run_dir.join(TEACHER_CONFIG);
+        let config_path = run_dir.join(RUN_CONFIG);
         if !run_dir.join(TRAIN_GENOTYPE).is_file() {
             // A teacher or distillation run: model.json describes the network; only [data] is read.
             return Ok((RunNetwork::Teacher(ModelInfo::load(run_dir)?), data_section(&config_path)?));
@@ -236,7 +238,7 @@ impl RunNetwork {
             KdnasError::Checkpoint { path, message } => {
                 let message = message.split_whitespace().collect::<Vec<_>>().join(" ");
                 let message = format!(
-                    "these weights do not fit {}, the network the run's {TEACHER_CONFIG} describes ({message})",
+                    "these weights do not fit {}, the network the run's {RUN_CONFIG} describes ({message})",
                     self.name()
                 );
                 KdnasError::Checkpoint { path, message }
@@ -262,7 +264,7 @@ pub fn eval_command<B: Backend>(args: &EvalArgs, device: &B::Device) -> Result<E
     let (network, run_data) = RunNetwork::open(&run_dir)?;
     let (data, data_origin) = match &args.data {
         Some(file) => (data_section(file)?, file.clone()),
-        None => (run_data, run_dir.join(TEACHER_CONFIG)),
+        None => (run_data, run_dir.join(RUN_CONFIG)),
     };
     let (_, test) = data.load(Path::new("."))?;
     let (in_channels, classes) = network.shape();

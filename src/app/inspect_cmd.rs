@@ -2,12 +2,12 @@
 //! the size of the search network), plus its DOT drawing.
 
 use crate::error::{KdnasError, Result};
+use crate::models::cell_network::check_cells_present;
+use crate::models::{NetworkConfig, NetworkSize};
 use crate::ops::conv2d::OpMode;
 use crate::space::{ArchGraph, Catalogue, NodeRole, cell_kind};
 use crate::supernet::cost::CostTable;
-use crate::supernet::network::check_cells_present;
 use crate::supernet::op_latency::op_latencies;
-use crate::supernet::{NetworkConfig, NetworkSize};
 use std::fmt::Write;
 
 /// Batch size of the memory estimate in the report (DARTS's search batch).

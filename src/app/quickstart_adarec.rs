@@ -50,9 +50,12 @@ fn write_configs(configs: &Path) -> Result<()> {
     if let Some(kd) = &mut finetune.kd {
         kd.teacher.checkpoint = PathBuf::from("../teacher/best/model.mpk");
     }
-    write_file_atomically(&configs.join("finetune_kd.toml"), super::run_config::config_toml(&finetune)?.as_bytes())?;
+    write_file_atomically(&configs.join("finetune_kd.toml"), crate::config_file::config_toml(&finetune)?.as_bytes())?;
     finetune.kd = None;
-    write_file_atomically(&configs.join("finetune_scratch.toml"), super::run_config::config_toml(&finetune)?.as_bytes())
+    write_file_atomically(
+        &configs.join("finetune_scratch.toml"),
+        crate::config_file::config_toml(&finetune)?.as_bytes(),
+    )
 }
 
 /// Runs the pipeline into `out` (its step folders are replaced).

@@ -4,16 +4,17 @@
 
 use super::eval_cmd::{locate, read_data_section};
 use super::sequence_teacher_cmd::{SequenceRunConfig, SequenceTeacherConfig};
-use super::teacher_cmd::{TEACHER_CONFIG, best_weights};
+use super::teacher_cmd::best_weights;
 use crate::data::sequence::{EvalSplit, eval_batch};
 use crate::error::{KdnasError, Result};
 use crate::export::Genotype;
 use crate::files::{absolute_from, write_file_atomically};
+use crate::metrics::trainable_params;
 use crate::models::nextitnet::NextItNet;
+use crate::models::sequence_cell_network::SequenceCellNetwork;
 use crate::ops::OpMode;
-use crate::search::checkpoint::load_module_file;
-use crate::supernet::sequence_network::SequenceCellNetwork;
-use crate::supernet::trainable_params;
+use crate::run::checkpoint::load_module_file;
+use crate::run::folder::RUN_CONFIG;
 use crate::tasks::adarec::config::AdarecFinetuneConfig;
 use crate::tasks::adarec::data::{SequenceData, SequenceDataConfig};
 use crate::tasks::adarec::ranking::{named_metrics, rank_users};
@@ -79,12 +80,12 @@ pub struct RankingReport {
 
 /// Whether the run directory `run_dir` holds a sequential-recommendation run (`[task] kind = "adarec"`).
 pub fn is_ranking_run(run_dir: &Path) -> bool {
-    crate::tasks::task_kind_of(&run_dir.join(TEACHER_CONFIG)).is_ok_and(|k| k == crate::tasks::TaskKind::Adarec)
+    crate::tasks::task_kind_of(&run_dir.join(RUN_CONFIG)).is_ok_and(|k| k == crate::tasks::TaskKind::Adarec)
 }
 
 /// The untrained model of the ranking run `run_dir` for `items` items, and its name.
 fn build<B: Backend>(run_dir: &Path, items: usize, device: &B::Device) -> Result<(RankingModel<B>, String)> {
-    let config_path = run_dir.join(TEACHER_CONFIG);
+    let config_path = run_dir.join(RUN_CONFIG);
     let text = std::fs::read_to_string(&config_path).map_err(|e| KdnasError::io(&config_path, e))?;
     let is_student = toml::from_str::<toml::Table>(&text).is_ok_and(|table| table.contains_key("genotype"));
     if is_student {
@@ -142,7 +143,7 @@ fn trainable_params_of<B: Backend>(run_dir: &Path, items: usize, device: &B::Dev
 
 /// The data section of the run's config, or of `data_file` (relative paths against its folder).
 fn data_config(run_dir: &Path, data_file: Option<&Path>) -> Result<SequenceDataConfig> {
-    let file = data_file.map_or_else(|| run_dir.join(TEACHER_CONFIG), Path::to_path_buf);
+    let file = data_file.map_or_else(|| run_dir.join(RUN_CONFIG), Path::to_path_buf);
     let mut data: SequenceDataConfig = read_data_section(&file, SequenceDataConfig::validate)?;
     let base = file.parent().unwrap_or(Path::new("."));
     data.path = data.path.map(|p| absolute_from(base, &p));

@@ -1,24 +1,25 @@
 //! `kdnas search`: prepare a run directory, search, and write the outputs.
 
 use super::outputs::write_search_outputs;
-use super::run_config::{RunConfig, write_run_copy};
+use super::run_config::RunConfig;
 use crate::data::{DataConfig, ImageSet};
 use crate::error::{KdnasError, Result};
 use crate::export::{DeriveRule, Genotype};
 use crate::files::write_file_atomically;
 use crate::manifest::Fingerprint;
+use crate::models::{CellNetwork, NetworkSize, ensure_fits};
 use crate::ops::conv2d::OpMode;
+use crate::run::checkpoint::existing_checkpoint;
+pub use crate::run::folder::RUN_CONFIG;
+use crate::run::folder::{load_run_copy, write_run_copy};
 pub use crate::search::SearchControl;
-use crate::search::checkpoint::existing_checkpoint;
 use crate::search::{SearchConfig, SearchRun, SearchTask, run_search};
 use crate::space::{ArchGraph, parse_space};
-use crate::supernet::{ArchParams, CellNetwork, NetworkSize, ensure_fits};
+use crate::supernet::ArchParams;
 use crate::tasks::image::ImageSearchTask;
 use burn::tensor::backend::AutodiffBackend;
 use std::path::{Path, PathBuf};
 
-/// Files a run directory holds for resuming: the resolved config and a copy of the space.
-pub const RUN_CONFIG: &str = "config.toml";
 /// Copy of the search space inside a run directory.
 pub const RUN_SPACE: &str = "space.toml";
 
@@ -124,7 +125,7 @@ pub fn prepare_new_run<C: SpaceRunConfig>(
     std::fs::create_dir_all(out).map_err(|e| KdnasError::io(out, e))?;
     let config = config.into_run_copy(base, Path::new(RUN_SPACE));
     write_file_atomically(&out.join(RUN_SPACE), space_text.as_bytes())?;
-    write_run_copy(&config, out, RUN_CONFIG)?;
+    write_run_copy(&config, out)?;
     Ok(PreparedRun { dir: out.to_path_buf(), config, space, space_text: space_text.to_string() })
 }
 
@@ -149,7 +150,7 @@ pub fn reopen_run<C: SpaceRunConfig>(dir: &Path) -> Result<PreparedRun<C>> {
     if !dir.is_dir() {
         return Err(KdnasError::Usage(format!("{}: no such run directory", dir.display())));
     }
-    let config = C::load(&dir.join(RUN_CONFIG))?.into_run_copy(dir, Path::new(RUN_SPACE));
+    let config = load_run_copy(dir, C::load, |config, dir| config.into_run_copy(dir, Path::new(RUN_SPACE)))?;
     let space_path = dir.join(RUN_SPACE);
     let space_text = std::fs::read_to_string(&space_path).map_err(|e| KdnasError::io(&space_path, e))?;
     let space = parse_space(&space_text, &space_path)?;
@@ -181,7 +182,7 @@ pub fn search_splits(data: &DataConfig, search: &SearchConfig, run_dir: &Path) -
                 search.train_fraction
             ),
         );
-        return Err(super::run_config::locate_in_config(&run_dir.join(RUN_CONFIG), err));
+        return Err(crate::config_file::locate_in_config(&run_dir.join(RUN_CONFIG), err));
     }
     Ok((train, val))
 }
@@ -208,7 +209,7 @@ pub fn run_prepared<AB: AutodiffBackend>(run: &PreparedRun, control: &SearchCont
             "search: space `{}`, {} choices, {} weights, {:?}, {} epochs -> {}",
             run.space.name,
             run.space.choice_count(),
-            crate::supernet::trainable_params(&net),
+            crate::metrics::trainable_params(&net),
             cfg.search.mode,
             cfg.search.epochs,
             run.dir.display()

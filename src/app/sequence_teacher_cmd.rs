@@ -2,14 +2,12 @@
 //! with the one training loop (checkpoint every epoch, `--resume`, `--stop-after`), validation and test
 //! ranking metrics per epoch, the best epoch by validation NDCG@10 kept in `best/`.
 
-use super::teacher_cmd::{
-    TEACHER_CONFIG, TeacherArgs, TeacherStart, refuse_existing_run, teacher_config_file, write_final_outputs,
-};
+use super::teacher_cmd::{TeacherArgs, TeacherStart, refuse_existing_run, teacher_config_file, write_final_outputs};
 use crate::error::{KdnasError, Result};
 use crate::files::absolute_from;
 use crate::manifest::Fingerprint;
+use crate::metrics::trainable_params;
 use crate::models::nextitnet::{NextItNet, NextItNetConfig};
-use crate::supernet::trainable_params;
 use crate::tasks::adarec::data::SequenceDataConfig;
 use crate::tasks::adarec::train_task::SequenceTrainTask;
 use crate::tasks::{TaskKind, TaskSection};
@@ -46,7 +44,7 @@ pub struct SequenceTeacherConfig {
 impl SequenceTeacherConfig {
     /// Reads and validates a config file; errors name the file, the line and the field.
     pub fn load(path: &Path) -> Result<Self> {
-        super::run_config::load_config(path, Self::validate)
+        crate::config_file::load_config(path, Self::validate)
     }
 
     /// Checks every section.
@@ -148,7 +146,7 @@ pub fn sequence_run_config<C: SequenceRunConfig>(args: &TeacherArgs) -> Result<C
     }
     config.resolve(config_path.parent().unwrap_or(Path::new(".")));
     std::fs::create_dir_all(out).map_err(|e| KdnasError::io(out, e))?;
-    super::run_config::write_run_copy(&config, out, TEACHER_CONFIG)?;
+    crate::run::folder::write_run_copy(&config, out)?;
     Ok(config)
 }
 

@@ -6,9 +6,10 @@ use crate::data::DataConfig;
 use crate::error::{KdnasError, Result};
 use crate::files::write_file_atomically;
 use crate::manifest::Fingerprint;
+use crate::metrics::trainable_params;
 use crate::models::{Model, ModelConfig};
-use crate::search::checkpoint::existing_checkpoint;
-use crate::supernet::trainable_params;
+use crate::run::checkpoint::existing_checkpoint;
+use crate::run::folder::RUN_CONFIG;
 use crate::train::epochs::{BEST_DIR, BEST_WEIGHTS};
 use crate::train::figures::write_training_figures;
 use crate::train::records::best_epoch;
@@ -18,8 +19,6 @@ use burn::tensor::backend::{AutodiffBackend, Backend};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
-/// The resolved config a teacher run directory keeps for resuming and evaluation.
-pub const TEACHER_CONFIG: &str = "config.toml";
 /// What the network of a teacher run directory is built for (architecture, input channels, classes).
 pub const MODEL_INFO: &str = "model.json";
 /// The final weights of a finished teacher run.
@@ -45,7 +44,7 @@ pub struct TeacherConfig {
 impl TeacherConfig {
     /// Reads and validates a config file; errors name the file, the line and the field.
     pub fn load(path: &Path) -> Result<Self> {
-        super::run_config::load_config(path, Self::validate)
+        crate::config_file::load_config(path, Self::validate)
     }
 
     /// Checks every section, and that `[train]` sets nothing that only derived cell networks have.
@@ -184,7 +183,7 @@ fn prepare_new(config_path: &Path, seed: Option<u64>, out: &Path) -> Result<Teac
     }
     config.data = data_relative_to(config.data, config_path);
     std::fs::create_dir_all(out).map_err(|e| KdnasError::io(out, e))?;
-    super::run_config::write_run_copy(&config, out, TEACHER_CONFIG)?;
+    crate::run::folder::write_run_copy(&config, out)?;
     Ok(config)
 }
 
@@ -263,7 +262,7 @@ pub fn teacher_config_file(args: &TeacherArgs) -> Result<PathBuf> {
         TeacherStart::Resume if !args.out.is_dir() => {
             Err(KdnasError::Usage(format!("{}: no such teacher run directory", args.out.display())))
         }
-        TeacherStart::Resume => Ok(args.out.join(TEACHER_CONFIG)),
+        TeacherStart::Resume => Ok(args.out.join(RUN_CONFIG)),
     }
 }
 
@@ -291,8 +290,7 @@ pub fn write_final_outputs<B: Backend, M: Module<B>>(
 ) -> Result<()> {
     if finished && (epochs_run > 0 || !out.join(FINAL_WEIGHTS).exists()) {
         crate::record_files::save_module(net, &out.join(FINAL_WEIGHTS))?;
-        let json = serde_json::to_string_pretty(summary).map_err(|e| KdnasError::Usage(e.to_string()))?;
-        write_file_atomically(&out.join("result.json"), json.as_bytes())?;
+        crate::run::folder::write_result(out, summary)?;
     }
     Ok(())
 }

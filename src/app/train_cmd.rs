@@ -4,11 +4,12 @@
 use super::run_config::RunConfig;
 use crate::error::{KdnasError, Result};
 use crate::export::Genotype;
-use crate::files::write_file_atomically;
 use crate::manifest::Fingerprint;
+use crate::metrics::trainable_params;
+use crate::models::{CellNetwork, NetworkConfig, NetworkSize, ensure_fits};
 use crate::ops::conv2d::OpMode;
-use crate::search::checkpoint::existing_checkpoint;
-use crate::supernet::{CellNetwork, NetworkConfig, NetworkSize, ensure_fits, trainable_params};
+use crate::run::checkpoint::existing_checkpoint;
+use crate::run::folder::{RUN_CONFIG, load_run_copy, write_result};
 use crate::train::figures::write_training_figures;
 use crate::train::{ImageTrainTask, TrainRun, train_loop};
 use burn::module::AutodiffModule;
@@ -18,8 +19,6 @@ use std::path::{Path, PathBuf};
 
 /// The genotype a training directory keeps for resuming.
 pub const TRAIN_GENOTYPE: &str = "genotype.json";
-/// The resolved config a training directory keeps for resuming.
-const TRAIN_CONFIG: &str = "config.toml";
 /// The trained weights of a finished training run.
 pub const DERIVED_WEIGHTS: &str = "derived_net.mpk";
 
@@ -104,7 +103,7 @@ fn prepare_new(
     let genotype = Genotype::load(genotype_path)?;
     let config_path = match config {
         Some(p) => p.to_path_buf(),
-        None => genotype_path.parent().unwrap_or(Path::new(".")).join(super::search_cmd::RUN_CONFIG),
+        None => genotype_path.parent().unwrap_or(Path::new(".")).join(RUN_CONFIG),
     };
     let mut config =
         RunConfig::load(&config_path)?.with_absolute_data_dir(config_path.parent().unwrap_or(Path::new(".")));
@@ -117,7 +116,7 @@ fn prepare_new(
     config.validate()?;
     std::fs::create_dir_all(out).map_err(|e| KdnasError::io(out, e))?;
     genotype.save(&out.join(TRAIN_GENOTYPE))?;
-    super::run_config::write_run_copy(&config, out, TRAIN_CONFIG)?;
+    crate::run::folder::write_run_copy(&config, out)?;
     Ok((genotype, config))
 }
 
@@ -145,7 +144,7 @@ pub fn train_command<AB: AutodiffBackend>(args: &TrainArgs, device: &AB::Device)
             }
             (
                 Genotype::load(&out.join(TRAIN_GENOTYPE))?,
-                RunConfig::load(&out.join(TRAIN_CONFIG))?.with_absolute_data_dir(out),
+                load_run_copy(out, RunConfig::load, RunConfig::with_absolute_data_dir)?,
             )
         }
     };
@@ -154,7 +153,7 @@ pub fn train_command<AB: AutodiffBackend>(args: &TrainArgs, device: &AB::Device)
     let derived = genotype.to_arch_graph()?;
     let size = NetworkSize::of(&derived, &network, train.channels, train.classes, train.height, OpMode::Derived);
     let what =
-        format!("{}: channels = {}, layers = {}", out.join(TRAIN_CONFIG).display(), network.channels, network.layers);
+        format!("{}: channels = {}, layers = {}", out.join(RUN_CONFIG).display(), network.channels, network.layers);
     ensure_fits(size, config.train.batch_size, &what)?;
     AB::seed(device, config.seed);
     let net = CellNetwork::<AB>::new(&derived, &network, train.channels, train.classes, OpMode::Derived, device)?;
@@ -205,8 +204,7 @@ pub fn train_command<AB: AutodiffBackend>(args: &TrainArgs, device: &AB::Device)
     if summary.finished() {
         write_training_figures(out, history, "derived network")?;
         crate::record_files::save_module(&outcome.net.valid(), &out.join(DERIVED_WEIGHTS))?;
-        let json = serde_json::to_string_pretty(&summary).map_err(|e| KdnasError::Usage(e.to_string()))?;
-        write_file_atomically(&out.join("result.json"), json.as_bytes())?;
+        write_result(out, &summary)?;
     }
     Ok(summary)
 }

@@ -226,7 +226,6 @@ impl DataConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::app::run_config::RunConfig;
     use crate::data::idx::write_idx_gz;
     use crate::error::KdnasError;
 
@@ -265,16 +264,6 @@ mod tests {
         assert_eq!(msg("limit_test_per_class = 0"), "data.limit_test_per_class: must be at least 1");
         let err = parse("source = \"idx\"").unwrap().load(Path::new(".")).unwrap_err();
         assert!(matches!(err, KdnasError::Usage(_)));
-    }
-
-    #[test]
-    fn run_config_errors_in_the_data_section_name_file_line_and_field() {
-        let text = "space = \"s.toml\"\n[network]\nchannels = 8\nlayers = 5\n[data]\nlimit_train_per_class = 0\n";
-        let err = RunConfig::parse(text, Path::new("runs/bad.toml")).unwrap_err().to_string();
-        assert_eq!(err, "runs/bad.toml:6: `data.limit_train_per_class`: must be at least 1");
-        let text = "space = \"s.toml\"\n[network]\nchannels = 8\nlayers = 5\n[data]\nsource = \"idx\"\n";
-        let err = RunConfig::parse(text, Path::new("runs/bad.toml")).unwrap_err().to_string();
-        assert!(err.starts_with("runs/bad.toml:") && err.contains("`data.dir`: required with data.source"), "{err}");
     }
 
     #[test]

@@ -4,8 +4,8 @@
 
 use super::{Features, StageShape, StagedClassifier};
 use crate::error::{KdnasError, Result};
-use crate::supernet::network::{CellStages, stage_starts};
-use crate::supernet::{CellNetwork, NetworkConfig};
+use crate::models::cell_network::{CellStages, stage_starts};
+use crate::models::{CellNetwork, NetworkConfig};
 use crate::validate::field_error;
 use burn::tensor::{Tensor, backend::Backend};
 use std::path::Path;

@@ -1,5 +1,6 @@
-//! Networks a user trains or distils (CIFAR-style ResNet and WRN, derived DARTS networks as students;
-//! NextItNet for sequences), each image classifier able to return
+//! Whole networks: those a user trains or distils (CIFAR-style ResNet and WRN, derived DARTS networks as
+//! students; NextItNet for sequences) and the networks built from cells (DARTS's [`CellNetwork`],
+//! AdaRec's [`SequenceCellNetwork`], the search supernet when their edges are mixed), each image classifier able to return
 //! its intermediate features per stage beside its logits and to run its remaining stages from any
 //! stage's feature, so feature losses and bridges never reach inside a model.
 
@@ -31,6 +32,8 @@ macro_rules! delegate_staged_classifier {
 use delegate_staged_classifier;
 
 pub mod blocks;
+pub mod cell_network;
+pub mod cell_network_size;
 pub mod config;
 pub mod darts;
 pub mod item_layers;
@@ -39,12 +42,16 @@ pub mod nextitnet;
 pub mod preact;
 pub mod residual;
 pub mod resnet;
+pub mod sequence_cell_network;
 pub mod wrn;
 
+pub use cell_network::{CellNetwork, NetworkConfig};
+pub use cell_network_size::{NetworkSize, ensure_fits};
 pub use config::ModelConfig;
 pub use model::Model;
 pub use preact::{PreActFeatures, TapPoint, Taps};
 pub use resnet::CifarResNet;
+pub use sequence_cell_network::{SequenceCellNetwork, SequenceNetworkConfig};
 pub use wrn::WideResNet;
 
 /// Logits plus the output of every residual block, grouped by stage.

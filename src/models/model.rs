@@ -5,7 +5,7 @@ use super::residual::ResidualNet;
 use super::resnet::CifarResNet;
 use super::wrn::WideResNet;
 use super::{Features, StagedClassifier};
-use crate::supernet::CellNetwork;
+use crate::models::CellNetwork;
 use burn::module::Module;
 use burn::tensor::{Tensor, backend::Backend};
 

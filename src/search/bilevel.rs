@@ -2,11 +2,12 @@
 //! the weight update, exactly as spec/darts.md describes.
 
 use super::config::{SECOND_ORDER_NEEDS_SGD, SearchMode};
-use super::params::{clip_global_norm, global_norm, perturbed};
-pub use super::task::LossReading;
-use super::task::{SearchTask, TaskLoss, read_loss};
+use super::params::perturbed;
+use super::task::SearchTask;
 use crate::error::Result;
+use crate::optim::grad_norm::{clip_global_norm, global_norm};
 use crate::optim::{AdamW, WeightOptimizer};
+use crate::run::{LossReading, TaskLoss, read_loss};
 use crate::supernet::{ArchParams, ArchWeights, GumbelNoise, Relaxation};
 use crate::validate::field_error;
 use burn::module::Module;

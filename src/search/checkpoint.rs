@@ -5,82 +5,19 @@ use super::bilevel::Optimisers;
 use super::history::SearchState;
 use crate::error::{KdnasError, Result};
 use crate::files::write_dir_atomically;
-use crate::manifest::{Fingerprint, check_loaded, param_shapes, verify_checkpoint, write_manifest};
-use crate::record_files::{guard_decoding, load_record, save_module};
+use crate::manifest::{Fingerprint, verify_checkpoint, write_manifest};
+use crate::record_files::save_module;
+use crate::run::checkpoint::{CHECKPOINT_DIR, checkpoint_error, checkpoint_to_resume, load_module, load_state};
 use crate::supernet::ArchParams;
-use burn::module::{AutodiffModule, Module};
+use burn::module::AutodiffModule;
 use burn::tensor::backend::AutodiffBackend;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// Manifest kind of search checkpoints.
 const SEARCH_KIND: &str = "search";
 
 /// File of a checkpoint holding the architecture optimiser's moments.
 pub const ARCH_STATE_FILE: &str = "arch_adam_moments.bin";
-
-/// Name of the checkpoint directory inside a run directory.
-pub const CHECKPOINT_DIR: &str = "checkpoint";
-
-fn ck_err(path: &Path, e: impl std::fmt::Display) -> KdnasError {
-    KdnasError::Checkpoint { path: path.to_path_buf(), message: e.to_string() }
-}
-
-/// The checkpoint directory of a run, falling back to the previous one if a swap was interrupted.
-pub fn existing_checkpoint(run_dir: &Path) -> Option<PathBuf> {
-    let dir = run_dir.join(CHECKPOINT_DIR);
-    let old = dir.with_extension("old");
-    [dir, old].into_iter().find(|d| d.join("state.json").exists())
-}
-
-/// The checkpoint to resume `run_dir` from, or an error saying why there is none.
-pub fn checkpoint_to_resume(run_dir: &Path) -> Result<PathBuf> {
-    existing_checkpoint(run_dir).ok_or_else(|| {
-        let dir = run_dir.join(CHECKPOINT_DIR);
-        let why = if !run_dir.is_dir() {
-            "the run directory does not exist".to_string()
-        } else if dir.is_dir() {
-            format!("{} is missing: the checkpoint is incomplete", dir.join("state.json").display())
-        } else {
-            "no checkpoint yet: the run has not finished an epoch (start it again with `--config FILE --out` this \
-             directory), or this is not a run directory"
-                .to_string()
-        };
-        ck_err(&dir, why)
-    })
-}
-
-/// Loads the record `name` (`net`, `arch`, ...) of checkpoint `dir` into `module` and checks that every
-/// tensor kept the shape `module` was built with; errors name the file.
-pub fn load_module<B: burn::tensor::backend::Backend, M: Module<B>>(
-    dir: &Path,
-    name: &str,
-    module: M,
-    device: &B::Device,
-) -> Result<M> {
-    load_module_file(&dir.join(format!("{name}.mpk")), module, device)
-}
-
-/// Loads the record file `file` into `module`, guarded against records that make burn's decoder
-/// panic and checked tensor by tensor against the shapes `module` was built with.
-pub fn load_module_file<B: burn::tensor::backend::Backend, M: Module<B>>(
-    file: &Path,
-    module: M,
-    device: &B::Device,
-) -> Result<M> {
-    let expected = param_shapes(&module);
-    guard_decoding(file, || {
-        let loaded = module.load_record(load_record(file, device)?);
-        check_loaded(file, &expected, &loaded)?;
-        Ok(loaded)
-    })
-}
-
-/// The checkpoint's loop state (`state.json`).
-pub fn load_state<T: serde::de::DeserializeOwned>(dir: &Path) -> Result<T> {
-    let path = dir.join("state.json");
-    let text = std::fs::read(&path).map_err(|e| KdnasError::io(&path, e))?;
-    serde_json::from_slice(&text).map_err(|e| ck_err(&path, e))
-}
 
 /// Saves network, architecture, both optimisers (the weights' state in the file its kind names), the
 /// loop state and the manifest (last, so that a checkpoint without a complete manifest is never
@@ -98,7 +35,7 @@ pub fn save<AB: AutodiffBackend, N: AutodiffModule<AB>>(
         save_module(arch, &dir.join("arch.mpk"))?;
         opt.arch.save(&dir.join(ARCH_STATE_FILE))?;
         opt.weights.save(dir)?;
-        let json = serde_json::to_vec_pretty(state).map_err(|e| ck_err(dir, e))?;
+        let json = serde_json::to_vec_pretty(state).map_err(|e| checkpoint_error(dir, e))?;
         std::fs::write(dir.join("state.json"), json).map_err(|e| KdnasError::io(dir.join("state.json"), e))?;
         write_manifest(dir, SEARCH_KIND, fingerprint)
     })
@@ -130,7 +67,7 @@ pub fn load<AB: AutodiffBackend, N: AutodiffModule<AB>>(
 fn check_state<AB: AutodiffBackend>(path: &Path, state: &SearchState, arch: &ArchParams<AB>) -> Result<()> {
     if state.next_epoch != state.history.len() {
         let why = format!("next_epoch = {} but {} epoch records", state.next_epoch, state.history.len());
-        return Err(ck_err(path, why));
+        return Err(checkpoint_error(path, why));
     }
     let shapes: Vec<[usize; 2]> = arch.logits.iter().map(|p| p.dims()).collect();
     for record in &state.history {
@@ -143,7 +80,7 @@ fn check_state<AB: AutodiffBackend>(path: &Path, state: &SearchState, arch: &Arc
                 "the architecture weights of epoch {} do not match the space's choice groups {shapes:?}",
                 record.epoch + 1
             );
-            return Err(ck_err(path, why));
+            return Err(checkpoint_error(path, why));
         }
     }
     Ok(())

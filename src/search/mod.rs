@@ -12,4 +12,4 @@ pub mod task;
 pub use config::{SearchConfig, SearchMode};
 pub use history::{EpochRecord, SearchState};
 pub use run::{SearchControl, SearchOutcome, SearchRun, run_search};
-pub use task::{SearchTask, Split, TaskLoss};
+pub use task::{SearchTask, Split};

@@ -1,7 +1,7 @@
 //! The one search loop: epochs of paired train/val batches, schedules, progress, checkpoints.
 
 use super::arch_grads::{ArchGradMeter, part_grads, probe_steps};
-use super::bilevel::{LossReading, Optimisers, StepSettings, search_step};
+use super::bilevel::{Optimisers, StepSettings, search_step};
 use super::checkpoint;
 use super::config::{SearchConfig, SearchMode, cosine_lr};
 use super::history::{EpochRecord, SearchState, write_history_files};
@@ -10,6 +10,8 @@ use crate::error::Result;
 use crate::manifest::Fingerprint;
 use crate::metrics::ranking::BEST_RANKING_METRIC;
 use crate::progress::progress_bar;
+use crate::run::checkpoint::checkpoint_to_resume;
+use crate::run::{Meter, epoch_seed};
 use crate::supernet::{ArchParams, GumbelNoise, Relaxation};
 use burn::module::AutodiffModule;
 use burn::tensor::activation::softmax;
@@ -17,7 +19,6 @@ use burn::tensor::backend::AutodiffBackend;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Instant;
 
@@ -67,46 +68,6 @@ pub fn optimisers<AB: AutodiffBackend>(config: &SearchConfig) -> Optimisers<AB> 
     Optimisers { weights: config.weight_optimizer().init(), arch: config.arch_optimizer() }
 }
 
-/// A per-epoch seed derived from the run seed.
-pub fn epoch_seed(seed: u64, epoch: usize) -> u64 {
-    seed.wrapping_mul(0x9E37_79B9_7F4A_7C15).wrapping_add(epoch as u64 + 1)
-}
-
-/// Running sums of step readings, weighted by batch size (DARTS's AvgrageMeter).
-#[derive(Default)]
-pub struct Meter {
-    loss: f64,
-    correct: Option<usize>,
-    count: usize,
-    terms: BTreeMap<String, f64>,
-}
-
-impl Meter {
-    /// Adds one step's reading.
-    pub fn add(&mut self, r: LossReading) {
-        self.loss += r.loss as f64 * r.count as f64;
-        self.count += r.count;
-        if let Some(c) = r.correct {
-            *self.correct.get_or_insert(0) += c;
-        }
-        for (name, value) in r.terms {
-            *self.terms.entry(name.to_string()).or_insert(0.0) += value as f64 * r.count as f64;
-        }
-    }
-    /// Per-example mean of every named term.
-    pub fn mean_terms(&self) -> BTreeMap<String, f64> {
-        self.terms.iter().map(|(k, v)| (k.clone(), v / self.count.max(1) as f64)).collect()
-    }
-    /// Per-example mean loss.
-    pub fn mean_loss(&self) -> f64 {
-        self.loss / self.count.max(1) as f64
-    }
-    /// Fraction of correct predictions, when the task counts them.
-    pub fn accuracy(&self) -> Option<f64> {
-        self.correct.map(|c| c as f64 / self.count.max(1) as f64)
-    }
-}
-
 /// Runs (or resumes) a search and returns the trained modules.
 pub fn run_search<AB: AutodiffBackend, T: SearchTask<AB>>(
     task: &T,
@@ -122,7 +83,7 @@ pub fn run_search<AB: AutodiffBackend, T: SearchTask<AB>>(
         let restored = checkpoint::load(run.run_dir, run.fingerprint, net, arch, opt, run.control.device)?;
         (net, arch, opt, state) = restored;
         if let Some(task_state) = state.history.last().and_then(|r| r.task_state.as_ref()) {
-            let file = checkpoint::checkpoint_to_resume(run.run_dir)?.join("state.json");
+            let file = checkpoint_to_resume(run.run_dir)?.join("state.json");
             task.restore_task_state(task_state, &file)?;
         }
         // A crash between the checkpoint swap and these files' rewrite would leave them an epoch short.

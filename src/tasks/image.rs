@@ -1,9 +1,11 @@
 //! Image classification search (DARTS on CIFAR-10, Fashion-MNIST): cross-entropy on both levels.
 
 use crate::data::{Augment, ImageSet, image_batch};
+use crate::models::CellNetwork;
+use crate::run::TaskLoss;
 use crate::search::task::Evaluation;
-use crate::search::{SearchTask, Split, TaskLoss};
-use crate::supernet::{ArchWeights, CellNetwork};
+use crate::search::{SearchTask, Split};
+use crate::supernet::ArchWeights;
 use crate::train::classify::{ClassifierScores, score_classifier};
 use crate::train::image_task::{EVAL_BATCH, ImageClassifier};
 use burn::tensor::backend::{AutodiffBackend, Backend};

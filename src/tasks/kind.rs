@@ -64,7 +64,7 @@ pub fn task_kind_of(path: &Path) -> Result<TaskKind> {
     let Some(task) = table.get("task") else { return Ok(TaskKind::Image) };
     let section: TaskSection = task.clone().try_into().map_err(|e: toml::de::Error| {
         let err = crate::validate::field_error("task.kind", e.message());
-        crate::app::run_config::locate_usage(&src, err)
+        crate::config_file::locate_usage(&src, err)
     })?;
     Ok(section.kind)
 }

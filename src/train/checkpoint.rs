@@ -8,7 +8,7 @@ use crate::files::write_dir_atomically;
 use crate::manifest::{Fingerprint, verify_checkpoint, write_manifest};
 use crate::optim::WeightOptimizer;
 use crate::record_files::save_module;
-use crate::search::checkpoint::{CHECKPOINT_DIR, checkpoint_to_resume, load_module, load_state};
+use crate::run::checkpoint::{CHECKPOINT_DIR, checkpoint_to_resume, load_module, load_state};
 use burn::module::AutodiffModule;
 use burn::tensor::backend::AutodiffBackend;
 use serde::{Deserialize, Serialize};

@@ -5,9 +5,9 @@
 use super::classify::score_classifier;
 use super::task::{EpochAt, TrainTask};
 use crate::data::{Augment, ImageSet, image_batch};
+use crate::models::CellNetwork;
 use crate::models::{Model, StagedClassifier};
-use crate::search::TaskLoss;
-use crate::supernet::CellNetwork;
+use crate::run::TaskLoss;
 use burn::module::AutodiffModule;
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{Int, Tensor};

@@ -8,7 +8,7 @@ use super::records::TrainEpoch;
 use super::task::{EpochAt, TrainTask};
 use crate::error::KdnasError;
 use crate::manifest::Fingerprint;
-use crate::search::TaskLoss;
+use crate::run::TaskLoss;
 use burn::backend::{Autodiff, Flex};
 use burn::module::{AutodiffModule, Module, Param};
 use burn::tensor::backend::Backend;

@@ -2,7 +2,7 @@
 //! the task owns data, losses and evaluation; the loop owns optimisation, schedules, progress and
 //! checkpoints.
 
-use crate::search::TaskLoss;
+use crate::run::TaskLoss;
 use burn::module::AutodiffModule;
 use burn::tensor::backend::AutodiffBackend;
 use rand::rngs::StdRng;
@@ -17,7 +17,7 @@ pub trait TrainTask<AB: AutodiffBackend> {
     fn train_len(&self) -> usize;
     /// Assembles a training batch (augmentation draws from `rng`).
     fn batch(&self, indices: &[usize], rng: &mut StdRng) -> Self::Batch;
-    /// The loss of one batch with its named terms (crate::search::TaskLoss: total, terms, correct, count).
+    /// The loss of one batch with its named terms (crate::run::TaskLoss: total, terms, correct, count).
     fn loss(&self, net: &Self::Net, batch: &Self::Batch, at: EpochAt) -> TaskLoss<AB>;
     /// Evaluation after every epoch (evaluation mode): named metrics such as ("test_acc", 0.91), ("test_top5", 0.99).
     fn evaluate(&self, net: &<Self::Net as AutodiffModule<AB>>::InnerModule) -> Vec<(String, f64)>;

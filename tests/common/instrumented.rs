@@ -4,9 +4,11 @@
 
 use super::Cpu;
 use burn::tensor::Tensor;
+use kdnas::models::{CellNetwork, NetworkConfig};
 use kdnas::ops::conv2d::OpMode;
-use kdnas::search::{SearchTask, Split, TaskLoss};
-use kdnas::supernet::{ArchParams, ArchWeights, CellNetwork, NetworkConfig};
+use kdnas::run::TaskLoss;
+use kdnas::search::{SearchTask, Split};
+use kdnas::supernet::{ArchParams, ArchWeights};
 use kdnas::tasks::image::ImageSearchTask;
 use rand::rngs::StdRng;
 use std::cell::{Cell, RefCell};

@@ -8,7 +8,8 @@ use burn::tensor::activation::{sigmoid, tanh};
 use burn::tensor::backend::Backend;
 use burn::tensor::{Distribution, Int, Tensor, TensorData};
 use kdnas::metrics::cross_entropy;
-use kdnas::search::{SearchTask, Split, TaskLoss};
+use kdnas::run::TaskLoss;
+use kdnas::search::{SearchTask, Split};
 use kdnas::supernet::{ArchParams, ArchWeights};
 use rand::rngs::StdRng;
 

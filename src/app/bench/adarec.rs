@@ -22,6 +22,7 @@ use crate::data::sequence::{EvalSplit, IndexBatch, eval_batch, synthetic_sequenc
 use crate::error::{KdnasError, Result};
 use crate::export::{DeriveRule, Genotype};
 use crate::models::nextitnet::NextItNetConfig;
+use crate::models::sequence_cell_network::{SequenceCellNetwork, SequenceNetworkConfig};
 use crate::ops::OpMode;
 use crate::optim::OptimizerKind;
 use crate::search::bilevel::{StepSettings, search_step};
@@ -29,7 +30,6 @@ use crate::search::run::optimisers;
 use crate::search::{SearchConfig, SearchMode, SearchTask, Split};
 use crate::space::{ArchGraph, parse_space};
 use crate::supernet::cost::CostTable;
-use crate::supernet::sequence_network::{SequenceCellNetwork, SequenceNetworkConfig};
 use crate::supernet::{ArchParams, GumbelNoise, OpEvaluation, Relaxation, TemperatureSchedule};
 use crate::tasks::adarec::data::SequenceData;
 use crate::tasks::adarec::losses::AdarecLosses;

@@ -3,12 +3,13 @@
 
 use super::{Samples, check_counts, order_name, random_images, rayon_threads, step_settings, timed};
 use crate::error::Result;
+use crate::models::{CellNetwork, NetworkConfig};
 use crate::ops::conv2d::OpMode;
 use crate::search::bilevel::search_step;
 use crate::search::run::optimisers;
 use crate::search::{SearchConfig, SearchMode, SearchTask, Split};
 use crate::space::parse_space;
-use crate::supernet::{ArchParams, CellNetwork, NetworkConfig};
+use crate::supernet::ArchParams;
 use crate::tasks::image::ImageSearchTask;
 use burn::tensor::backend::AutodiffBackend;
 use rand::SeedableRng;

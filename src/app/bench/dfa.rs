@@ -16,10 +16,10 @@ use super::{Samples, check_counts, order_name, random_images, rayon_threads, ste
 use crate::error::{KdnasError, Result};
 use crate::models::{ModelConfig, StageShape, StagedClassifier, TapPoint};
 use crate::optim::Sgd;
+use crate::optim::clip_global_norm;
+use crate::run::read_loss;
 use crate::search::bilevel::search_step;
-use crate::search::params::clip_global_norm;
 use crate::search::run::optimisers;
-use crate::search::task::read_loss;
 use crate::search::{SearchConfig, SearchMode, SearchTask, Split};
 use crate::space::parse_space;
 use crate::supernet::ArchParams;

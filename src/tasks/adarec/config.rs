@@ -3,10 +3,10 @@
 use super::data::SequenceDataConfig;
 use super::losses::{AdarecLosses, KlReduction};
 use super::teacher::SequenceTeacherSection;
-use crate::app::run_config::{config_toml, load_config, parse_config};
+use crate::config_file::{config_toml, load_config, parse_config};
 use crate::error::Result;
+use crate::models::sequence_cell_network::SequenceNetworkConfig;
 use crate::search::SearchConfig;
-use crate::supernet::sequence_network::SequenceNetworkConfig;
 use crate::tasks::{TaskKind, TaskSection};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};

@@ -3,7 +3,7 @@
 //! ranking.
 
 use crate::models::nextitnet::NextItNet;
-use crate::supernet::sequence_network::SequenceCellNetwork;
+use crate::models::sequence_cell_network::SequenceCellNetwork;
 use burn::tensor::{Int, Tensor, backend::Backend};
 
 /// A model that scores the next item of left-padded item sequences.

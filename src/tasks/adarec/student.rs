@@ -2,7 +2,7 @@
 //! the teacher's (AdaRec's `embedding_projection` and `cells_projection`, the latter shared by every
 //! cell).
 
-use crate::supernet::sequence_network::SequenceCellNetwork;
+use crate::models::sequence_cell_network::SequenceCellNetwork;
 use burn::module::Module;
 use burn::nn::{Linear, LinearConfig};
 use burn::tensor::backend::Backend;

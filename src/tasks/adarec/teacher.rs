@@ -4,7 +4,7 @@
 use super::losses::AdarecLosses;
 use crate::error::{KdnasError, Result};
 use crate::models::nextitnet::{NextItNet, NextItNetConfig};
-use crate::search::checkpoint::load_module_file;
+use crate::run::checkpoint::load_module_file;
 use burn::module::AutodiffModule;
 use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::{Int, Tensor};

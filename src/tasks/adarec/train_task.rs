@@ -8,7 +8,7 @@ use super::ranking::{named_metrics, rank_users};
 use super::recommender::SequenceRecommender;
 use super::teacher::FrozenSequenceTeacher;
 use crate::data::sequence::{EvalSplit, TrainWindow, train_batch};
-use crate::search::TaskLoss;
+use crate::run::TaskLoss;
 use crate::train::{EpochAt, TrainTask};
 use burn::module::AutodiffModule;
 use burn::tensor::activation::log_softmax;

@@ -2,7 +2,7 @@
 
 use super::losses::DfaLosses;
 use super::teacher::TeacherSection;
-use crate::app::run_config::{config_toml, load_config, parse_config};
+use crate::config_file::{config_toml, load_config, parse_config};
 use crate::data::DataConfig;
 use crate::error::Result;
 use crate::models::{ModelConfig, TapPoint};

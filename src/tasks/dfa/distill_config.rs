@@ -3,7 +3,7 @@
 use super::config::StudentSection;
 use super::objectives::Objective;
 use super::teacher::TeacherSection;
-use crate::app::run_config::{config_toml, load_config};
+use crate::config_file::{config_toml, load_config};
 use crate::data::DataConfig;
 use crate::error::Result;
 use crate::models::TapPoint;

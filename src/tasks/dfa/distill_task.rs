@@ -11,7 +11,7 @@ use crate::data::{Augment, ImageSet};
 use crate::metrics::{correct_count, cross_entropy};
 use crate::models::residual::STEM_CHANNELS;
 use crate::models::{Model, StageShape, StagedClassifier, TapPoint};
-use crate::search::TaskLoss;
+use crate::run::TaskLoss;
 use crate::train::classify::score_classifier;
 use crate::train::image_task::EVAL_BATCH;
 use crate::train::task::{EpochAt, TrainTask};

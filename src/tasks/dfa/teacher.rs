@@ -3,7 +3,7 @@
 
 use crate::error::{KdnasError, Result};
 use crate::models::{Features, Model, ModelConfig, TapPoint, Taps};
-use crate::search::checkpoint::load_module_file;
+use crate::run::checkpoint::load_module_file;
 use burn::module::{AutodiffModule, Module};
 use burn::tensor::Tensor;
 use burn::tensor::backend::AutodiffBackend;

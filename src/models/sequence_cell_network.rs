@@ -5,14 +5,14 @@
 //! AdaRec's `SearchCell`; every edge reads the ReLU of its source state. With mixed edges it is the
 //! search supernet, built from a derived space the student that is fine-tuned.
 
-use super::cell::Cell;
-use super::relaxation::ArchWeights;
+use super::item_layers::{ItemEmbedding, ItemScores};
+use super::nextitnet::SequenceFeatures;
 use crate::error::{KdnasError, Result};
-use crate::models::item_layers::{ItemEmbedding, ItemScores};
-use crate::models::nextitnet::SequenceFeatures;
 use crate::ops::OpMode;
 use crate::ops::causal1d::Op1d;
 use crate::space::{ArchGraph, Catalogue};
+use crate::supernet::ArchWeights;
+use crate::supernet::cell::Cell;
 use crate::validate::{at_least_one, field_error};
 use burn::module::{Module, Param};
 use burn::nn::{Dropout, DropoutConfig, LayerNorm, LayerNormConfig};
@@ -70,7 +70,7 @@ impl<B: Backend> SequenceCell<B> {
         // tensor instead of copying the transposed view element by element.
         let channels_first = x.clone().swap_dims(1, 2).reshape([batch * dim, time]).reshape([batch, dim, time]);
         let nodes = self.cell.forward_nodes(vec![channels_first], weights, 0.0); // each [batch, dim, time]
-        let combined = super::weighted_sum(nodes, softmax(self.node_logits.val(), 0)).swap_dims(1, 2); // [batch, time, dim]
+        let combined = crate::supernet::weighted_sum(nodes, softmax(self.node_logits.val(), 0)).swap_dims(1, 2); // [batch, time, dim]
         x + relu(self.norm.forward(combined))
     }
 }

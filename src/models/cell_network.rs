@@ -2,14 +2,14 @@
 //! global pooling, linear classifier). With mixed edges it is the search supernet; built from a derived
 //! space it is the discrete network trained from scratch.
 
-use super::darts_cell::{CellChannels, DartsCell};
-use super::relaxation::ArchWeights;
-use super::size::{NetworkSize, ensure_fits};
+use super::cell_network_size::{NetworkSize, ensure_fits};
 use crate::error::{KdnasError, Result};
 use crate::ops::OpMode;
 use crate::ops::conv2d::batch_norm::BatchNorm2d;
 use crate::ops::init::uniform_fan_in;
 use crate::space::{ArchGraph, cell_kind};
+use crate::supernet::ArchWeights;
+use crate::supernet::darts_cell::{CellChannels, DartsCell};
 use crate::validate::{at_least_one, field_error};
 use burn::module::{Module, Param};
 use burn::tensor::module::conv2d;
@@ -247,19 +247,4 @@ pub fn check_cells_present(arch: &ArchGraph, cfg: &NetworkConfig) -> Result<()> 
         }
     }
     Ok(())
-}
-
-/// Number of trainable parameters (excludes BatchNorm running statistics).
-pub fn trainable_params<B: Backend, M: Module<B>>(module: &M) -> usize {
-    struct Count(usize);
-    impl<B: Backend> burn::module::ModuleVisitor<B> for Count {
-        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
-            if param.is_require_grad() {
-                self.0 += param.shape().num_elements();
-            }
-        }
-    }
-    let mut count = Count(0);
-    module.visit(&mut count);
-    count.0
 }

@@ -2,15 +2,15 @@
 //! memory one training step needs, so that an oversized network is refused with the estimate instead
 //! of aborting inside an allocation (or overflowing a size computation).
 
-use super::network::NetworkConfig;
+use super::cell_network::NetworkConfig;
 use crate::error::{KdnasError, Result};
 use crate::ops::conv2d::OpMode;
 use crate::space::{ArchGraph, ZERO_OP};
 
-/// What a [`CellNetwork`](super::CellNetwork) of a given configuration holds.
+/// What a [`CellNetwork`](super::cell_network::CellNetwork) of a given configuration holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NetworkSize {
-    /// Trainable parameters (the count [`trainable_params`](super::trainable_params) reports once built).
+    /// Trainable parameters (the count [`trainable_params`](crate::metrics::trainable_params) reports once built).
     pub params: u128,
     /// Floats of the forward activations of one example (cell inputs after preprocessing, every op
     /// output, every node): a lower bound of what autodiff keeps for the backward pass.

@@ -1,0 +1,11 @@
+//! The ground floor both loops stand on (search and training; neither imports the other): a task's
+//! loss and its host reading ([`loss`]), per-epoch meters and seeds ([`meter`]), the checkpoint
+//! layout of a run directory ([`checkpoint`]) and the run folder's other files ([`folder`]).
+
+pub mod checkpoint;
+pub mod folder;
+pub mod loss;
+pub mod meter;
+
+pub use loss::{LossReading, TaskLoss, read_loss};
+pub use meter::{Meter, epoch_seed};
