@@ -360,7 +360,7 @@ fn a_parameter_budget_is_met_reported_and_its_gradients_recorded() {
     let supernet = SequenceCellNetwork::<Cpu>::new(&space, &student, 50, OpMode::Search, &Default::default()).unwrap();
     let supernet_params = kdnas::metrics::trainable_params(&supernet);
     let budget = ParamBudget::new(&space, supernet_params, 2, 8, false, 1).unwrap();
-    let largest: f64 = budget.per_candidate[0].iter().cloned().fold(0.0, f64::max);
+    let largest: f64 = budget.per_candidate.groups[0].iter().cloned().fold(0.0, f64::max);
     // Room for about one k5 convolution over the parameter-free cell (6 edges share the template).
     let target = (budget.fixed + 1.2 * largest) as usize;
     let config = search_config(3, "warmup_epochs = 1\narch_grad_probes = 2")

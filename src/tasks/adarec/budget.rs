@@ -5,18 +5,20 @@
 use crate::error::{KdnasError, Result};
 use crate::space::{ArchGraph, ChoiceKind, ZERO_OP};
 use crate::supernet::ArchWeights;
-use burn::tensor::{ElementConversion, Tensor, TensorData, backend::Backend};
+use crate::supernet::cost::CostTable;
+use burn::tensor::{ElementConversion, Tensor, backend::Backend};
 use serde::{Deserialize, Serialize};
 
 /// The derived student's size as a function of its op choices:
-/// `size = fixed + sum_groups sum_rows sum_o w[row, o] * per_candidate[group][o]`.
+/// `size = fixed + sum_groups sum_rows sum_o w[row, o] * per_candidate.groups[group][o]` (the choice
+/// part is a [`CostTable`] of parameter counts, whose expectation is the cost term's).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ParamBudget {
     /// Parameters that do not depend on the choices (embedding, output layer, cell combinations, norms).
     pub fixed: f64,
     /// Per group, the parameters one candidate adds to the derived student over all the cells that
     /// share the group's weights (0 for `none` and for input choices).
-    pub per_candidate: Vec<Vec<f64>>,
+    pub per_candidate: CostTable,
     /// The target size.
     pub target: f64,
 }
@@ -80,24 +82,12 @@ impl ParamBudget {
                 space.name
             )));
         }
-        Ok(Self { fixed, per_candidate, target: target as f64 })
+        Ok(Self { fixed, per_candidate: CostTable { groups: per_candidate }, target: target as f64 })
     }
 
     /// The expected size under `weights`, `[1]` (differentiable in the weights).
     pub fn expected<B: Backend>(&self, weights: &ArchWeights<B>) -> Tensor<B, 1> {
-        let device = weights.groups.first().map(|g| g.device()).unwrap_or_default();
-        let mut total = Tensor::<B, 1>::from_floats([self.fixed as f32], &device);
-        for (w, params) in weights.groups.iter().zip(&self.per_candidate) {
-            let p: Vec<f32> = params.iter().map(|&v| v as f32).collect();
-            let p = Tensor::<B, 1>::from_data(TensorData::new(p, [params.len()]), &device).unsqueeze::<2>(); // [1, candidates]
-            total = total + (w.clone() * p).sum();
-        }
-        total
-    }
-
-    /// The size of the student whose every row picks `picks[group][row]`.
-    pub fn of_picks(&self, picks: &[Vec<usize>]) -> f64 {
-        self.fixed + picks.iter().zip(&self.per_candidate).flat_map(|(rows, p)| rows.iter().map(|&o| p[o])).sum::<f64>()
+        self.per_candidate.expected(weights).add_scalar(self.fixed)
     }
 
     /// The budget term `multiplier * E[size] / target` (`[1]`), and the state after the multiplier's
@@ -120,11 +110,12 @@ impl ParamBudget {
 mod tests {
     use super::{BudgetState, ParamBudget};
     use crate::supernet::ArchWeights;
+    use crate::supernet::cost::CostTable;
     use burn::backend::Flex;
     use burn::tensor::{ElementConversion, Tensor};
 
     fn budget() -> ParamBudget {
-        ParamBudget { fixed: 100.0, per_candidate: vec![vec![0.0, 50.0, 200.0]], target: 200.0 }
+        ParamBudget { fixed: 100.0, per_candidate: CostTable { groups: vec![vec![0.0, 50.0, 200.0]] }, target: 200.0 }
     }
 
     fn weights(row: [f32; 3]) -> ArchWeights<Flex> {
@@ -135,7 +126,6 @@ mod tests {
     fn expected_size_is_the_weighted_candidate_sizes_plus_the_fixed_part() {
         let got: f32 = budget().expected(&weights([0.5, 0.25, 0.25])).into_scalar().elem();
         assert_eq!(got, 100.0 + 12.5 + 50.0);
-        assert_eq!(budget().of_picks(&[vec![2]]), 300.0);
     }
 
     #[test]
