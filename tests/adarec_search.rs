@@ -163,6 +163,25 @@ fn write_all_conv_genotype(from: &Path, to: &Path) {
 }
 
 #[test]
+fn fine_tuning_can_start_from_the_weights_the_search_trained() {
+    let dir = temp_dir("adarec-finetune-from-search");
+    std::fs::write(dir.join("search.toml"), search_config(1, "")).unwrap();
+    succeeds(&["adarec", "search", "--config", "search.toml", "--out", "search"], &dir);
+    assert!(dir.join("search/student_init.mpk").is_file(), "the search keeps its derived student's weights");
+    let from_search = format!("init = \"search\"\n{}", finetune_config(&dir.join("search"), 1, false));
+    std::fs::write(dir.join("from_search.toml"), &from_search).unwrap();
+    let stdout = succeeds(&["adarec", "finetune", "--config", "from_search.toml", "--out", "from_search"], &dir);
+    assert!(stdout.contains("student adarec-student-2x8"), "{stdout}");
+    let copy = String::from_utf8(read(&dir.join("from_search/config.toml"))).unwrap();
+    assert!(copy.contains("init = \"search\""), "the run's config records where it started: {copy}");
+    // The same genotype away from its search run has no weights to start from.
+    std::fs::copy(dir.join("search/genotype.json"), dir.join("alone.json")).unwrap();
+    std::fs::write(dir.join("alone.toml"), from_search.replace("search/genotype.json", "alone.json")).unwrap();
+    let err = fails(&["adarec", "finetune", "--config", "alone.toml", "--out", "alone"], &dir);
+    assert!(err.contains("student_init.mpk") && err.contains("init = \"scratch\""), "{err}");
+}
+
+#[test]
 fn a_stopped_search_resumes_exactly_with_its_layer_masses() {
     let dir = temp_dir("adarec-search-resume");
     std::fs::write(dir.join("search.toml"), search_config(2, "")).unwrap();

@@ -1,6 +1,7 @@
 //! What one search epoch covers and reports: every training example once with the last batch partial
 //! (DARTS's loader), and an evaluation-mode pass over the whole validation split at the epoch's end
-//! that equals an independent evaluation of the checkpointed network and architecture.
+//! that equals an independent evaluation of the checkpointed network and architecture, and the
+//! derivation-epoch hook called exactly at the epochs `search.derive_from` picks.
 
 mod common;
 
@@ -8,15 +9,17 @@ use burn::module::Module;
 use burn::record::{FullPrecisionSettings, NamedMpkFileRecorder};
 use burn::tensor::ElementConversion;
 use common::instrumented::tiny_search;
-use common::{Cpu, manifest, run_fresh_search, temp_dir};
+use common::{Cpu, manifest, run_fresh_search, run_fresh_search_calling, temp_dir};
 use kdnas::app::run_config::RunConfig;
 use kdnas::app::search_cmd::{SearchControl, prepare_new_run, run_prepared};
 use kdnas::data::image_batch;
 use kdnas::metrics::{correct_count, cross_entropy};
 use kdnas::models::CellNetwork;
 use kdnas::ops::conv2d::OpMode;
-use kdnas::search::{SearchConfig, SearchState};
+use kdnas::search::config::DeriveEpoch;
+use kdnas::search::{EpochRecord, SearchConfig, SearchState};
 use kdnas::supernet::{ArchParams, Relaxation};
+use std::cell::RefCell;
 use std::path::Path;
 
 /// The inner (non-autodiff) CPU backend, on which evaluation runs.
@@ -88,4 +91,30 @@ fn the_epoch_end_evaluation_equals_an_independent_evaluation_of_the_checkpoint()
     assert!((eval_loss - loss as f64).abs() < 1e-5, "{eval_loss} vs {loss}");
     let metrics = std::fs::read_to_string(dir.join("metrics.jsonl")).unwrap();
     assert!(metrics.contains("\"val_eval_acc\"") && metrics.contains("\"val_acc\""), "{metrics}");
+}
+
+#[test]
+fn the_derivation_hook_runs_at_each_epoch_the_genotype_would_come_from() {
+    let _guard = common::serial();
+    for derive_from in [DeriveEpoch::Last, DeriveEpoch::BestValidation] {
+        let (net, arch, task) = tiny_search(12, None);
+        let config = SearchConfig { epochs: 5, batch_size: 4, w_lr: 0.3, derive_from, ..SearchConfig::default() };
+        let called = RefCell::new(Vec::new());
+        let hook = |_: &CellNetwork<Cpu>, record: &EpochRecord| {
+            called.borrow_mut().push(record.epoch);
+            Ok(())
+        };
+        let dir = temp_dir("derive-hook");
+        let outcome = run_fresh_search_calling(&dir, &config, &task, (net, arch), 0, Some(&hook)).unwrap();
+        let history = &outcome.state.history;
+        // Epoch e is a derivation epoch when the rule, applied to the first e + 1 records, picks it.
+        let expected: Vec<usize> =
+            (0..history.len()).filter(|&e| derive_from.pick(&history[..=e]).unwrap().epoch == e).collect();
+        assert_eq!(*called.borrow(), expected, "{derive_from:?}");
+        let last = derive_from.pick(history).unwrap().epoch;
+        assert_eq!(called.borrow().last(), Some(&last), "{derive_from:?}: the last call is the genotype's epoch");
+        let every_epoch = expected == (0..5).collect::<Vec<_>>();
+        // With this seed validation accuracy falls in some epochs, so the two rules differ.
+        assert_eq!(every_epoch, derive_from == DeriveEpoch::Last, "{derive_from:?}: {expected:?}");
+    }
 }

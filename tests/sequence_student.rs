@@ -1,10 +1,12 @@
 //! AdaRec's student (`SequenceCellNetwork`) on the `causal1d` family: causality of the supernet and
 //! of a derived student, shapes, architecture weights shared by every cell, the derived network, and
-//! the cost-sensitive loss against a hand-computed expectation.
+//! the cost-sensitive loss against a hand-computed expectation, and a derived student that adopts the
+//! supernet's trained weights computing what the supernet computes on its ops.
 
 mod common;
 
 use burn::backend::Flex;
+use burn::module::AutodiffModule;
 use burn::tensor::{Distribution, ElementConversion, Int, Tensor, TensorData};
 use common::{Cpu, manifest};
 use kdnas::export::genotype::{DeriveRule, Genotype};
@@ -149,4 +151,65 @@ fn cost_loss_is_the_expected_parameter_cost() {
     for (i, v) in g.iter().enumerate() {
         assert!((*v as f64 - want[i % 10]).abs() < 1e-6, "d cost / d w[{i}] = {v}");
     }
+}
+
+/// One op per row of the AdaRec space (candidate order: std/dil/cau k3, std/dil/cau k5, max, avg, skip,
+/// none): row 1 picks `none`, so node n1 keeps only its edge from n0.
+const PICKS: [usize; 6] = [2, 9, 3, 7, 1, 8];
+
+/// Exactly one-hot architecture weights on [`PICKS`]; every op is evaluated (no sampling).
+fn one_hot_weights<B: burn::tensor::backend::Backend>(device: &B::Device) -> ArchWeights<B> {
+    let rows: Vec<f32> = PICKS.iter().flat_map(|&p| (0..10).map(move |o| if o == p { 1.0 } else { 0.0 })).collect();
+    ArchWeights { groups: vec![Tensor::from_data(TensorData::new(rows, [6, 10]), device)], selected: None }
+}
+
+#[test]
+fn a_derived_student_adopting_the_supernet_computes_the_supernet_on_its_ops() {
+    let space = adarec_space();
+    let device = Default::default();
+    let cfg = SequenceNetworkConfig { dim: 6, cells: 2, dropout: 0.2 };
+    let supernet = SequenceCellNetwork::<Cpu>::new(&space, &cfg, ITEMS, OpMode::Search, &device).unwrap();
+    // Training-mode passes move every BatchNorm's running statistics away from 0 and 1.
+    for _ in 0..3 {
+        let x = Tensor::<Cpu, 2, Int>::from_inner(items(4, 7));
+        let _ = supernet.forward_features(x, Some(&one_hot_weights(&device)));
+    }
+    let trained = supernet.valid();
+    // The genotype comes from weights with the same argmax but other strengths (edges reordered).
+    let mut probs = vec![vec![vec![0.05f32; 10]; 6]];
+    for (row, &pick) in PICKS.iter().enumerate() {
+        probs[0][row][pick] = 0.3 + 0.1 * row as f32;
+    }
+    let derived = Genotype::derive(&space, &probs, DeriveRule::Argmax).to_arch_graph().unwrap();
+    let fresh = || SequenceCellNetwork::<Flex>::new(&derived, &cfg, ITEMS, OpMode::Derived, &device).unwrap();
+    let adopted = fresh().adopt_trained(&trained).unwrap();
+
+    let x = items(3, 7);
+    let want = trained.forward_features(x.clone(), Some(&one_hot_weights(&device))).logits;
+    let gap = |net: &SequenceCellNetwork<Flex>| -> f32 {
+        (net.forward_features(x.clone(), None).logits - want.clone()).abs().max().into_scalar().elem()
+    };
+    assert!(gap(&adopted) < 1e-4, "adopted student differs from the supernet by {}", gap(&adopted));
+    assert!(gap(&fresh()) > 1e-2, "a fresh student is not the supernet (the check can fail)");
+    assert_eq!(trainable_params(&adopted), trainable_params(&fresh()), "the derived shapes are kept");
+}
+
+#[test]
+fn adopting_weights_refuses_networks_that_do_not_match() {
+    let space = adarec_space();
+    let device = Default::default();
+    let mut probs = vec![vec![vec![0.05f32; 10]; 6]];
+    for (row, &pick) in PICKS.iter().enumerate() {
+        probs[0][row][pick] = 0.5;
+    }
+    let derived = Genotype::derive(&space, &probs, DeriveRule::Argmax).to_arch_graph().unwrap();
+    let student = || SequenceCellNetwork::<Flex>::new(&derived, &small(), ITEMS, OpMode::Derived, &device).unwrap();
+    let three_cells = SequenceNetworkConfig { cells: 3, ..small() };
+    let deeper = SequenceCellNetwork::<Flex>::new(&space, &three_cells, ITEMS, OpMode::Search, &device).unwrap();
+    let err = student().adopt_trained(&deeper).err().expect("2 cells vs 3");
+    assert!(err.to_string().contains("3"), "{err}");
+    let pools = Genotype::derive(&space, &[vec![vec![0.1f32; 10]; 6]], DeriveRule::Argmax).to_arch_graph().unwrap();
+    let pooled = SequenceCellNetwork::<Flex>::new(&pools, &small(), ITEMS, OpMode::Derived, &device).unwrap();
+    let err = student().adopt_trained(&pooled).err().expect("the other network has no convolutions to give");
+    assert!(err.to_string().contains("has no"), "{err}");
 }

@@ -2,7 +2,7 @@
 //! cells, distilled from a frozen NextItNet under a parameter cost, through the one search loop.
 
 use super::search_cmd::{
-    PreparedRun, RUN_CONFIG, RUN_SPACE, SearchControl, SearchResult, SpaceRunConfig, search_and_write,
+    Derivation, PreparedRun, RUN_CONFIG, RUN_SPACE, SearchControl, SearchResult, SpaceRunConfig, search_and_write,
     seed_and_search_accessors,
 };
 use crate::error::{KdnasError, Result};
@@ -12,6 +12,8 @@ use crate::manifest::Fingerprint;
 use crate::metrics::trainable_params;
 use crate::models::sequence_cell_network::SequenceCellNetwork;
 use crate::ops::OpMode;
+use crate::record_files::save_module;
+use crate::search::history::EpochRecord;
 use crate::search::{SearchConfig, SearchMode};
 use crate::supernet::ArchParams;
 use crate::supernet::cost::CostTable;
@@ -20,9 +22,10 @@ use crate::tasks::adarec::config::AdarecSearchConfig;
 use crate::tasks::adarec::cost_table::adarec_costs;
 use crate::tasks::adarec::losses::CostKind;
 use crate::tasks::adarec::search_task::AdarecSearchTask;
-use crate::tasks::adarec::student::AdarecStudent;
+use crate::tasks::adarec::student::{AdarecStudent, STUDENT_INIT_FILE};
 use crate::tasks::adarec::teacher::FrozenSequenceTeacher;
-use burn::tensor::backend::AutodiffBackend;
+use burn::module::AutodiffModule;
+use burn::tensor::backend::{AutodiffBackend, Backend};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -140,7 +143,11 @@ pub fn run_adarec_search<AB: AutodiffBackend>(
             run.dir.display()
         );
     }
-    let result = search_and_write(run, &task, net, arch, &fingerprint, control, DeriveRule::Argmax)?;
+    let keep_student_init = |net: &AdarecStudent<AB>, record: &EpochRecord| {
+        write_student_init::<AB::InnerBackend>(&net.student.valid(), record, run, items, device)
+    };
+    let derivation = Derivation { rule: DeriveRule::Argmax, on_epoch: Some(&keep_student_init) };
+    let result = search_and_write(run, &task, net, arch, &fingerprint, control, derivation)?;
     if let Some(target) = cfg.adarec.target_params {
         let report = budget_report::<AB>(&result.genotype, cfg, items, target, device)?;
         if progress {
@@ -155,6 +162,20 @@ pub fn run_adarec_search<AB: AutodiffBackend>(
         write_file_atomically(&run.dir.join(BUDGET_FILE), json.as_bytes())?;
     }
     Ok(result)
+}
+
+/// Derives the genotype of `record`'s architecture weights, builds that student and writes it with
+/// the weights of `supernet` to [`STUDENT_INIT_FILE`].
+fn write_student_init<B: Backend>(
+    supernet: &SequenceCellNetwork<B>,
+    record: &EpochRecord,
+    run: &PreparedRun<AdarecSearchConfig>,
+    items: usize,
+    device: &B::Device,
+) -> Result<()> {
+    let derived = Genotype::derive(&run.space, &record.arch_weights, DeriveRule::Argmax).to_arch_graph()?;
+    let student = SequenceCellNetwork::<B>::new(&derived, &run.config.student, items, OpMode::Derived, device)?;
+    save_module(&student.adopt_trained(supernet)?, &run.dir.join(STUDENT_INIT_FILE))
 }
 
 /// The parameter budget's outcome, in its run directory.

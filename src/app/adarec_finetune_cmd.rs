@@ -1,5 +1,5 @@
 //! `kdnas adarec finetune`: AdaRec's stage 2 — build the derived student of a search from its genotype
-//! and train it from scratch with the one training loop (cross-entropy, optionally with continued
+//! and train it, from scratch or from the search's weights (`init`), with the one training loop (cross-entropy, optionally with continued
 //! distillation from the frozen teacher); ranking metrics per epoch, the best epoch kept.
 
 use super::sequence_teacher_cmd::{
@@ -13,12 +13,14 @@ use crate::manifest::Fingerprint;
 use crate::metrics::trainable_params;
 use crate::models::sequence_cell_network::SequenceCellNetwork;
 use crate::ops::OpMode;
+use crate::run::checkpoint::load_module_file;
 use crate::run::folder::RUN_CONFIG;
-use crate::tasks::adarec::config::AdarecFinetuneConfig;
+use crate::tasks::adarec::config::{AdarecFinetuneConfig, StudentInit};
+use crate::tasks::adarec::student::STUDENT_INIT_FILE;
 use crate::tasks::adarec::teacher::FrozenSequenceTeacher;
 use crate::tasks::adarec::train_task::{LogitDistillation, SequenceTrainTask};
 use burn::tensor::backend::AutodiffBackend;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 impl SequenceRunConfig for AdarecFinetuneConfig {
@@ -38,6 +40,19 @@ impl SequenceRunConfig for AdarecFinetuneConfig {
     }
 }
 
+/// The search's [`STUDENT_INIT_FILE`] beside `genotype`, or an error saying why it is not there.
+fn search_student_init(genotype: &Path) -> Result<PathBuf> {
+    let file = genotype.with_file_name(STUDENT_INIT_FILE);
+    if file.is_file() {
+        return Ok(file);
+    }
+    Err(KdnasError::Usage(format!(
+        "init = \"search\" needs {}, which the search writes beside its genotype; this search run has none \
+         (an unfinished search, or one made before kdnas wrote that file): rerun the search or use init = \"scratch\"",
+        file.display()
+    )))
+}
+
 /// Trains (or resumes) the derived student of `genotype` and writes metrics, checkpoints, the best and
 /// final weights, a summary and the training curves to `args.out`.
 pub fn adarec_finetune_command<AB: AutodiffBackend>(
@@ -50,8 +65,13 @@ pub fn adarec_finetune_command<AB: AutodiffBackend>(
     let data = Arc::new(config.data.load(Path::new("."))?);
     let items = data.set.n_items();
     AB::seed(device, config.seed);
-    let net = SequenceCellNetwork::<AB>::new(&derived, &config.student, items, OpMode::Derived, device)?;
+    let mut net = SequenceCellNetwork::<AB>::new(&derived, &config.student, items, OpMode::Derived, device)?;
     let mut inputs: Vec<(&str, Vec<u8>)> = vec![("genotype", genotype_bytes)];
+    if config.init == StudentInit::Search {
+        let file = search_student_init(&config.genotype)?;
+        inputs.push(("student_init", std::fs::read(&file).map_err(|e| KdnasError::io(&file, e))?));
+        net = load_module_file(&file, net, device)?;
+    }
     let mut task = SequenceTrainTask::<AB, SequenceCellNetwork<AB>>::new(data.clone(), device.clone());
     if let Some(kd) = &config.kd {
         inputs.push((
@@ -73,6 +93,10 @@ pub fn adarec_finetune_command<AB: AutodiffBackend>(
     if args.progress {
         let how =
             config.kd.as_ref().map_or("cross-entropy only".to_string(), |kd| format!("distilled, gamma {}", kd.gamma));
+        let how = match config.init {
+            StudentInit::Scratch => format!("{how}, from scratch"),
+            StudentInit::Search => format!("{how}, from the search's weights"),
+        };
         eprintln!(
             "finetune: {name} ({} parameters, {how}), {} users, {} items, {} epochs -> {}",
             trainable_params(&net),

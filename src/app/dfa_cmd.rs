@@ -89,5 +89,5 @@ pub fn run_dfa_search<AB: AutodiffBackend>(
         losses: cfg.dfa.clone(),
         device: device.clone(),
     };
-    search_and_write(run, &task, net, arch, &fingerprint, control, DeriveRule::Argmax)
+    search_and_write(run, &task, net, arch, &fingerprint, control, DeriveRule::Argmax.into())
 }

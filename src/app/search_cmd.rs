@@ -13,7 +13,7 @@ use crate::run::checkpoint::existing_checkpoint;
 pub use crate::run::folder::RUN_CONFIG;
 use crate::run::folder::{load_run_copy, write_run_copy};
 pub use crate::search::SearchControl;
-use crate::search::{SearchConfig, SearchRun, SearchTask, run_search};
+use crate::search::{OnDeriveEpoch, SearchConfig, SearchRun, SearchTask, run_search};
 use crate::space::{ArchGraph, parse_space};
 use crate::supernet::ArchParams;
 use crate::tasks::image::ImageSearchTask;
@@ -59,6 +59,21 @@ macro_rules! seed_and_search_accessors {
 }
 pub(crate) use seed_and_search_accessors;
 
+/// How a search's genotype is derived: the rule, and what to keep whenever an epoch becomes the
+/// derivation epoch.
+pub struct Derivation<'a, N> {
+    /// Which ops and edges the genotype keeps.
+    pub rule: DeriveRule,
+    /// Called with the supernet at each new derivation epoch (see [`OnDeriveEpoch`]).
+    pub on_epoch: Option<OnDeriveEpoch<'a, N>>,
+}
+
+impl<N> From<DeriveRule> for Derivation<'_, N> {
+    fn from(rule: DeriveRule) -> Self {
+        Self { rule, on_epoch: None }
+    }
+}
+
 /// Searches `task` from `net` and `arch` in `run`'s directory with its config's search settings and
 /// seed (every checkpoint carries `fingerprint`), then writes the genotype derived by `rule`, its DOT,
 /// the metrics and the plots.
@@ -69,12 +84,19 @@ pub fn search_and_write<AB: AutodiffBackend, T: SearchTask<AB>, C: SpaceRunConfi
     arch: ArchParams<AB>,
     fingerprint: &Fingerprint,
     control: &SearchControl<AB>,
-    rule: DeriveRule,
+    derivation: Derivation<T::Net>,
 ) -> Result<SearchResult> {
-    let search_run =
-        SearchRun { config: run.config.search(), seed: run.config.seed(), run_dir: &run.dir, control, fingerprint };
+    let search_run = SearchRun {
+        config: run.config.search(),
+        seed: run.config.seed(),
+        run_dir: &run.dir,
+        control,
+        fingerprint,
+        on_derive_epoch: derivation.on_epoch,
+    };
     let outcome = run_search(task, net, arch, &search_run)?;
-    let genotype = write_search_outputs(&run.dir, &run.space, &outcome.state, rule, run.config.search().derive_from)?;
+    let genotype =
+        write_search_outputs(&run.dir, &run.space, &outcome.state, derivation.rule, run.config.search().derive_from)?;
     Ok(SearchResult { genotype, epochs_run: outcome.epochs_run })
 }
 
@@ -216,5 +238,5 @@ pub fn run_prepared<AB: AutodiffBackend>(run: &PreparedRun, control: &SearchCont
         );
     }
     let fingerprint = Fingerprint::new(cfg, &[(RUN_SPACE, run.space_text.as_bytes())], &net)?;
-    search_and_write(run, &task, net, arch, &fingerprint, control, cfg.derive)
+    search_and_write(run, &task, net, arch, &fingerprint, control, cfg.derive.into())
 }

@@ -116,6 +116,33 @@ impl<B: Backend> SequenceCellNetwork<B> {
         })
     }
 
+    /// This derived network with the weights of `trained`, the search supernet it was derived from:
+    /// the embedding, the output layer, each cell's node weights and LayerNorm, and on every edge the
+    /// derived op's own trained weights (AdaRec's student_finetune start). In evaluation the result
+    /// computes what `trained` computes with a one-hot architecture on the derived ops.
+    pub fn adopt_trained(self, trained: &Self) -> Result<Self> {
+        if self.cells.len() != trained.cells.len() {
+            return Err(KdnasError::Usage(format!(
+                "a student of {} cells cannot adopt the weights of a search student of {}",
+                self.cells.len(),
+                trained.cells.len()
+            )));
+        }
+        let cells = self
+            .cells
+            .into_iter()
+            .zip(&trained.cells)
+            .map(|(own, searched)| {
+                Ok(SequenceCell {
+                    cell: own.cell.adopt_trained(&searched.cell)?,
+                    node_logits: searched.node_logits.clone(),
+                    norm: searched.norm.clone(),
+                })
+            })
+            .collect::<Result<_>>()?;
+        Ok(Self { embedding: trained.embedding.clone(), cells, dropout: self.dropout, output: trained.output.clone() })
+    }
+
     /// The embedding output, every cell's output `[batch, time, dim]` and the logits
     /// `[batch, time, items + 1]` of item sequences `[batch, time]`; `weights` drives the mixed edges
     /// (search), derived networks pass `None`.

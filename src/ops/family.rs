@@ -39,3 +39,12 @@ pub trait CandidateOp<B: Backend, const D: usize>: Module<B> + Sized {
     /// The zero op's output for input `x` on an edge with `stride`.
     fn zeros(x: &Tensor<B, D>, stride: usize) -> Tensor<B, D>;
 }
+
+/// An op that can start from the trained weights of the same op in a search supernet (AdaRec's
+/// student_finetune: the derived student starts from what the search trained).
+pub trait AdoptTrained: Sized {
+    /// This op, built for a derived network, with the weights of `trained`, the op of the same name
+    /// trained in search mode. A search-mode BatchNorm has no scale or shift: this op's stay 1 and 0,
+    /// so in evaluation the adopted op computes what the trained one did.
+    fn adopt_trained(self, trained: &Self) -> Result<Self>;
+}

@@ -5,4 +5,4 @@ pub mod conv2d;
 pub mod family;
 pub mod init;
 
-pub use family::{CandidateOp, OpMode};
+pub use family::{AdoptTrained, CandidateOp, OpMode};

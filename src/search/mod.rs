@@ -11,5 +11,5 @@ pub mod task;
 
 pub use config::{SearchConfig, SearchMode};
 pub use history::{EpochRecord, SearchState};
-pub use run::{SearchControl, SearchOutcome, SearchRun, run_search};
+pub use run::{OnDeriveEpoch, SearchControl, SearchOutcome, SearchRun, run_search};
 pub use task::{SearchTask, Split};

@@ -34,8 +34,13 @@ pub struct SearchControl<'a, AB: AutodiffBackend> {
     pub device: &'a AB::Device,
 }
 
-/// Where and how a search runs.
-pub struct SearchRun<'a, AB: AutodiffBackend> {
+/// Called with the supernet and an epoch's record when that epoch becomes the one the genotype is
+/// derived from (`search.derive_from`), before the epoch's checkpoint is written (so a crash in
+/// between repeats the epoch and the call): e.g. to keep the derived student's trained weights.
+pub type OnDeriveEpoch<'a, N> = &'a dyn Fn(&N, &EpochRecord) -> Result<()>;
+
+/// Where and how a search runs; `N` is the supernet's type.
+pub struct SearchRun<'a, AB: AutodiffBackend, N> {
     /// Hyper-parameters.
     pub config: &'a SearchConfig,
     /// Seed for data order, augmentation and sampling (epoch e reseeds from (seed, e), which makes
@@ -47,6 +52,8 @@ pub struct SearchRun<'a, AB: AutodiffBackend> {
     pub control: &'a SearchControl<'a, AB>,
     /// What the run is; every checkpoint records it and a resume refuses a checkpoint of another run.
     pub fingerprint: &'a Fingerprint,
+    /// What to do when an epoch becomes the derivation epoch (nothing when `None`).
+    pub on_derive_epoch: Option<OnDeriveEpoch<'a, N>>,
 }
 
 /// The result of a search.
@@ -73,7 +80,7 @@ pub fn run_search<AB: AutodiffBackend, T: SearchTask<AB>>(
     task: &T,
     net: T::Net,
     arch: ArchParams<AB>,
-    run: &SearchRun<AB>,
+    run: &SearchRun<AB, T::Net>,
 ) -> Result<SearchOutcome<AB, T::Net>> {
     let cfg = run.config;
     cfg.validate()?;
@@ -178,6 +185,11 @@ pub fn run_search<AB: AutodiffBackend, T: SearchTask<AB>>(
         }
         state.history.push(record);
         state.next_epoch = epoch + 1;
+        if let Some(on_derive_epoch) = run.on_derive_epoch
+            && let Some(picked) = cfg.derive_from.pick(&state.history).filter(|r| r.epoch == epoch)
+        {
+            on_derive_epoch(&net, picked)?;
+        }
         checkpoint::save(run.run_dir, run.fingerprint, &net, &arch, &opt, &state)?;
         write_history_files(run.run_dir, &state)?;
         if run.control.stop_after.is_some_and(|stop| state.next_epoch >= stop) {

@@ -6,8 +6,8 @@
 use super::mixed_op::MixedOp;
 use super::relaxation::ArchWeights;
 use super::weighted_sum::weighted_sum;
-use crate::error::Result;
-use crate::ops::{CandidateOp, OpMode};
+use crate::error::{KdnasError, Result};
+use crate::ops::{AdoptTrained, CandidateOp, OpMode};
 use crate::space::{CellGraph, ChoiceSlot};
 use burn::module::Module;
 use burn::tensor::{Distribution, Tensor, activation, backend::Backend};
@@ -98,6 +98,39 @@ impl<B: Backend, O: CandidateOp<B, D>, const D: usize> Cell<B, O, D> {
     /// Output channel multiplier (number of concatenated nodes).
     pub fn multiplier(&self) -> usize {
         self.plan.multiplier()
+    }
+
+    /// This derived cell with the weights `trained` (the search supernet's cell it was derived from)
+    /// trained for each kept edge's op; edges are matched by node and source state, so dropped and
+    /// reordered edges are fine.
+    pub fn adopt_trained(self, trained: &Self) -> Result<Self>
+    where
+        O: AdoptTrained,
+    {
+        if self.plan.nodes.len() != trained.plan.nodes.len() {
+            return Err(KdnasError::Usage(format!(
+                "a derived cell of {} nodes cannot adopt the weights of a search cell of {}",
+                self.plan.nodes.len(),
+                trained.plan.nodes.len()
+            )));
+        }
+        // Module index of each derived edge -> module index of its search edge.
+        let mut sources = vec![0; self.edges.len()];
+        for (node, (own, searched)) in self.plan.nodes.iter().zip(&trained.plan.nodes).enumerate() {
+            for edge in &own.edges {
+                let found = searched.edges.iter().find(|e| e.source == edge.source).ok_or_else(|| {
+                    KdnasError::Usage(format!("node {node}: the search cell has no edge from state {}", edge.source))
+                })?;
+                sources[edge.module] = found.module;
+            }
+        }
+        let edges = self
+            .edges
+            .into_iter()
+            .zip(sources)
+            .map(|(edge, source)| edge.adopt_trained(&trained.edges[source]))
+            .collect::<Result<_>>()?;
+        Ok(Self { edges, ..self })
     }
 
     /// `inputs`: the cell's input states in the graph's input order, each `[n, c, ...]` -> the

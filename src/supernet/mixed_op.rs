@@ -1,8 +1,8 @@
 //! `MixedOp`: an edge's candidate ops, combined by the edge's row of architecture weights. Generic over
 //! the op family: `O` is the family's op type, `D` the rank of its features.
 
-use crate::error::Result;
-use crate::ops::{CandidateOp, OpMode};
+use crate::error::{KdnasError, Result};
+use crate::ops::{AdoptTrained, CandidateOp, OpMode};
 use crate::space::{EdgeSpec, ZERO_OP};
 use crate::supernet::weighted_sum;
 use burn::module::Module;
@@ -17,6 +17,9 @@ pub struct MixedOp<B: Backend, O, const D: usize> {
     /// Column of each built op in the edge's weight row.
     #[module(skip)]
     columns: Vec<usize>,
+    /// Name of each built op.
+    #[module(skip)]
+    names: Vec<String>,
     /// Stride of every op on this edge.
     stride: usize,
     backend: PhantomData<B>,
@@ -26,12 +29,13 @@ impl<B: Backend, O: CandidateOp<B, D>, const D: usize> MixedOp<B, O, D> {
     /// Builds the candidate ops of `edge` over `channels`.
     pub fn new(edge: &EdgeSpec, channels: usize, mode: OpMode, device: &B::Device) -> Result<Self> {
         let mut ops = Vec::new();
-        let mut columns = Vec::new();
+        let (mut columns, mut names) = (Vec::new(), Vec::new());
         for (col, name) in edge.ops.iter().enumerate().filter(|(_, n)| n.as_str() != ZERO_OP) {
             ops.push(O::build(name, channels, edge.stride, mode, device)?);
             columns.push(col);
+            names.push(name.clone());
         }
-        Ok(Self { ops, columns, stride: edge.stride, backend: PhantomData })
+        Ok(Self { ops, columns, names, stride: edge.stride, backend: PhantomData })
     }
 
     /// Applies the edge. `weights` is the edge's `[candidates]` row (absent for a fixed edge);
@@ -52,6 +56,28 @@ impl<B: Backend, O: CandidateOp<B, D>, const D: usize> MixedOp<B, O, D> {
             _ => Tensor::cat(self.columns.iter().map(|&c| w.clone().slice([c..c + 1])).collect(), 0),
         };
         weighted_sum(self.ops.iter().map(|op| op.forward(x.clone())), built)
+    }
+
+    /// This fixed (derived) edge with the trained weights of its op on `trained`, the same edge of a
+    /// search supernet (see [`AdoptTrained`]).
+    pub fn adopt_trained(mut self, trained: &Self) -> Result<Self>
+    where
+        O: AdoptTrained,
+    {
+        let name = match self.names.as_slice() {
+            [name] => name.clone(),
+            names => {
+                return Err(KdnasError::Usage(format!(
+                    "only a derived edge (one op) adopts trained weights; this one has {names:?}"
+                )));
+            }
+        };
+        let index = trained.names.iter().position(|n| *n == name).ok_or_else(|| {
+            KdnasError::Usage(format!("the search edge has no `{name}` to adopt (it has {:?})", trained.names))
+        })?;
+        let op = self.ops.pop().expect("one op, checked above");
+        self.ops.push(op.adopt_trained(&trained.ops[index])?);
+        Ok(self)
     }
 
     /// Whether the edge is a fixed identity (a stride-1 skip), which drop path leaves alone.

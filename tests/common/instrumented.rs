@@ -3,10 +3,13 @@
 //! tiny search to run it in.
 
 use super::Cpu;
+use burn::module::AutodiffModule;
 use burn::tensor::Tensor;
+use burn::tensor::backend::AutodiffBackend;
 use kdnas::models::{CellNetwork, NetworkConfig};
 use kdnas::ops::conv2d::OpMode;
 use kdnas::run::TaskLoss;
+use kdnas::search::task::Evaluation;
 use kdnas::search::{SearchTask, Split};
 use kdnas::supernet::{ArchParams, ArchWeights};
 use kdnas::tasks::image::ImageSearchTask;
@@ -62,6 +65,13 @@ impl SearchTask<Cpu> for InstrumentedTask {
             loss.terms.push(("poison", poison));
         }
         loss
+    }
+    fn evaluate_val(
+        &self,
+        net: &<Self::Net as AutodiffModule<Cpu>>::InnerModule,
+        weights: &ArchWeights<<Cpu as AutodiffBackend>::InnerBackend>,
+    ) -> Option<Evaluation> {
+        self.inner.evaluate_val(net, weights)
     }
 }
 

@@ -10,7 +10,9 @@ use burn::backend::{Autodiff, Flex};
 use kdnas::data::ImageSet;
 use kdnas::manifest::Fingerprint;
 use kdnas::search::bilevel::StepSettings;
-use kdnas::search::{SearchConfig, SearchControl, SearchMode, SearchOutcome, SearchRun, SearchTask, run_search};
+use kdnas::search::{
+    OnDeriveEpoch, SearchConfig, SearchControl, SearchMode, SearchOutcome, SearchRun, SearchTask, run_search,
+};
 use kdnas::space::{ArchGraph, parse_space};
 use kdnas::supernet::{ArchParams, Relaxation};
 use rand::rngs::StdRng;
@@ -268,6 +270,18 @@ pub fn run_fresh_search<T: SearchTask<Cpu>>(
     arch: ArchParams<Cpu>,
     seed: u64,
 ) -> kdnas::Result<SearchOutcome<Cpu, T::Net>> {
+    run_fresh_search_calling(dir, config, task, (net, arch), seed, None)
+}
+
+/// [`run_fresh_search`] of `(net, arch)` that calls `on_derive_epoch` at each new derivation epoch.
+pub fn run_fresh_search_calling<T: SearchTask<Cpu>>(
+    dir: &Path,
+    config: &SearchConfig,
+    task: &T,
+    (net, arch): (T::Net, ArchParams<Cpu>),
+    seed: u64,
+    on_derive_epoch: Option<OnDeriveEpoch<T::Net>>,
+) -> kdnas::Result<SearchOutcome<Cpu, T::Net>> {
     let device = Default::default();
     let fingerprint = Fingerprint::new(config, &[], &net)?;
     let run = SearchRun {
@@ -276,6 +290,7 @@ pub fn run_fresh_search<T: SearchTask<Cpu>>(
         run_dir: dir,
         control: &SearchControl { resume: false, progress: false, stop_after: None, device: &device },
         fingerprint: &fingerprint,
+        on_derive_epoch,
     };
     run_search(task, net, arch, &run)
 }

@@ -23,6 +23,19 @@ impl<B: Backend> ConvOp<B> {
         }
     }
 
+    /// This op with `trained`'s convolution and BatchNorm statistics (see [`BatchNorm2d::adopt_trained`]);
+    /// `None` when the two differ in shape or in having a BatchNorm.
+    pub fn adopt_trained(self, trained: &Self) -> Option<Self> {
+        let same_conv =
+            self.conv.weight.dims() == trained.conv.weight.dims() && self.conv.dilation == trained.conv.dilation;
+        let bn = match (self.bn, &trained.bn) {
+            (Some(own), Some(bn)) => Some(own.adopt_trained(bn)),
+            (None, None) => None,
+            _ => return None,
+        };
+        same_conv.then(|| Self { conv: trained.conv.clone(), bn })
+    }
+
     /// `[batch, channels, time] -> [batch, channels, time]`. The BatchNorm uses batch statistics on an
     /// autodiff backend, which mix all positions of the batch: causal in evaluation only.
     pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {

@@ -9,7 +9,7 @@ pub mod pool;
 
 use crate::error::{KdnasError, Result};
 use crate::ops::conv2d::pool::PoolKind;
-use crate::ops::family::{CandidateOp, OpMode};
+use crate::ops::family::{AdoptTrained, CandidateOp, OpMode};
 use crate::space::catalogue::causal1d_conv;
 use burn::module::Module;
 use burn::tensor::{Tensor, backend::Backend};
@@ -75,5 +75,20 @@ impl<B: Backend> CandidateOp<B, 3> for Op1d<B> {
     /// Zeros of the input's shape (every causal1d edge has stride 1).
     fn zeros(x: &Tensor<B, 3>, _stride: usize) -> Tensor<B, 3> {
         Tensor::zeros(x.dims(), &x.device())
+    }
+}
+
+impl<B: Backend> AdoptTrained for Op1d<B> {
+    /// A convolution takes the trained convolution and BatchNorm statistics; the parameter-free ops
+    /// have nothing to take. Ops of different kinds or shapes are an error.
+    fn adopt_trained(self, trained: &Self) -> Result<Self> {
+        let mismatch = || KdnasError::Usage("a derived op can only adopt the weights of the same op".into());
+        match (self, trained) {
+            (Op1d::Conv(own), Op1d::Conv(op)) => own.adopt_trained(op).map(Op1d::Conv).ok_or_else(mismatch),
+            (own @ Op1d::Identity(_), Op1d::Identity(_))
+            | (own @ Op1d::MaxPool(_), Op1d::MaxPool(_))
+            | (own @ Op1d::AvgPool(_), Op1d::AvgPool(_)) => Ok(own),
+            _ => Err(mismatch()),
+        }
     }
 }

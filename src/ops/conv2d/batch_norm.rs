@@ -39,6 +39,18 @@ impl<B: Backend> BatchNorm2d<B> {
         }
     }
 
+    /// This BatchNorm with `trained`'s running statistics, and `trained`'s scale and shift where it has
+    /// them (a non-affine `trained` leaves this one's own, at their initial 1 and 0: the same function).
+    pub fn adopt_trained(self, trained: &Self) -> Self {
+        Self {
+            gamma: trained.gamma.clone().or(self.gamma),
+            beta: trained.beta.clone().or(self.beta),
+            running_mean: RunningState::new(trained.running_mean.value()),
+            running_var: RunningState::new(trained.running_var.value()),
+            ..self
+        }
+    }
+
     /// The same BatchNorm in evaluation behaviour on every backend (see [`BatchNorm2d::frozen`]).
     pub fn into_frozen(self) -> Self {
         Self { frozen: true, ..self }

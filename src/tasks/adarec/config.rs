@@ -86,8 +86,28 @@ fn unit_temperature() -> f64 {
     1.0
 }
 
+/// Where a fine-tuned student's weights start.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StudentInit {
+    /// A fresh initialisation (the default).
+    #[default]
+    Scratch,
+    /// The weights the search trained (`student_init.mpk` beside the genotype): AdaRec's
+    /// student_finetune.
+    Search,
+}
+
+impl StudentInit {
+    /// Whether this is the default (left out of written configs, so older runs keep their fingerprint).
+    pub fn is_scratch(&self) -> bool {
+        *self == StudentInit::Scratch
+    }
+}
+
 /// AdaRec's stage 2 (`kdnas adarec finetune --config FILE`): the derived student of a search, trained
-/// from scratch with cross-entropy, optionally with continued distillation (`[kd]`).
+/// from scratch or from the search's weights with cross-entropy, optionally with continued
+/// distillation (`[kd]`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AdarecFinetuneConfig {
@@ -103,6 +123,9 @@ pub struct AdarecFinetuneConfig {
     /// Width, cells and dropout of the student (the search's).
     #[serde(default)]
     pub student: SequenceNetworkConfig,
+    /// Where the weights start: `"scratch"` (default) or `"search"`.
+    #[serde(default, skip_serializing_if = "StudentInit::is_scratch")]
+    pub init: StudentInit,
     /// Continued distillation; absent: cross-entropy only (the from-scratch baseline).
     #[serde(default)]
     pub kd: Option<FinetuneKd>,

@@ -7,6 +7,11 @@ use burn::module::Module;
 use burn::nn::{Linear, LinearConfig};
 use burn::tensor::backend::Backend;
 
+/// The derived student with the weights the search trained for it (embedding, output layer, cells'
+/// node weights and LayerNorms, each kept op's weights), written in the search's run directory at
+/// each derivation epoch: where `adarec finetune` with `init = "search"` starts.
+pub const STUDENT_INIT_FILE: &str = "student_init.mpk";
+
 /// The student with its projections to the teacher's width.
 #[derive(Module, Debug)]
 pub struct AdarecStudent<B: Backend> {
