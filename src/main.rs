@@ -12,6 +12,7 @@ use kdnas::app::bench::{
 use kdnas::app::dfa_cmd::run_dfa_search;
 use kdnas::app::distill_cmd::{DistillArgs, distill_command};
 use kdnas::app::eval_cmd::{EvalArgs, eval_command, locate};
+use kdnas::app::figures::tradeoff::write_tradeoff_figures;
 use kdnas::app::inspect_cmd::inspect_report;
 use kdnas::app::outputs::write_search_outputs;
 use kdnas::app::quickstart::quickstart;
@@ -289,6 +290,10 @@ enum AdarecCommand {
         /// Also write the table to this file.
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Also draw test NDCG@10 against parameters and against inference time to STEM_params and
+        /// STEM_latency (.png and .svg): teachers, distilled students, cross-entropy-only students.
+        #[arg(long, value_name = "STEM")]
+        plot: Option<PathBuf>,
         /// cpu, or cuda[:N].
         #[arg(long, default_value = "cpu")]
         device: String,
@@ -586,6 +591,7 @@ struct TableJob {
     runs: Vec<PathBuf>,
     data: Option<PathBuf>,
     out: Option<PathBuf>,
+    plot: Option<PathBuf>,
 }
 
 impl OnBackend for TableJob {
@@ -596,6 +602,11 @@ impl OnBackend for TableJob {
         print!("{table}");
         if let Some(out) = &self.out {
             kdnas::files::write_file_atomically(out, table.as_bytes())?;
+        }
+        if let Some(stem) = &self.plot {
+            for file in write_tradeoff_figures(&reports, stem)? {
+                println!("wrote {}", file.display());
+            }
         }
         Ok(())
     }
@@ -780,8 +791,8 @@ fn run(cli: Cli) -> Result<()> {
         Command::Teacher { which: TeacherCommand::Train { run } } => {
             with_device(&run.device, TeacherJob(run.training_args()?))
         }
-        Command::Adarec { which: AdarecCommand::Table { runs, data, out, device } } => {
-            with_device(&device, TableJob { runs, data, out })
+        Command::Adarec { which: AdarecCommand::Table { runs, data, out, plot, device } } => {
+            with_device(&device, TableJob { runs, data, out, plot })
         }
         Command::Adarec { which: AdarecCommand::Finetune { run } } => {
             with_device(&run.device, FinetuneJob(run.training_args()?))

@@ -139,7 +139,16 @@ fn teacher_search_and_finetune_run_end_to_end() {
     let conv = finetune_config(&dir.join("search"), 1, false).replace("search/genotype.json", "conv_genotype.json");
     std::fs::write(dir.join("conv.toml"), conv).unwrap();
     succeeds(&["adarec", "finetune", "--config", "conv.toml", "--out", "conv"], &dir);
-    let table = succeeds(&["adarec", "table", "kd", "scratch", "conv", "--out", "table.md"], &dir);
+    let table =
+        succeeds(&["adarec", "table", "kd", "scratch", "conv", "--out", "table.md", "--plot", "plots/tradeoff"], &dir);
+    for figure in ["tradeoff_params.png", "tradeoff_params.svg", "tradeoff_latency.png", "tradeoff_latency.svg"] {
+        let svg = read(&dir.join("plots").join(figure));
+        assert!(!svg.is_empty() && table.contains(figure), "{figure} is written and named");
+    }
+    let svg = String::from_utf8(read(&dir.join("plots/tradeoff_params.svg"))).unwrap();
+    for series in ["student, distilled (KD)", "student, cross-entropy only"] {
+        assert!(svg.contains(series), "the legend names {series}");
+    }
     for run in ["kd", "scratch", "conv"] {
         let json =
             |file: &str| -> serde_json::Value { serde_json::from_slice(&read(&dir.join(run).join(file))).unwrap() };

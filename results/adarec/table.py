@@ -2,11 +2,16 @@
 
 Reads results/adarec/runs/<dataset>/*/eval/eval.json (written by `kdnas adarec table`, the last step of
 run.sh; until then each run's result.json, without latency) and the searches' genotype.txt. Rows with fewer than 3 finished seeds say how many.
+Then the sweep of the section "Search that compares ops" (results/adarec/sweep/table.py).
 Run from the repository root: python3 results/adarec/table.py
 """
 import json
 import statistics
+import sys
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent / "sweep"))
+import table as sweep  # noqa: E402
 
 RUNS = Path("results/adarec/runs")
 METRICS = ["mrr", "hr@5", "hr@10", "hr@20", "ndcg@5", "ndcg@10", "ndcg@20"]
@@ -75,3 +80,4 @@ def sweep_table(data):
 for data in ["lastfm", "ml100k"]:
     main_table(data)
     sweep_table(data)
+sweep.main()

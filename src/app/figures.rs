@@ -5,6 +5,7 @@
 mod arch_grads;
 mod emd;
 mod ranking;
+pub mod tradeoff;
 
 use crate::error::Result;
 use crate::plot::{WeightTable, evolution, heatmap, metric_curves};

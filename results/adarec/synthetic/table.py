@@ -6,36 +6,22 @@ of the 6 convolutions), and the architecture-gradient norms of the task + distil
 cost term (mean over the epochs after warm-up), with the first epoch at which the cost gradient is the
 larger one. Usage: python3 results/adarec/synthetic/table.py [RUNS]"""
 
-import json
 import sys
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from search_summary import summary  # noqa: E402
 
 BETAS = ["0", "2", "8", "32", "128"]
 
 
-def lines(path):
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
-
 def row(run, beta):
-    genotype = run / "genotype.json"
-    if not genotype.is_file():
+    s = summary(run)
+    if s is None:
         return f"| {beta} | (not run) | | | | | |"
-    g = json.loads(genotype.read_text())
-    ops = [edge["op"] for cell in g["cells"] for node in cell["nodes"] for edge in node["inputs"]]
-    convs = sum("cnn" in op for op in ops)
-    candidates = g["choices"][0]["candidates"]
-    conv_cols = [i for i, name in enumerate(candidates) if "cnn" in name]
-    weights = [c["weights"] for c in g["choices"]]
-    conv_mass = sum(sum(w[i] for i in conv_cols) for w in weights) / len(weights)
-    grads = [r for r in lines(run / "arch_grads.jsonl") if r["arch_moved"]]
-    task = sum(r["grads"]["norm"]["task_distill"] for r in grads) / max(len(grads), 1)
-    cost = sum(r["grads"]["norm"]["cost"] for r in grads) / max(len(grads), 1)
-    over = [r["epoch"] + 1 for r in grads if r["grads"]["norm"]["cost"] > r["grads"]["norm"]["task_distill"]]
-    cell = (run / "genotype.txt").read_text().strip()
     return (
-        f"| {beta} | {convs} of {len(g['choices'])} | {conv_mass:.3f} | {task:.3f} | {cost:.3f} | "
-        f"{over[0] if over else 'never'} | `{cell}` |"
+        f"| {beta} | {s['conv_edges']} of {s['edges']} | {s['conv_mass']:.3f} | {s['task_norm']:.3f} | "
+        f"{s['cost_norm']:.3f} | {s['cost_over_task']} | `{s['cell']}` |"
     )
 
 
