@@ -105,7 +105,7 @@ fn stop_resume_and_no_overwrite() {
     assert!(again.contains("already holds a training run"), "{again}");
     let trained = kdnas(&["train", "--resume", "trained"], &dir);
     assert!(trained.status.success(), "{}", String::from_utf8_lossy(&trained.stderr));
-    assert!(dir.join("trained/result.json").exists() && dir.join("trained/derived_net.mpk").exists());
+    assert!(dir.join("trained/result.json").exists() && dir.join("trained/model.mpk").exists());
     let metrics = std::fs::read_to_string(dir.join("trained/train_metrics.jsonl")).unwrap();
     assert_eq!(metrics.lines().count(), 2, "one line per epoch, across the resume");
 }

@@ -81,7 +81,7 @@ fn evaluates_a_derived_network_run() {
     let stdout = succeeds(&["eval", "derived", "--out", "scores"], &dir);
     assert!(stdout.contains("derived network (C=4, 3 cells) on 20 images"), "{stdout}");
     let eval = report(&dir.join("scores/eval.json"));
-    assert!(eval["weights"].as_str().unwrap().ends_with("derived_net.mpk"), "{eval}");
+    assert!(eval["weights"].as_str().unwrap().ends_with("model.mpk"), "{eval}");
     let trained = report(&dir.join("derived/result.json"));
     assert_eq!(eval["top1"], trained["test_acc"], "the same figure as the training run's last evaluation");
 }

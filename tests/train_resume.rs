@@ -57,7 +57,7 @@ fn saved_network(out: &Path) -> CellNetwork<NdCpu> {
         CellNetwork::<NdCpu>::new(&genotype.to_arch_graph().unwrap(), &config.network, 1, 10, OpMode::Derived, &device)
             .unwrap();
     let recorder = NamedMpkFileRecorder::<FullPrecisionSettings>::new();
-    net.load_file(out.join("derived_net"), &recorder, &device).unwrap()
+    net.load_file(out.join("model"), &recorder, &device).unwrap()
 }
 
 /// Every metric of every epoch except its wall-clock seconds.

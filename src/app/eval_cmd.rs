@@ -4,7 +4,7 @@
 
 use super::run_config::RunConfig;
 use super::teacher_cmd::{FINAL_WEIGHTS, ModelInfo, best_weights, data_relative_to};
-use super::train_cmd::{DERIVED_WEIGHTS, TRAIN_GENOTYPE, derived_network_config};
+use super::train_cmd::{TRAIN_GENOTYPE, derived_network_config};
 use crate::config_file::locate_usage;
 use crate::data::{DataConfig, DataSource, FASHION_MNIST_CLASSES};
 use crate::error::{KdnasError, Result};
@@ -28,7 +28,7 @@ use std::path::{Path, PathBuf};
 /// Inputs of `kdnas eval`.
 pub struct EvalArgs {
     /// A teacher run directory, or a weights file inside one (`model.mpk`, `best/model.mpk`,
-    /// `snapshots/epoch_NNNN.mpk`); or a `kdnas train` directory (`derived_net.mpk`).
+    /// `snapshots/epoch_NNNN.mpk`); or a `kdnas train` directory (`model.mpk`; `derived_net.mpk` from earlier versions).
     pub checkpoint: PathBuf,
     /// A TOML file with a `[data]` section to evaluate on instead of the run's test set.
     pub data: Option<PathBuf>,
@@ -102,18 +102,15 @@ impl EvalReport {
 /// The run directory and the weights file `checkpoint` names.
 pub fn locate(checkpoint: &Path) -> Result<(PathBuf, PathBuf)> {
     if checkpoint.is_dir() {
-        let weights = [checkpoint.join(FINAL_WEIGHTS), best_weights(checkpoint)]
-            .into_iter()
-            .chain([checkpoint.join(DERIVED_WEIGHTS)])
-            .find(|p| p.is_file())
-            .ok_or_else(|| {
-                KdnasError::Usage(format!(
-                    "{}: holds no {FINAL_WEIGHTS}, {} or {DERIVED_WEIGHTS}: the run has not finished an epoch, or \
+        let best = Some(best_weights(checkpoint)).filter(|p| p.is_file());
+        let weights = crate::run::folder::final_weights(checkpoint).or(best).ok_or_else(|| {
+            KdnasError::Usage(format!(
+                "{}: holds no {FINAL_WEIGHTS} or {}: the run has not finished an epoch, or \
                      this is not a teacher or training run directory",
-                    checkpoint.display(),
-                    best_weights(Path::new("")).display()
-                ))
-            })?;
+                checkpoint.display(),
+                best_weights(Path::new("")).display()
+            ))
+        })?;
         return Ok((checkpoint.to_path_buf(), weights));
     }
     if !checkpoint.is_file() {

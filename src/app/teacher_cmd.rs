@@ -21,8 +21,7 @@ use std::path::{Path, PathBuf};
 
 /// What the network of a teacher run directory is built for (architecture, input channels, classes).
 pub const MODEL_INFO: &str = "model.json";
-/// The final weights of a finished teacher run.
-pub const FINAL_WEIGHTS: &str = "model.mpk";
+pub use crate::run::folder::FINAL_WEIGHTS;
 
 /// A teacher-training config file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

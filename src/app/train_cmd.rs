@@ -9,6 +9,7 @@ use crate::metrics::trainable_params;
 use crate::models::{CellNetwork, NetworkConfig, NetworkSize, ensure_fits};
 use crate::ops::conv2d::OpMode;
 use crate::run::checkpoint::existing_checkpoint;
+use crate::run::folder::FINAL_WEIGHTS;
 use crate::run::folder::{RUN_CONFIG, load_run_copy, write_result};
 use crate::train::figures::write_training_figures;
 use crate::train::{ImageTrainTask, TrainRun, train_loop};
@@ -19,8 +20,6 @@ use std::path::{Path, PathBuf};
 
 /// The genotype a training directory keeps for resuming.
 pub const TRAIN_GENOTYPE: &str = "genotype.json";
-/// The trained weights of a finished training run.
-pub const DERIVED_WEIGHTS: &str = "derived_net.mpk";
 
 /// Where a training run starts from.
 pub enum TrainStart {
@@ -203,7 +202,7 @@ pub fn train_command<AB: AutodiffBackend>(args: &TrainArgs, device: &AB::Device)
     };
     if summary.finished() {
         write_training_figures(out, history, "derived network")?;
-        crate::record_files::save_module(&outcome.net.valid(), &out.join(DERIVED_WEIGHTS))?;
+        crate::record_files::save_module(&outcome.net.valid(), &out.join(FINAL_WEIGHTS))?;
         write_result(out, &summary)?;
     }
     Ok(summary)

@@ -1,16 +1,28 @@
 //! The files every run folder has besides its checkpoint: the copy of the resolved config it keeps
 //! ([`RUN_CONFIG`], every path in it relative to the folder; [`write_run_copy`] and its read side
-//! [`load_run_copy`]) and the final result ([`RESULT_FILE`], stamped with the binary that made it).
+//! [`load_run_copy`]), the final result ([`RESULT_FILE`], stamped with the binary that made it) and
+//! the final weights ([`FINAL_WEIGHTS`], one name for every command).
 
 use crate::error::{KdnasError, Result};
 use serde::Serialize;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// The resolved config a run folder keeps for resuming and evaluation, whatever the command.
 pub const RUN_CONFIG: &str = "config.toml";
 
 /// The summary a finished run writes ([`write_result`]).
 pub const RESULT_FILE: &str = "result.json";
+
+/// The weights a finished run ends with, whatever the command.
+pub const FINAL_WEIGHTS: &str = "model.mpk";
+
+/// Names earlier versions gave the final weights (`kdnas train` wrote `derived_net.mpk`); still read.
+const EARLIER_FINAL_WEIGHTS: [&str; 1] = ["derived_net.mpk"];
+
+/// The final weights of `run_dir` ([`FINAL_WEIGHTS`], or the name an earlier version wrote), if any.
+pub fn final_weights(run_dir: &Path) -> Option<PathBuf> {
+    std::iter::once(FINAL_WEIGHTS).chain(EARLIER_FINAL_WEIGHTS).map(|name| run_dir.join(name)).find(|p| p.is_file())
+}
 
 /// The kdnas version that built this binary.
 pub const KDNAS_VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -82,6 +94,18 @@ mod tests {
         name: String,
         data: PathBuf,
         nested: Vec<Option<PathBuf>>,
+    }
+
+    #[test]
+    fn final_weights_take_the_one_name_and_still_read_the_earlier_one() {
+        let dir = std::env::temp_dir().join(format!("kdnas-final-weights-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        assert_eq!(final_weights(&dir), None, "an unfinished run");
+        std::fs::write(dir.join("derived_net.mpk"), b"old").unwrap();
+        assert_eq!(final_weights(&dir), Some(dir.join("derived_net.mpk")), "a run of an earlier kdnas train");
+        std::fs::write(dir.join(FINAL_WEIGHTS), b"new").unwrap();
+        assert_eq!(final_weights(&dir), Some(dir.join(FINAL_WEIGHTS)));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

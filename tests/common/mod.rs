@@ -188,7 +188,7 @@ impl CliRun {
     /// Asserts that the finished run in `run` ended bit-identical to the finished run in `reference`.
     /// Search: every epoch's architecture weights in `checkpoint/state.json` (`history[*].arch_weights`),
     /// `arch_weights.jsonl`, and `metrics.jsonl` apart from wall-clock seconds. Training:
-    /// `train_metrics.jsonl` apart from seconds, the tensors of `derived_net.mpk` (its bytes apart
+    /// `train_metrics.jsonl` apart from seconds, the tensors of `model.mpk` (its bytes apart
     /// from parameter ids), and `result.json` apart from seconds.
     pub fn assert_same_result(&self, reference: &Path, run: &Path) {
         let bytes = |dir: &Path, file: &str| std::fs::read(dir.join(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
@@ -212,8 +212,8 @@ impl CliRun {
             let jsonl = "arch_weights.jsonl";
             assert!(bytes(reference, jsonl) == bytes(run, jsonl), "{}: {jsonl} differs", run.display());
         } else {
-            let net = |dir: &Path| mpk_without_param_ids(&bytes(dir, "derived_net.mpk"));
-            assert!(net(reference) == net(run), "{}: derived_net.mpk differs", run.display());
+            let net = |dir: &Path| mpk_without_param_ids(&bytes(dir, "model.mpk"));
+            assert!(net(reference) == net(run), "{}: model.mpk differs", run.display());
             let result = |dir: &Path| {
                 let mut value: serde_json::Value = serde_json::from_slice(&bytes(dir, "result.json")).unwrap();
                 value.as_object_mut().unwrap().remove("seconds");
