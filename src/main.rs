@@ -32,6 +32,7 @@ use kdnas::models::NetworkConfig;
 use kdnas::run::checkpoint::existing_checkpoint;
 use kdnas::search::SearchMode;
 use kdnas::space::load_space;
+use kdnas::supernet::OpEvaluation;
 use kdnas::tasks::adarec::config::AdarecSearchConfig;
 use kdnas::tasks::dfa::config::DfaSearchConfig;
 use kdnas::tasks::{TaskKind, TaskSection, task_kind_of};
@@ -357,6 +358,10 @@ enum BenchCommand {
         warmup: usize,
         #[arg(long, default_value_t = 3)]
         iters: usize,
+        /// Which ops of an edge the search step computes: sampled, or all (AdaRec's code and the AdaRec
+        /// example configs; the PyTorch twin's --all-ops).
+        #[arg(long, default_value = "sampled", value_parser = ["sampled", "all"])]
+        edges: String,
         /// cpu, or cuda[:N].
         #[arg(long, default_value = "cpu")]
         device: String,
@@ -845,9 +850,12 @@ fn run(cli: Cli) -> Result<()> {
             let args = DfaBenchArgs { batch, image, warmup, iters, steps, device_label: device.clone() };
             with_device(&device, BenchJob::Dfa(args))
         }
-        Command::Bench { which: BenchCommand::Adarec { step, batch, max_len, items, warmup, iters, device } } => {
+        Command::Bench {
+            which: BenchCommand::Adarec { step, batch, max_len, items, warmup, iters, edges, device },
+        } => {
             let paper = AdarecBenchArgs::paper(warmup, iters, AdarecStep::parse_list(&step)?, device.clone());
-            with_device(&device, BenchJob::Adarec(AdarecBenchArgs { batch, max_len, items, ..paper }))
+            let evaluate = if edges == "all" { OpEvaluation::All } else { OpEvaluation::Sampled };
+            with_device(&device, BenchJob::Adarec(AdarecBenchArgs { batch, max_len, items, evaluate, ..paper }))
         }
     }
 }

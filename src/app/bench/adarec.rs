@@ -109,6 +109,9 @@ pub struct AdarecBenchArgs {
     pub iters: usize,
     /// What to measure, one report line per step kind (two for `Infer`).
     pub steps: Vec<AdarecStep>,
+    /// Which ops of an edge the search step computes (`sampled`, or `all` as AdaRec's code and the
+    /// AdaRec example configs; the PyTorch twin's `--all-ops`).
+    pub evaluate: OpEvaluation,
     /// Device label for the report line.
     pub device_label: String,
 }
@@ -126,6 +129,7 @@ impl AdarecBenchArgs {
             warmup,
             iters,
             steps,
+            evaluate: OpEvaluation::Sampled,
             device_label,
         }
     }
@@ -178,15 +182,24 @@ pub fn bench_adarec<AB: AutodiffBackend>(args: &AdarecBenchArgs, device: &AB::De
     Ok(lines)
 }
 
-/// AdaRec's search settings: single level, hard Gumbel (tau 1 in the first epochs), AdamW on both sides.
-fn adarec_search_config(batch: usize) -> SearchConfig {
+/// The report's name for `evaluate` (the PyTorch twin's: `sampled`, `all_ops`).
+fn edges_name(evaluate: OpEvaluation) -> &'static str {
+    match evaluate {
+        OpEvaluation::Sampled => "sampled",
+        OpEvaluation::All => "all_ops",
+    }
+}
+
+/// AdaRec's search settings: single level, hard Gumbel (tau 1 in the first epochs) computing the ops
+/// `evaluate` says, AdamW on both sides.
+fn adarec_search_config(batch: usize, evaluate: OpEvaluation) -> SearchConfig {
     SearchConfig {
         batch_size: batch,
         mode: SearchMode::SingleLevel,
         relaxation: Relaxation::Gumbel {
             hard: true,
             temperature: TemperatureSchedule::Step { start: 1.0, factor: 0.8, every: 5 },
-            evaluate: OpEvaluation::Sampled,
+            evaluate,
         },
         w_optimizer: OptimizerKind::AdamW,
         w_lr: 5e-3,
@@ -222,7 +235,7 @@ fn search_line<AB: AutodiffBackend>(args: &AdarecBenchArgs, device: &AB::Device)
         args.student.cells,
         device.clone(),
     )?;
-    let config = adarec_search_config(args.batch);
+    let config = adarec_search_config(args.batch, args.evaluate);
     let mut opt = optimisers::<AB>(&config);
     let indices: Vec<usize> = (0..args.batch).collect();
     let mut rng = StdRng::seed_from_u64(0);
@@ -241,8 +254,9 @@ fn search_line<AB: AutodiffBackend>(args: &AdarecBenchArgs, device: &AB::Device)
         return Err(KdnasError::Usage("bench adarec: the architecture logits did not move".into()));
     }
     Ok(format!(
-        "adarec-step mode=single edges=sampled {} batch={} distance={:?} timed=batch+teacher_forward+step \
+        "adarec-step mode=single edges={} {} batch={} distance={:?} timed=batch+teacher_forward+step \
          batches_ms={:.1} {}",
+        edges_name(args.evaluate),
         args.shape_fields(),
         args.batch,
         AdarecLosses::default().distance,
@@ -339,6 +353,7 @@ mod tests {
             warmup: 0,
             iters,
             steps,
+            evaluate: OpEvaluation::Sampled,
             device_label: "cpu".into(),
         }
     }
@@ -346,6 +361,13 @@ mod tests {
     fn field(line: &str, name: &str) -> f64 {
         let value = line.split(&format!(" {name}=")).nth(1).and_then(|r| r.split(' ').next());
         value.and_then(|v| v.parse().ok()).unwrap_or_else(|| panic!("no numeric {name}= in {line}"))
+    }
+
+    #[test]
+    fn times_the_all_ops_search_step_when_asked() {
+        let args = AdarecBenchArgs { evaluate: OpEvaluation::All, ..tiny(vec![AdarecStep::Search], 1) };
+        let lines = bench_adarec::<Autodiff<Flex>>(&args, &Default::default()).unwrap();
+        assert!(lines[0].starts_with("adarec-step mode=single edges=all_ops device=cpu"), "{lines:?}");
     }
 
     #[test]
