@@ -23,13 +23,14 @@ use kdnas::app::run_config::RunConfig;
 use kdnas::app::search_cmd::{
     PreparedRun, RUN_CONFIG, SearchControl, SpaceRunConfig, prepare_from_file, reopen_run, run_prepared,
 };
-use kdnas::app::sequence_teacher_cmd::{SequenceTeacherSummary, sequence_teacher_command};
+use kdnas::app::sequence_teacher_cmd::sequence_teacher_command;
 use kdnas::app::teacher_cmd::{TeacherArgs, TeacherStart, teacher_command, teacher_config_file};
 use kdnas::app::train_cmd::{TrainArgs, TrainStart, train_command};
 use kdnas::config_file::locate_in_config;
 use kdnas::export::DeriveRule;
 use kdnas::models::NetworkConfig;
 use kdnas::run::checkpoint::existing_checkpoint;
+use kdnas::run::run_end_text;
 use kdnas::search::SearchMode;
 use kdnas::space::load_space;
 use kdnas::supernet::OpEvaluation;
@@ -502,29 +503,13 @@ impl OnBackend for SearchJob {
     }
 }
 
-/// Where a training-like run ended: its results, or the command that continues it.
-fn print_run_end(finished: bool, out: &Path, command: &str) {
-    if finished {
-        println!("results: {}", out.display());
-    } else {
-        println!("stopped; continue with: kdnas {command} --resume {}", out.display());
-    }
-}
-
 struct TrainJob(TrainArgs);
 
 impl OnBackend for TrainJob {
     type Output = ();
     fn run<AB: AutodiffBackend>(self, device: &AB::Device) -> Result<()> {
         let summary = train_command::<AB>(&self.0, device)?;
-        println!(
-            "derived network: {} parameters, test accuracy {:.2}% after {} of {} epochs",
-            summary.params,
-            100.0 * summary.test_acc,
-            summary.epochs,
-            summary.planned_epochs
-        );
-        print_run_end(summary.finished(), &self.0.out, "train");
+        print!("{}", run_end_text("derived network:", &summary, &self.0.out, "train"));
         Ok(())
     }
 }
@@ -536,49 +521,13 @@ impl OnBackend for TeacherJob {
     fn run<AB: AutodiffBackend>(self, device: &AB::Device) -> Result<()> {
         if task_kind_of(&teacher_config_file(&self.0)?)? == TaskKind::Adarec {
             let summary = sequence_teacher_command::<AB>(&self.0, device)?;
-            print_ranking_summary("teacher", &summary, &self.0.out, "teacher train");
+            print!("{}", run_end_text("teacher", &summary, &self.0.out, "teacher train"));
             return Ok(());
         }
         let summary = teacher_command::<AB>(&self.0, device)?;
-        println!(
-            "teacher {}: {} parameters, test accuracy {:.2}% (best {:.2}% at epoch {}) after {} of {} epochs{}",
-            summary.model,
-            summary.params,
-            100.0 * summary.test_acc,
-            100.0 * summary.best_test_acc,
-            summary.best_epoch + 1,
-            summary.epochs,
-            summary.planned_epochs,
-            stopped_early_note(summary.stopped_early)
-        );
-        print_run_end(summary.finished(), &self.0.out, "teacher train");
+        print!("{}", run_end_text("teacher", &summary, &self.0.out, "teacher train"));
         Ok(())
     }
-}
-
-/// `", stopped early"` when `train.patience` ended the run, else nothing.
-fn stopped_early_note(stopped_early: bool) -> &'static str {
-    if stopped_early { ", stopped early" } else { "" }
-}
-
-/// The end of a ranking run (teacher or fine-tuned student): the best epoch's metrics, then where the
-/// results are or how to continue.
-fn print_ranking_summary(label: &str, summary: &SequenceTeacherSummary, out: &Path, command: &str) {
-    let metric = |name: &str| summary.best_metrics.get(name).copied().unwrap_or(0.0);
-    println!(
-        "{label} {}: {} parameters; best epoch {} (of {} of {}{}): valid NDCG@10 {:.4}, test NDCG@10 {:.4} HR@10 {:.4} MRR {:.4}",
-        summary.model,
-        summary.params,
-        summary.best_epoch + 1,
-        summary.epochs,
-        summary.planned_epochs,
-        stopped_early_note(summary.stopped_early),
-        metric("valid_ndcg@10"),
-        metric("test_ndcg@10"),
-        metric("test_hr@10"),
-        metric("test_mrr")
-    );
-    print_run_end(summary.finished(), out, command);
 }
 
 struct FinetuneJob(TeacherArgs);
@@ -587,7 +536,7 @@ impl OnBackend for FinetuneJob {
     type Output = ();
     fn run<AB: AutodiffBackend>(self, device: &AB::Device) -> Result<()> {
         let summary = adarec_finetune_command::<AB>(&self.0, device)?;
-        print_ranking_summary("student", &summary, &self.0.out, "adarec finetune");
+        print!("{}", run_end_text("student", &summary, &self.0.out, "adarec finetune"));
         Ok(())
     }
 }
@@ -623,15 +572,7 @@ impl OnBackend for DistillJob {
     type Output = ();
     fn run<AB: AutodiffBackend>(self, device: &AB::Device) -> Result<()> {
         let summary = distill_command::<AB>(&self.0, device)?;
-        println!(
-            "student {}: {} parameters, test accuracy {:.2}% after {} of {} epochs",
-            summary.model,
-            summary.params,
-            100.0 * summary.test_acc,
-            summary.epochs,
-            summary.planned_epochs
-        );
-        print_run_end(summary.finished(), &self.0.out, "distill");
+        print!("{}", run_end_text("student", &summary, &self.0.out, "distill"));
         Ok(())
     }
 }

@@ -7,6 +7,7 @@ use burn::module::Module;
 use burn::record::{FullPrecisionSettings, NamedMpkFileRecorder};
 use burn::tensor::{Distribution, Tensor};
 use common::{Cpu, temp_dir};
+use kdnas::run::RunSummary;
 use kdnas::app::run_config::RunConfig;
 use kdnas::app::train_cmd::{TrainArgs, TrainStart, train_command};
 use kdnas::export::Genotype;

@@ -8,6 +8,7 @@ use crate::files::write_file_atomically;
 use crate::manifest::Fingerprint;
 use crate::metrics::trainable_params;
 use crate::models::StagedClassifier;
+use crate::run::RunSummary;
 use crate::run::checkpoint::existing_checkpoint;
 use crate::run::folder::{RUN_CONFIG, load_run_copy, write_result};
 use crate::tasks::dfa::FrozenTeacher;

@@ -8,6 +8,7 @@ use crate::files::absolute_from;
 use crate::manifest::Fingerprint;
 use crate::metrics::trainable_params;
 use crate::models::nextitnet::{NextItNet, NextItNetConfig};
+use crate::run::{RunProgress, RunSummary};
 use crate::tasks::adarec::data::SequenceDataConfig;
 use crate::tasks::adarec::train_task::SequenceTrainTask;
 use crate::tasks::{TaskKind, TaskSection};
@@ -79,12 +80,29 @@ pub struct SequenceTeacherSummary {
     pub seconds: f64,
 }
 
-impl SequenceTeacherSummary {
-    /// Whether the run is over: every planned epoch done, or stopped early.
-    pub fn finished(&self) -> bool {
-        self.epochs >= self.planned_epochs || self.stopped_early
+impl RunSummary for SequenceTeacherSummary {
+    fn progress(&self) -> RunProgress {
+        RunProgress { epochs: self.epochs, planned_epochs: self.planned_epochs, stopped_early: self.stopped_early }
     }
 
+    /// The best epoch's validation NDCG@10 and test NDCG@10, HR@10 and MRR.
+    fn headline(&self) -> String {
+        let metric = |name: &str| self.best_metrics.get(name).copied().unwrap_or(0.0);
+        format!(
+            "{}: {} parameters; best epoch {} ({}): valid NDCG@10 {:.4}, test NDCG@10 {:.4} HR@10 {:.4} MRR {:.4}",
+            self.model,
+            self.params,
+            self.best_epoch + 1,
+            self.progress().text(),
+            metric("valid_ndcg@10"),
+            metric("test_ndcg@10"),
+            metric("test_hr@10"),
+            metric("test_mrr")
+        )
+    }
+}
+
+impl SequenceTeacherSummary {
     fn of<N>(model: String, params: usize, outcome: &TrainOutcome<N>, planned_epochs: usize) -> Self {
         let history = &outcome.history;
         let best = best_epoch(history, BEST_RANKING_METRIC);

@@ -10,6 +10,7 @@ use crate::metrics::trainable_params;
 use crate::models::{Model, ModelConfig};
 use crate::run::checkpoint::existing_checkpoint;
 use crate::run::folder::RUN_CONFIG;
+use crate::run::{RunProgress, RunSummary};
 use crate::train::epochs::{BEST_DIR, BEST_WEIGHTS};
 use crate::train::figures::write_training_figures;
 use crate::train::records::best_epoch;
@@ -145,12 +146,25 @@ pub struct TeacherSummary {
     pub epochs_run: usize,
 }
 
-impl TeacherSummary {
-    /// Whether the run is over: every planned epoch done, or stopped early.
-    pub fn finished(&self) -> bool {
-        self.epochs >= self.planned_epochs || self.stopped_early
+impl RunSummary for TeacherSummary {
+    fn progress(&self) -> RunProgress {
+        RunProgress { epochs: self.epochs, planned_epochs: self.planned_epochs, stopped_early: self.stopped_early }
     }
 
+    fn headline(&self) -> String {
+        format!(
+            "{}: {} parameters, test accuracy {:.2}% (best {:.2}% at epoch {}) {}",
+            self.model,
+            self.params,
+            100.0 * self.test_acc,
+            100.0 * self.best_test_acc,
+            self.best_epoch + 1,
+            self.progress().text()
+        )
+    }
+}
+
+impl TeacherSummary {
     /// The summary of `history`.
     pub fn of<N>(info: &ModelInfo, outcome: &TrainOutcome<N>, planned_epochs: usize) -> Self {
         let history = &outcome.history;

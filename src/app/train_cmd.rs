@@ -11,6 +11,7 @@ use crate::ops::conv2d::OpMode;
 use crate::run::checkpoint::existing_checkpoint;
 use crate::run::folder::FINAL_WEIGHTS;
 use crate::run::folder::{RUN_CONFIG, load_run_copy, write_result};
+use crate::run::{RunProgress, RunSummary};
 use crate::train::figures::write_training_figures;
 use crate::train::{ImageTrainTask, TrainRun, train_loop};
 use burn::module::AutodiffModule;
@@ -76,10 +77,13 @@ pub struct TrainSummary {
     pub epochs_run: usize,
 }
 
-impl TrainSummary {
-    /// Whether every planned epoch is done.
-    pub fn finished(&self) -> bool {
-        self.epochs >= self.planned_epochs
+impl RunSummary for TrainSummary {
+    fn progress(&self) -> RunProgress {
+        RunProgress { epochs: self.epochs, planned_epochs: self.planned_epochs, stopped_early: false }
+    }
+
+    fn headline(&self) -> String {
+        format!("{} parameters, test accuracy {:.2}% {}", self.params, 100.0 * self.test_acc, self.progress().text())
     }
 }
 
