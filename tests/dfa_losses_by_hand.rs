@@ -157,3 +157,45 @@ fn weight_and_bridge_losses_match_a_second_computation_on_a_wide_teacher_and_a_n
     assert_close(scalar(loss.total), ce + lambda * feature + gamma_ts * ts + gamma_st * st, "weight loss");
     assert_close(scalar(arch_loss.total), gamma_ts * ts + gamma_st * st, "bridge loss");
 }
+
+#[test]
+fn the_teacher_to_student_bridge_leaves_the_students_running_statistics_alone() {
+    let _guard = common::serial();
+    let dir = temp_dir("dfa-bridge-statistics");
+    let device = Default::default();
+    let section = tiny_teacher_of(&dir, ModelConfig::Wrn { depth: 16, widen: 2, dropout: 0.0 }, 8);
+    let teacher = FrozenTeacher::<Cpu>::load(&section, 1, CLASSES as usize, &device).unwrap();
+    let shapes = teacher.inner.stage_shapes();
+    let slots = stage_slots(&common::dfa::resnet14_space(), &shapes, "teacher").unwrap();
+    let task = DfaSearchTask {
+        train: random_images(4, 1, 8, CLASSES, 1),
+        val: random_images(4, 1, 8, CLASSES, 2),
+        augment: None,
+        teacher,
+        slots,
+        losses: DfaLosses::default(),
+        device,
+    };
+    // Two identical students: one goes through the bridge loss, the other only through its own forward
+    // pass on the same images (what the bridge loss also computes, legitimately updating statistics).
+    let student = || {
+        Cpu::seed(&device, 6);
+        let net = ModelConfig::Wrn { depth: 10, widen: 1, dropout: 0.0 }.build::<Cpu>(1, CLASSES as usize, &device);
+        DfaStudent::new(net.unwrap(), &shapes, &device)
+    };
+    let (bridged, plain) = (student(), student());
+    let ids: Vec<_> = (0..3).map(|_| burn::module::ParamId::new()).collect();
+    let arch = arch_with(&ids, &[vec![0.4, -0.3], vec![-0.2, 0.5], vec![0.9, 0.1]]);
+    let (batch, _) = fixed_batches(&task, 4);
+    let _ = task.arch_loss(&bridged, &softmax_weights(&arch), &batch);
+    let _ = plain.student.forward(batch.images.clone());
+    let bytes = |net: &DfaStudent<Cpu>, name: &str| {
+        let path = dir.join(name);
+        kdnas::record_files::save_module(&net.student, &path).unwrap();
+        common::mpk_without_param_ids(&std::fs::read(&path).unwrap())
+    };
+    assert!(
+        bytes(&bridged, "bridged.mpk") == bytes(&plain, "plain.mpk"),
+        "the bridge passes changed the student's BatchNorm running statistics"
+    );
+}

@@ -4,6 +4,30 @@
 use crate::ops::init::constant;
 use burn::module::{Module, Param, RunningState};
 use burn::tensor::{Tensor, backend::Backend};
+use std::cell::Cell;
+
+thread_local! {
+    /// How many [`HeldRunningStatistics`] guards are alive on this thread.
+    static HOLDS: Cell<usize> = const { Cell::new(0) };
+}
+
+/// While alive, training-mode BatchNorms on this thread still normalise with batch statistics but
+/// leave their running statistics as they are: for passes of a network on inputs that are not its
+/// own (DFA's teacher-to-student bridge feeds teacher features to the student's later stages), whose
+/// statistics would otherwise become the ones the network is evaluated with.
+pub struct HeldRunningStatistics(());
+
+/// Holds the running statistics of every BatchNorm2d on this thread until the guard is dropped.
+pub fn hold_running_statistics() -> HeldRunningStatistics {
+    HOLDS.with(|h| h.set(h.get() + 1));
+    HeldRunningStatistics(())
+}
+
+impl Drop for HeldRunningStatistics {
+    fn drop(&mut self) {
+        HOLDS.with(|h| h.set(h.get() - 1));
+    }
+}
 
 /// BatchNorm2d with optional affine parameters and PyTorch's running-statistics rule.
 #[derive(Module, Debug)]
@@ -79,13 +103,17 @@ impl<B: Backend> BatchNorm2d<B> {
         (rows * per_row(scale) + per_row(shift)).reshape([n, c, h, w])
     }
 
-    /// Batch mean and biased variance per channel (two-pass), updating the running statistics.
+    /// Batch mean and biased variance per channel (two-pass), updating the running statistics unless
+    /// they are held ([`hold_running_statistics`]).
     fn batch_stats(&self, rows: Tensor<B, 2>, n: usize, c: usize) -> (Tensor<B, 1>, Tensor<B, 1>) {
         let hw = rows.dims()[1];
         let row_mean = rows.clone().mean_dim(1); // [n*c, 1]
         let mean = row_mean.clone().reshape([n, c]).mean_dim(0).reshape([c]);
         let mean_rows = mean.clone().reshape([1, c]).expand([n, c]).reshape([n * c, 1]);
         let var = (rows - mean_rows).square().mean_dim(1).reshape([n, c]).mean_dim(0).reshape([c]);
+        if HOLDS.with(Cell::get) > 0 {
+            return (mean, var);
+        }
         let count = (n * hw) as f64;
         let unbiased = var.clone().detach().mul_scalar(count / (count - 1.0).max(1.0));
         let m = self.momentum;

@@ -8,6 +8,7 @@ use super::teacher::FrozenTeacher;
 use crate::data::{Augment, ImageSet, image_batch};
 use crate::metrics::{correct_count, cross_entropy};
 use crate::models::{Features, StagedClassifier, TapPoint};
+use crate::ops::conv2d::batch_norm::hold_running_statistics;
 use crate::run::TaskLoss;
 use crate::search::task::Evaluation;
 use crate::search::{SearchTask, Split};
@@ -147,8 +148,11 @@ impl<AB: AutodiffBackend> DfaSearchTask<AB> {
         let mut ts: Option<Tensor<AB, 1>> = None;
         let mut st: Option<Tensor<AB, 1>> = None;
         for (i, (connected, a)) in connected.iter().zip(targets).enumerate() {
-            // Teacher -> student: the aggregation as the input of the student's remaining stages.
+            // Teacher -> student: the aggregation as the input of the student's remaining stages, which
+            // must not make teacher features the statistics the student is evaluated with.
+            let held = hold_running_statistics();
             let hybrid = net.student.forward_from(i, net.to_student[i].forward(a.clone())); // [n, classes]
+            drop(held);
             let ts_i = cross_entropy(hybrid, labels.clone());
             let st_i = match self.losses.student_to_teacher {
                 StudentToTeacher::CrossEntropy => {
