@@ -11,7 +11,7 @@ use burn::tensor::{ElementConversion, Tensor, TensorData};
 use common::dfa::{CLASSES, arch_with, fixed_batches, softmax_weights, tiny_teacher_of};
 use common::smooth::values;
 use common::{Cpu, random_images, temp_dir};
-use kdnas::models::{ModelConfig, StagedClassifier};
+use kdnas::models::{ModelConfig, StageShape, StagedClassifier};
 use kdnas::search::SearchTask;
 use kdnas::tasks::dfa::space_check::stage_slots;
 use kdnas::tasks::dfa::{Connector, DfaLosses, DfaSearchTask, DfaStudent, FrozenTeacher, stage_outputs};
@@ -101,17 +101,14 @@ fn cross_entropy(logits: Tensor<Cpu, 2>, labels: &[usize]) -> f64 {
         / labels.len() as f64
 }
 
-#[test]
-fn weight_and_bridge_losses_match_a_second_computation_on_a_wide_teacher_and_a_narrow_student() {
-    let _guard = common::serial();
-    let dir = temp_dir("dfa-by-hand");
+/// A search task over 4 random 8x8 images per split with a tiny trained WRN-16-2 teacher (in `dir`)
+/// and `losses`, and the teacher's stage shapes.
+fn wide_teacher_task(dir: &std::path::Path, losses: DfaLosses) -> (DfaSearchTask<Cpu>, Vec<StageShape>) {
     let device = Default::default();
-    let section = tiny_teacher_of(&dir, ModelConfig::Wrn { depth: 16, widen: 2, dropout: 0.0 }, 8);
+    let section = tiny_teacher_of(dir, ModelConfig::Wrn { depth: 16, widen: 2, dropout: 0.0 }, 8);
     let teacher = FrozenTeacher::<Cpu>::load(&section, 1, CLASSES as usize, &device).unwrap();
     let shapes = teacher.inner.stage_shapes();
     let slots = stage_slots(&common::dfa::resnet14_space(), &shapes, "teacher").unwrap();
-    let losses = DfaLosses { lambda: 0.3, gamma_ts: 0.7, gamma_st: 1.9, ..DfaLosses::default() };
-    let (lambda, gamma_ts, gamma_st) = (losses.lambda, losses.gamma_ts, losses.gamma_st);
     let task = DfaSearchTask {
         train: random_images(4, 1, 8, CLASSES, 1),
         val: random_images(4, 1, 8, CLASSES, 2),
@@ -121,6 +118,17 @@ fn weight_and_bridge_losses_match_a_second_computation_on_a_wide_teacher_and_a_n
         losses,
         device,
     };
+    (task, shapes)
+}
+
+#[test]
+fn weight_and_bridge_losses_match_a_second_computation_on_a_wide_teacher_and_a_narrow_student() {
+    let _guard = common::serial();
+    let dir = temp_dir("dfa-by-hand");
+    let device = Default::default();
+    let losses = DfaLosses { lambda: 0.3, gamma_ts: 0.7, gamma_st: 1.9, ..DfaLosses::default() };
+    let (lambda, gamma_ts, gamma_st) = (losses.lambda, losses.gamma_ts, losses.gamma_st);
+    let (task, shapes) = wide_teacher_task(&dir, losses);
     Cpu::seed(&device, 6);
     let student = ModelConfig::Wrn { depth: 10, widen: 1, dropout: 0.0 }.build::<Cpu>(1, CLASSES as usize, &device);
     let net = DfaStudent::new(student.unwrap(), &shapes, &device);
@@ -163,19 +171,7 @@ fn the_teacher_to_student_bridge_leaves_the_students_running_statistics_alone() 
     let _guard = common::serial();
     let dir = temp_dir("dfa-bridge-statistics");
     let device = Default::default();
-    let section = tiny_teacher_of(&dir, ModelConfig::Wrn { depth: 16, widen: 2, dropout: 0.0 }, 8);
-    let teacher = FrozenTeacher::<Cpu>::load(&section, 1, CLASSES as usize, &device).unwrap();
-    let shapes = teacher.inner.stage_shapes();
-    let slots = stage_slots(&common::dfa::resnet14_space(), &shapes, "teacher").unwrap();
-    let task = DfaSearchTask {
-        train: random_images(4, 1, 8, CLASSES, 1),
-        val: random_images(4, 1, 8, CLASSES, 2),
-        augment: None,
-        teacher,
-        slots,
-        losses: DfaLosses::default(),
-        device,
-    };
+    let (task, shapes) = wide_teacher_task(&dir, DfaLosses::default());
     // Two identical students: one goes through the bridge loss, the other only through its own forward
     // pass on the same images (what the bridge loss also computes, legitimately updating statistics).
     let student = || {

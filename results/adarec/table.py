@@ -5,7 +5,6 @@ run.sh; until then each run's result.json, without latency) and the searches' ge
 Then the sweep of the section "Search that compares ops" (results/adarec/sweep/table.py).
 Run from the repository root: python3 results/adarec/table.py
 """
-import json
 import statistics
 import sys
 from pathlib import Path
@@ -13,21 +12,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent / "sweep"))
 import table as sweep  # noqa: E402
 
+report = sweep.report
+
 RUNS = Path("results/adarec/runs")
 METRICS = ["mrr", "hr@5", "hr@10", "hr@20", "ndcg@5", "ndcg@10", "ndcg@20"]
-
-
-def report(run):
-    """The run's eval/eval.json (`kdnas adarec table`), or until that exists its result.json: the same
-    best-epoch metrics, without the latency."""
-    path = run / "eval" / "eval.json"
-    if path.is_file():
-        return json.loads(path.read_text())
-    result = run / "result.json"
-    if result.is_file():
-        r = json.loads(result.read_text())
-        return {"params": r["params"], "metrics": r["best_metrics"], "ms_per_1000_users": None}
-    return None
 
 
 def cell(values, digits=4):
