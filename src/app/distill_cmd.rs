@@ -9,7 +9,7 @@ use crate::manifest::Fingerprint;
 use crate::metrics::trainable_params;
 use crate::models::StagedClassifier;
 use crate::run::RunSummary;
-use crate::run::checkpoint::existing_checkpoint;
+use crate::run::checkpoint::refuse_existing_run;
 use crate::run::folder::{RUN_CONFIG, load_run_copy, write_result};
 use crate::tasks::dfa::FrozenTeacher;
 use crate::tasks::dfa::distill_config::DistillConfig;
@@ -40,13 +40,7 @@ pub const STUDENT_GENOTYPE: &str = "student_genotype.json";
 /// Writes the resolved config of a new run into `out` (and a DARTS student's genotype beside it),
 /// refusing a directory with a checkpoint.
 fn prepare_new(config_path: &Path, seed: Option<u64>, out: &Path) -> Result<DistillConfig> {
-    if existing_checkpoint(out).is_some() {
-        return Err(KdnasError::Usage(format!(
-            "{} already holds a distillation run; resume it with `kdnas distill --resume {}` or choose another --out",
-            out.display(),
-            out.display()
-        )));
-    }
+    refuse_existing_run(out, "distillation run", "kdnas distill")?;
     let mut config = DistillConfig::load(config_path)?.resolved(config_path.parent().unwrap_or(Path::new(".")));
     if let Some(seed) = seed {
         config.seed = seed;

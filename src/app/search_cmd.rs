@@ -9,7 +9,7 @@ use crate::files::write_file_atomically;
 use crate::manifest::Fingerprint;
 use crate::models::{CellNetwork, NetworkSize, ensure_fits};
 use crate::ops::conv2d::OpMode;
-use crate::run::checkpoint::existing_checkpoint;
+use crate::run::checkpoint::refuse_existing_run;
 pub use crate::run::folder::RUN_CONFIG;
 use crate::run::folder::{load_run_copy, write_run_copy};
 pub use crate::search::SearchControl;
@@ -135,14 +135,7 @@ pub fn prepare_new_run<C: SpaceRunConfig>(
     space_path: &Path,
     out: &Path,
 ) -> Result<PreparedRun<C>> {
-    if existing_checkpoint(out).is_some() {
-        return Err(KdnasError::Usage(format!(
-            "{} already holds a search; resume it with `{} --resume {}` or choose another --out",
-            out.display(),
-            C::COMMAND,
-            out.display()
-        )));
-    }
+    refuse_existing_run(out, "search", C::COMMAND)?;
     let space = parse_space(space_text, space_path)?;
     std::fs::create_dir_all(out).map_err(|e| KdnasError::io(out, e))?;
     let config = config.into_run_copy(base, Path::new(RUN_SPACE));

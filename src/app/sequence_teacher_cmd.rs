@@ -2,12 +2,13 @@
 //! with the one training loop (checkpoint every epoch, `--resume`, `--stop-after`), validation and test
 //! ranking metrics per epoch, the best epoch by validation NDCG@10 kept in `best/`.
 
-use super::teacher_cmd::{TeacherArgs, TeacherStart, refuse_existing_run, teacher_config_file, write_final_outputs};
+use super::teacher_cmd::{TeacherArgs, TeacherStart, teacher_config_file, write_final_outputs};
 use crate::error::{KdnasError, Result};
 use crate::files::absolute_from;
 use crate::manifest::Fingerprint;
 use crate::metrics::trainable_params;
 use crate::models::nextitnet::{NextItNet, NextItNetConfig};
+use crate::run::checkpoint::refuse_existing_run;
 use crate::run::{RunProgress, RunSummary};
 use crate::tasks::adarec::data::SequenceDataConfig;
 use crate::tasks::adarec::train_task::SequenceTrainTask;
@@ -157,7 +158,7 @@ pub fn sequence_run_config<C: SequenceRunConfig>(args: &TeacherArgs) -> Result<C
         TeacherStart::New { config, seed } => (config, seed),
     };
     let out = &args.out;
-    refuse_existing_run(out, C::COMMAND)?;
+    refuse_existing_run(out, "training run", &format!("kdnas {}", C::COMMAND))?;
     let mut config = C::load(config_path)?;
     if let Some(s) = seed {
         config.set_seed(*s);

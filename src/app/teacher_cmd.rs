@@ -8,7 +8,7 @@ use crate::files::write_file_atomically;
 use crate::manifest::Fingerprint;
 use crate::metrics::trainable_params;
 use crate::models::{Model, ModelConfig};
-use crate::run::checkpoint::existing_checkpoint;
+use crate::run::checkpoint::refuse_existing_run;
 use crate::run::folder::RUN_CONFIG;
 use crate::run::{RunProgress, RunSummary};
 use crate::train::epochs::{BEST_DIR, BEST_WEIGHTS};
@@ -189,7 +189,7 @@ impl TeacherSummary {
 /// Writes the resolved config of a new run into `out` (refusing a directory that already holds a
 /// training checkpoint) and returns it.
 fn prepare_new(config_path: &Path, seed: Option<u64>, out: &Path) -> Result<TeacherConfig> {
-    refuse_existing_run(out, "teacher train")?;
+    refuse_existing_run(out, "training run", "kdnas teacher train")?;
     let mut config = TeacherConfig::load(config_path)?;
     if let Some(s) = seed {
         config.seed = s;
@@ -276,19 +276,6 @@ pub fn teacher_config_file(args: &TeacherArgs) -> Result<PathBuf> {
             Err(KdnasError::Usage(format!("{}: no such teacher run directory", args.out.display())))
         }
         TeacherStart::Resume => Ok(args.out.join(RUN_CONFIG)),
-    }
-}
-
-/// Fails when `out` already holds a training run (it is resumed with `kdnas <command> --resume`, never
-/// overwritten).
-pub fn refuse_existing_run(out: &Path, command: &str) -> Result<()> {
-    match existing_checkpoint(out) {
-        Some(_) => Err(KdnasError::Usage(format!(
-            "{} already holds a training run; resume it with `kdnas {command} --resume {}` or choose another --out",
-            out.display(),
-            out.display()
-        ))),
-        None => Ok(()),
     }
 }
 

@@ -8,7 +8,7 @@ use crate::manifest::Fingerprint;
 use crate::metrics::trainable_params;
 use crate::models::{CellNetwork, NetworkConfig, NetworkSize, ensure_fits};
 use crate::ops::conv2d::OpMode;
-use crate::run::checkpoint::existing_checkpoint;
+use crate::run::checkpoint::refuse_existing_run;
 use crate::run::folder::FINAL_WEIGHTS;
 use crate::run::folder::{RUN_CONFIG, load_run_copy, write_result};
 use crate::run::{RunProgress, RunSummary};
@@ -96,13 +96,7 @@ fn prepare_new(
     seed: Option<u64>,
     out: &Path,
 ) -> Result<(Genotype, RunConfig)> {
-    if existing_checkpoint(out).is_some() {
-        return Err(KdnasError::Usage(format!(
-            "{} already holds a training run; resume it with `kdnas train --resume {}` or choose another --out",
-            out.display(),
-            out.display()
-        )));
-    }
+    refuse_existing_run(out, "training run", "kdnas train")?;
     let genotype = Genotype::load(genotype_path)?;
     let config_path = match config {
         Some(p) => p.to_path_buf(),

@@ -23,6 +23,20 @@ pub fn existing_checkpoint(run_dir: &Path) -> Option<PathBuf> {
     [dir, old].into_iter().find(|d| d.join("state.json").exists())
 }
 
+/// Fails when `out` already holds a run (`what`: `training run`, `search`, ...) with a checkpoint: a
+/// run is resumed with `COMMAND --resume OUT` (`command`: the full command, `kdnas teacher train`),
+/// never overwritten by a new one.
+pub fn refuse_existing_run(out: &Path, what: &str, command: &str) -> Result<()> {
+    match existing_checkpoint(out) {
+        Some(_) => Err(KdnasError::Usage(format!(
+            "{} already holds a {what}; resume it with `{command} --resume {}` or choose another --out",
+            out.display(),
+            out.display()
+        ))),
+        None => Ok(()),
+    }
+}
+
 /// The checkpoint to resume `run_dir` from, or an error saying why there is none.
 pub fn checkpoint_to_resume(run_dir: &Path) -> Result<PathBuf> {
     existing_checkpoint(run_dir).ok_or_else(|| {
