@@ -1,7 +1,8 @@
 //! What one search epoch covers and reports: every training example once with the last batch partial
 //! (DARTS's loader), and an evaluation-mode pass over the whole validation split at the epoch's end
 //! that equals an independent evaluation of the checkpointed network and architecture, and the
-//! derivation-epoch hook called exactly at the epochs `search.derive_from` picks.
+//! derivation-epoch hook called exactly at the epochs `search.derive_from` picks, and the weight
+//! learning-rate schedules a search shares with training.
 
 mod common;
 
@@ -16,6 +17,7 @@ use kdnas::data::image_batch;
 use kdnas::metrics::{correct_count, cross_entropy};
 use kdnas::models::CellNetwork;
 use kdnas::ops::conv2d::OpMode;
+use kdnas::optim::LrSchedule;
 use kdnas::search::config::DeriveEpoch;
 use kdnas::search::{EpochRecord, SearchConfig, SearchState};
 use kdnas::supernet::{ArchParams, Relaxation};
@@ -117,4 +119,22 @@ fn the_derivation_hook_runs_at_each_epoch_the_genotype_would_come_from() {
         // With this seed validation accuracy falls in some epochs, so the two rules differ.
         assert_eq!(every_epoch, derive_from == DeriveEpoch::Last, "{derive_from:?}: {expected:?}");
     }
+}
+
+#[test]
+fn a_search_follows_its_weight_schedule_and_the_default_is_not_written() {
+    let _guard = common::serial();
+    let (net, arch, task) = tiny_search(8, None);
+    let step = LrSchedule::Step { milestones: vec![1, 2], gamma: 0.1 };
+    let config = SearchConfig { epochs: 3, batch_size: 4, w_lr: 0.02, w_schedule: step, ..SearchConfig::default() };
+    let outcome = run_fresh_search(&temp_dir("search-schedule"), &config, &task, net, arch, 0).unwrap();
+    let lrs: Vec<f64> = outcome.state.history.iter().map(|r| r.w_lr).collect();
+    for (got, want) in lrs.iter().zip([0.02, 0.002, 0.0002]) {
+        assert!((got - want).abs() < 1e-12, "step decay at epochs 1 and 2: {lrs:?}");
+    }
+    let written = toml::to_string(&SearchConfig::default()).unwrap();
+    assert!(!written.contains("w_schedule"), "the cosine default keeps older runs' fingerprints: {written}");
+    let bad = format!("{CONFIG}w_schedule = {{ kind = \"step\", milestones = [0], gamma = 0.1 }}\n");
+    let err = RunConfig::parse(&bad, Path::new("bad.toml")).unwrap_err();
+    assert!(err.to_string().contains("search.w_schedule.milestones"), "{err}");
 }

@@ -23,6 +23,11 @@ pub enum LrSchedule {
 }
 
 impl LrSchedule {
+    /// Whether this is cosine annealing, the default (left out of written configs).
+    pub fn is_cosine(&self) -> bool {
+        *self == LrSchedule::Cosine
+    }
+
     /// The learning rate of 0-based `epoch` out of `epochs`, starting at `lr` (cosine ends at `lr_min`).
     pub fn lr_at(&self, lr: f64, lr_min: f64, epoch: usize, epochs: usize) -> f64 {
         match self {

@@ -3,7 +3,7 @@
 use super::history::EpochRecord;
 use crate::error::Result;
 use crate::optim::weight::DEFAULT_EPS;
-use crate::optim::{AdamDecay, AdamW, OptimizerKind, WeightOptimizerConfig};
+use crate::optim::{AdamDecay, AdamW, LrSchedule, OptimizerKind, WeightOptimizerConfig};
 use crate::supernet::Relaxation;
 use serde::{Deserialize, Serialize};
 
@@ -36,10 +36,15 @@ pub struct SearchConfig {
     pub steps_per_epoch: Option<usize>,
     /// How logits become weights.
     pub relaxation: Relaxation,
-    /// Weight learning rate, cosine-annealed (0.025).
+    /// Initial weight learning rate (0.025).
     pub w_lr: f64,
-    /// Final weight learning rate (0.001).
+    /// Final weight learning rate of the cosine schedule (0.001).
     pub w_lr_min: f64,
+    /// How the weight learning rate moves over the epochs: cosine annealing from `w_lr` to `w_lr_min`
+    /// (DARTS, the default; left out of written configs) or step decay at milestones, the schedules
+    /// `[train] schedule` offers.
+    #[serde(skip_serializing_if = "LrSchedule::is_cosine")]
+    pub w_schedule: LrSchedule,
     /// Weight optimiser: `"sgd"` (the default; `w_momentum`, `w_weight_decay`), `"adam"` (`w_betas`,
     /// `w_eps`, `w_weight_decay` added to the gradient) or `"adamw"` (the same, decoupled weight decay;
     /// AdaRec). Second order needs `"sgd"`. Left out of written configs when `"sgd"`.
@@ -140,6 +145,7 @@ impl Default for SearchConfig {
             relaxation: Relaxation::Softmax,
             w_lr: 0.025,
             w_lr_min: 0.001,
+            w_schedule: LrSchedule::Cosine,
             w_optimizer: OptimizerKind::Sgd,
             w_momentum: 0.9,
             w_weight_decay: 3e-4,
@@ -192,6 +198,7 @@ impl SearchConfig {
             return Err(field_error("search.train_fraction", "must be strictly between 0 and 1"));
         }
         cosine_range("search.w_lr", self.w_lr, "search.w_lr_min", self.w_lr_min)?;
+        self.w_schedule.validate("search.w_schedule")?;
         unit_interval("search.w_momentum", self.w_momentum)?;
         non_negative("search.w_weight_decay", self.w_weight_decay)?;
         self.w_optimizer.validate(

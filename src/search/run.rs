@@ -3,7 +3,7 @@
 use super::arch_grads::{ArchGradMeter, part_grads, probe_steps};
 use super::bilevel::{Optimisers, StepSettings, search_step};
 use super::checkpoint;
-use super::config::{SearchConfig, SearchMode, cosine_lr};
+use super::config::{SearchConfig, SearchMode};
 use super::history::{EpochRecord, SearchState, write_history_files};
 use super::task::{SearchTask, Split};
 use crate::error::Result;
@@ -110,7 +110,7 @@ pub fn run_search<AB: AutodiffBackend, T: SearchTask<AB>>(
         let mut val_order: Vec<usize> = (0..task.val_len()).collect();
         train_order.shuffle(&mut rng);
         val_order.shuffle(&mut rng);
-        let w_lr = cosine_lr(cfg.w_lr, cfg.w_lr_min, epoch, cfg.epochs);
+        let w_lr = cfg.w_schedule.lr_at(cfg.w_lr, cfg.w_lr_min, epoch, cfg.epochs);
         let bar = progress_bar(run.control.progress, steps as u64, &format!("epoch {}/{}", epoch + 1, cfg.epochs));
         let (mut train_meter, mut val_meter) = (Meter::default(), Meter::default());
         let arch_moves = epoch >= cfg.warmup_epochs;
