@@ -5,9 +5,10 @@
 #   1. per dataset, beta = 0, 4, 64 (LastFM first trains a new teacher with dropout, sweep/lastfm/teacher.toml,
 #      since the earlier one fell below a 64 x 4 NextItNet; ML-100K reuses results/adarec/runs/ml100k/teacher);
 #   2. search seeds 1 and 2 at beta = 4 (scene adaptivity: do datasets differ more than seeds?);
-#   3. ML-100K extras: the beta = 4 student trained with cross-entropy only from scratch (the trade-off
-#      curve's from-scratch marker) and from the search's weights (AdaRec's student_finetune), and a search
-#      under a budget of 300,000 parameters with its KD fine-tuning;
+#   3. ML-100K extras: a 64 x 4 NextItNet (is the 16 x 256 teacher above it?), the beta = 4 student trained
+#      with cross-entropy only from scratch (the trade-off curve's from-scratch marker) and from the search's
+#      weights (AdaRec's student_finetune), and a search under a budget of 300,000 parameters with its KD
+#      fine-tuning;
 #   4. per dataset, beta = 1 and 16.
 # Finished runs are skipped and stopped ones resumed, so the script can be killed and started again at any
 # time. Run from the repository root:
@@ -48,6 +49,7 @@ for data in ${datasets[@]}; do
 done
 if [[ " ${datasets[*]} " == *" ml100k "* ]]; then
     cfg=results/adarec/sweep/ml100k runs=results/adarec/runs/sweep-ml100k
+    CONFIG=$cfg/teacher_64x4.toml SEED_ARG= step result.json "$runs/nextitnet_64x4" teacher train
     for init in scratch search; do
         CONFIG=$cfg/finetune_${init}_beta4.toml SEED_ARG="--seed 0" \
             step result.json "$runs/finetune_${init}_beta4_s0" adarec finetune

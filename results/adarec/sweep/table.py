@@ -68,6 +68,8 @@ def sweep_table(runs, data):
         print(f"\nBudget: target {b['target_params']:,} parameters, derived student {b['derived_params']:,} ({met}).")
     print(f"\n| other runs ({data}) | params | test NDCG@10 | ms / 1,000 users |\n|---|---|---|---|")
     others = [("NextItNet teacher", runs / TEACHERS[data]),
+              ("NextItNet 64 x 4 (is the teacher above it? LastFM's: 0.1915, crosscheck.md)",
+               folder / "nextitnet_64x4"),
               ("beta4 student, cross-entropy only, from scratch", folder / "finetune_scratch_beta4_s0"),
               ("beta4 student, cross-entropy only, from the search's weights", folder / "finetune_search_beta4_s0")]
     for label, run in others:
