@@ -15,6 +15,7 @@ use crate::ops::OpMode;
 use crate::record_files::save_module;
 use crate::search::history::EpochRecord;
 use crate::search::{SearchConfig, SearchMode};
+use crate::space::ArchGraph;
 use crate::supernet::ArchParams;
 use crate::supernet::cost::CostTable;
 use crate::tasks::adarec::budget::ParamBudget;
@@ -143,10 +144,12 @@ pub fn run_adarec_search<AB: AutodiffBackend>(
             run.dir.display()
         );
     }
+    let rule = DeriveRule::Argmax;
     let keep_student_init = |net: &AdarecStudent<AB>, record: &EpochRecord| {
-        write_student_init::<AB::InnerBackend>(&net.student.valid(), record, run, items, device)
+        let derived = Genotype::derive(&run.space, &record.arch_weights, rule).to_arch_graph()?;
+        write_student_init::<AB::InnerBackend>(&net.student.valid(), &derived, run, items, device)
     };
-    let derivation = Derivation { rule: DeriveRule::Argmax, on_epoch: Some(&keep_student_init) };
+    let derivation = Derivation { rule, on_epoch: Some(&keep_student_init) };
     let result = search_and_write(run, &task, net, arch, &fingerprint, control, derivation)?;
     if let Some(target) = cfg.adarec.target_params {
         let report = budget_report::<AB>(&result.genotype, cfg, items, target, device)?;
@@ -164,17 +167,16 @@ pub fn run_adarec_search<AB: AutodiffBackend>(
     Ok(result)
 }
 
-/// Derives the genotype of `record`'s architecture weights, builds that student and writes it with
-/// the weights of `supernet` to [`STUDENT_INIT_FILE`].
+/// Builds the student of the derived space `derived` and writes it with the weights of `supernet` to
+/// [`STUDENT_INIT_FILE`].
 fn write_student_init<B: Backend>(
     supernet: &SequenceCellNetwork<B>,
-    record: &EpochRecord,
+    derived: &ArchGraph,
     run: &PreparedRun<AdarecSearchConfig>,
     items: usize,
     device: &B::Device,
 ) -> Result<()> {
-    let derived = Genotype::derive(&run.space, &record.arch_weights, DeriveRule::Argmax).to_arch_graph()?;
-    let student = SequenceCellNetwork::<B>::new(&derived, &run.config.student, items, OpMode::Derived, device)?;
+    let student = SequenceCellNetwork::<B>::new(derived, &run.config.student, items, OpMode::Derived, device)?;
     save_module(&student.adopt_trained(supernet)?, &run.dir.join(STUDENT_INIT_FILE))
 }
 

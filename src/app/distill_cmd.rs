@@ -2,15 +2,14 @@
 //! (CE, KD, FitNet, AT, DFA's aggregation with searched / Last / Average / Random weights) through
 //! the one training loop; `--resume DIR` continues a stopped run exactly.
 
-use super::teacher_cmd::{FINAL_WEIGHTS, MODEL_INFO, ModelInfo, TeacherSummary};
+use super::teacher_cmd::{MODEL_INFO, ModelInfo, TeacherSummary};
 use crate::error::{KdnasError, Result};
 use crate::files::write_file_atomically;
 use crate::manifest::Fingerprint;
 use crate::metrics::trainable_params;
 use crate::models::StagedClassifier;
-use crate::run::RunSummary;
 use crate::run::checkpoint::refuse_existing_run;
-use crate::run::folder::{RUN_CONFIG, load_run_copy, write_result};
+use crate::run::folder::{RUN_CONFIG, load_run_copy, write_final_outputs};
 use crate::tasks::dfa::FrozenTeacher;
 use crate::tasks::dfa::distill_config::DistillConfig;
 use crate::tasks::dfa::distill_task::{BoundObjective, DistillStudent, DistillTask};
@@ -163,9 +162,6 @@ pub fn distill_command<AB: AutodiffBackend>(args: &DistillArgs, device: &AB::Dev
     let outcome = train_loop(&task, net, &run, |_, _| Ok(()))?;
     let summary = TeacherSummary::of(&info, &outcome, config.train.epochs);
     write_training_figures(out, &outcome.history, &format!("distill {}", info.name))?;
-    if summary.finished() && (outcome.epochs_run > 0 || !out.join(FINAL_WEIGHTS).exists()) {
-        crate::record_files::save_module(&outcome.net.student.valid(), &out.join(FINAL_WEIGHTS))?;
-        write_result(out, &summary)?;
-    }
+    write_final_outputs(out, &outcome.net.student.valid(), &summary, outcome.epochs_run)?;
     Ok(summary)
 }

@@ -3,7 +3,7 @@
 //! printed, written to `eval.json` and drawn as a row-normalised heatmap.
 
 use super::run_config::RunConfig;
-use super::teacher_cmd::{FINAL_WEIGHTS, ModelInfo, best_weights, data_relative_to};
+use super::teacher_cmd::{ModelInfo, best_weights, data_relative_to};
 use super::train_cmd::{TRAIN_GENOTYPE, derived_network_config};
 use crate::config_file::locate_usage;
 use crate::data::{DataConfig, DataSource, FASHION_MNIST_CLASSES};
@@ -15,6 +15,7 @@ use crate::models::{CellNetwork, NetworkConfig};
 use crate::ops::conv2d::OpMode;
 use crate::plot::{WeightTable, heatmap};
 use crate::run::checkpoint::load_module;
+use crate::run::folder::FINAL_WEIGHTS;
 use crate::run::folder::RUN_CONFIG;
 use crate::space::{ArchGraph, Source};
 use crate::train::ImageClassifier;

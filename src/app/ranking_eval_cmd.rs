@@ -83,12 +83,32 @@ pub fn is_ranking_run(run_dir: &Path) -> bool {
     crate::tasks::task_kind_of(&run_dir.join(RUN_CONFIG)).is_ok_and(|k| k == crate::tasks::TaskKind::Adarec)
 }
 
+/// What a ranking run trained, as its config says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RankingRunKind {
+    /// A NextItNet teacher (also a config that does not parse: loading it as one reports where).
+    Teacher,
+    /// A derived student (`genotype`), `distilled` when it has a `[kd]` section.
+    Student {
+        /// Whether the fine-tuning distilled from a teacher.
+        distilled: bool,
+    },
+}
+
+/// The kind of the ranking run `run_dir`, read from its config.
+pub fn ranking_run_kind(run_dir: &Path) -> Result<RankingRunKind> {
+    let config_path = run_dir.join(RUN_CONFIG);
+    let text = std::fs::read_to_string(&config_path).map_err(|e| KdnasError::io(&config_path, e))?;
+    Ok(match toml::from_str::<toml::Table>(&text) {
+        Ok(table) if table.contains_key("genotype") => RankingRunKind::Student { distilled: table.contains_key("kd") },
+        _ => RankingRunKind::Teacher,
+    })
+}
+
 /// The untrained model of the ranking run `run_dir` for `items` items, and its name.
 fn build<B: Backend>(run_dir: &Path, items: usize, device: &B::Device) -> Result<(RankingModel<B>, String)> {
     let config_path = run_dir.join(RUN_CONFIG);
-    let text = std::fs::read_to_string(&config_path).map_err(|e| KdnasError::io(&config_path, e))?;
-    let is_student = toml::from_str::<toml::Table>(&text).is_ok_and(|table| table.contains_key("genotype"));
-    if is_student {
+    if ranking_run_kind(run_dir)? != RankingRunKind::Teacher {
         let mut config = AdarecFinetuneConfig::load(&config_path)?;
         SequenceRunConfig::resolve(&mut config, run_dir);
         let derived = Genotype::load(&config.genotype)?.to_arch_graph()?;

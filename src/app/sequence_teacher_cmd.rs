@@ -2,13 +2,14 @@
 //! with the one training loop (checkpoint every epoch, `--resume`, `--stop-after`), validation and test
 //! ranking metrics per epoch, the best epoch by validation NDCG@10 kept in `best/`.
 
-use super::teacher_cmd::{TeacherArgs, TeacherStart, teacher_config_file, write_final_outputs};
+use super::teacher_cmd::{TeacherArgs, TeacherStart, teacher_config_file};
 use crate::error::{KdnasError, Result};
 use crate::files::absolute_from;
 use crate::manifest::Fingerprint;
 use crate::metrics::trainable_params;
 use crate::models::nextitnet::{NextItNet, NextItNetConfig};
 use crate::run::checkpoint::refuse_existing_run;
+use crate::run::folder::write_final_outputs;
 use crate::run::{RunProgress, RunSummary};
 use crate::tasks::adarec::data::SequenceDataConfig;
 use crate::tasks::adarec::train_task::SequenceTrainTask;
@@ -212,7 +213,7 @@ where
     let outcome = train_loop(task, net, &train_run, |_, _| Ok(()))?;
     let summary = SequenceTeacherSummary::of(run.name.clone(), params, &outcome, run.train.epochs);
     write_training_figures(&args.out, &outcome.history, &format!("{} {}", run.label, run.name))?;
-    write_final_outputs(&args.out, &outcome.net.valid(), &summary, summary.finished(), outcome.epochs_run)?;
+    write_final_outputs(&args.out, &outcome.net.valid(), &summary, outcome.epochs_run)?;
     Ok(summary)
 }
 

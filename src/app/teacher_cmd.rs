@@ -9,20 +9,19 @@ use crate::manifest::Fingerprint;
 use crate::metrics::trainable_params;
 use crate::models::{Model, ModelConfig};
 use crate::run::checkpoint::refuse_existing_run;
-use crate::run::folder::RUN_CONFIG;
+use crate::run::folder::{RUN_CONFIG, write_final_outputs};
 use crate::run::{RunProgress, RunSummary};
 use crate::train::epochs::{BEST_DIR, BEST_WEIGHTS};
 use crate::train::figures::write_training_figures;
 use crate::train::records::best_epoch;
 use crate::train::{ImageTrainTask, TrainConfig, TrainEpoch, TrainOutcome, TrainRun, train_loop};
-use burn::module::{AutodiffModule, Module};
-use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::module::AutodiffModule;
+use burn::tensor::backend::AutodiffBackend;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
 /// What the network of a teacher run directory is built for (architecture, input channels, classes).
 pub const MODEL_INFO: &str = "model.json";
-pub use crate::run::folder::FINAL_WEIGHTS;
 
 /// A teacher-training config file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -263,7 +262,7 @@ pub fn teacher_command<AB: AutodiffBackend>(args: &TeacherArgs, device: &AB::Dev
     let outcome = train_loop(&task, net, &run, |_, _| Ok(()))?;
     let summary = TeacherSummary::of(&info, &outcome, config.train.epochs);
     write_training_figures(out, &outcome.history, &format!("teacher {}", info.name))?;
-    write_final_outputs(out, &outcome.net.valid(), &summary, summary.finished(), outcome.epochs_run)?;
+    write_final_outputs(out, &outcome.net.valid(), &summary, outcome.epochs_run)?;
     Ok(summary)
 }
 
@@ -277,22 +276,6 @@ pub fn teacher_config_file(args: &TeacherArgs) -> Result<PathBuf> {
         }
         TeacherStart::Resume => Ok(args.out.join(RUN_CONFIG)),
     }
-}
-
-/// Writes the final weights (`model.mpk`) and `result.json` of a `finished` run: once, or again when
-/// a crash after the last checkpoint left them out (a finished run resumed again changes nothing).
-pub fn write_final_outputs<B: Backend, M: Module<B>>(
-    out: &Path,
-    net: &M,
-    summary: &impl Serialize,
-    finished: bool,
-    epochs_run: usize,
-) -> Result<()> {
-    if finished && (epochs_run > 0 || !out.join(FINAL_WEIGHTS).exists()) {
-        crate::record_files::save_module(net, &out.join(FINAL_WEIGHTS))?;
-        crate::run::folder::write_result(out, summary)?;
-    }
-    Ok(())
 }
 
 /// The weights of the best epoch of the run in `run_dir`.

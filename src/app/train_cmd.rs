@@ -9,8 +9,7 @@ use crate::metrics::trainable_params;
 use crate::models::{CellNetwork, NetworkConfig, NetworkSize, ensure_fits};
 use crate::ops::conv2d::OpMode;
 use crate::run::checkpoint::refuse_existing_run;
-use crate::run::folder::FINAL_WEIGHTS;
-use crate::run::folder::{RUN_CONFIG, load_run_copy, write_result};
+use crate::run::folder::{RUN_CONFIG, load_run_copy, write_final_outputs};
 use crate::run::{RunProgress, RunSummary};
 use crate::train::figures::write_training_figures;
 use crate::train::{ImageTrainTask, TrainRun, train_loop};
@@ -200,8 +199,7 @@ pub fn train_command<AB: AutodiffBackend>(args: &TrainArgs, device: &AB::Device)
     };
     if summary.finished() {
         write_training_figures(out, history, "derived network")?;
-        crate::record_files::save_module(&outcome.net.valid(), &out.join(FINAL_WEIGHTS))?;
-        write_result(out, &summary)?;
     }
+    write_final_outputs(out, &outcome.net.valid(), &summary, outcome.epochs_run)?;
     Ok(summary)
 }

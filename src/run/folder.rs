@@ -3,7 +3,10 @@
 //! [`load_run_copy`]), the final result ([`RESULT_FILE`], stamped with the binary that made it) and
 //! the final weights ([`FINAL_WEIGHTS`], one name for every command).
 
+use super::summary::RunSummary;
 use crate::error::{KdnasError, Result};
+use burn::module::Module;
+use burn::tensor::backend::Backend;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
@@ -22,6 +25,22 @@ const EARLIER_FINAL_WEIGHTS: [&str; 1] = ["derived_net.mpk"];
 /// The final weights of `run_dir` ([`FINAL_WEIGHTS`], or the name an earlier version wrote), if any.
 pub fn final_weights(run_dir: &Path) -> Option<PathBuf> {
     std::iter::once(FINAL_WEIGHTS).chain(EARLIER_FINAL_WEIGHTS).map(|name| run_dir.join(name)).find(|p| p.is_file())
+}
+
+/// Writes [`FINAL_WEIGHTS`] (`net`) and [`RESULT_FILE`] (`summary`) of a finished run: when this call
+/// ran epochs, or when a crash after the last checkpoint left them out (a finished run resumed again
+/// changes nothing).
+pub fn write_final_outputs<B: Backend, M: Module<B>>(
+    out: &Path,
+    net: &M,
+    summary: &(impl RunSummary + Serialize),
+    epochs_run: usize,
+) -> Result<()> {
+    if summary.finished() && (epochs_run > 0 || !out.join(FINAL_WEIGHTS).exists()) {
+        crate::record_files::save_module(net, &out.join(FINAL_WEIGHTS))?;
+        write_result(out, summary)?;
+    }
+    Ok(())
 }
 
 /// The kdnas version that built this binary.

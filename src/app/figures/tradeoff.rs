@@ -3,37 +3,38 @@
 //! fine-tuned with distillation and those trained on cross-entropy alone as three series; each
 //! series is joined in order of its x value.
 
-use crate::app::ranking_eval_cmd::RankingReport;
+use crate::app::ranking_eval_cmd::{RankingReport, RankingRunKind, ranking_run_kind};
 use crate::error::Result;
 use crate::plot::metric_curves;
-use crate::run::folder::RUN_CONFIG;
 use std::path::{Path, PathBuf};
 
 /// The accuracy figure on the y axis.
 const NDCG: &str = "test_ndcg@10";
 
-/// Which series a run belongs to, read from its config: a student (a `genotype`) with or without
-/// `[kd]`, or a teacher.
-fn series_of(run: &Path) -> &'static str {
-    let text = std::fs::read_to_string(run.join(RUN_CONFIG)).unwrap_or_default();
-    let table = toml::from_str::<toml::Table>(&text).unwrap_or_default();
-    match (table.contains_key("genotype"), table.contains_key("kd")) {
-        (false, _) => "teacher",
-        (true, true) => "student, distilled (KD)",
-        (true, false) => "student, cross-entropy only",
+/// The series a run of `kind` belongs to.
+fn series_name(kind: RankingRunKind) -> &'static str {
+    match kind {
+        RankingRunKind::Teacher => "teacher",
+        RankingRunKind::Student { distilled: true } => "student, distilled (KD)",
+        RankingRunKind::Student { distilled: false } => "student, cross-entropy only",
     }
 }
 
 /// Writes `<stem>_params` and `<stem>_latency` (PNG and SVG) and returns the files.
 pub fn write_tradeoff_figures(reports: &[RankingReport], stem: &Path) -> Result<Vec<PathBuf>> {
     let names = ["teacher", "student, distilled (KD)", "student, cross-entropy only"];
+    // The series of every report, read once from its run's config.
+    let report_series: Vec<&str> =
+        reports.iter().map(|r| ranking_run_kind(&r.run).map(series_name)).collect::<Result<_>>()?;
     let series = |x: &dyn Fn(&RankingReport) -> f64| -> Vec<(String, Vec<(f64, f64)>)> {
         names
             .iter()
             .map(|name| {
                 let mut points: Vec<(f64, f64)> = reports
                     .iter()
-                    .filter(|r| series_of(&r.run) == *name)
+                    .zip(&report_series)
+                    .filter(|(_, series)| *series == name)
+                    .map(|(r, _)| r)
                     .filter_map(|r| Some((x(r), *r.metrics.get(NDCG)?)))
                     .collect();
                 points.sort_by(|a, b| a.0.total_cmp(&b.0));
