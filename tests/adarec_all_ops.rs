@@ -170,10 +170,10 @@ fn with_all_ops_a_planted_pool_beats_a_costlier_conv_at_beta_zero() {
     let dir = temp_dir("all-ops-planted");
     let net = EdgeNet { edge: edge(&arch_graph) };
     let outcome = run_fresh_search(&dir, &config, &task, net, ArchParams::new(&arch_graph, &device), 7).unwrap();
-    let w = &outcome.state.history.last().unwrap().arch_weights[0][0];
+    let w = &outcome.state.history.last().unwrap().extras.arch_weights[0][0];
     let ops = &arch_graph.groups[0].candidates;
     let of = |name: &str| w[ops.iter().position(|o| o == name).unwrap()];
     assert!(of("max_pool") > of("std_cnn_5") && of("max_pool") > 0.3, "after 12 steps: {ops:?} {w:?}");
-    let probes = outcome.state.history[0].arch_grads.as_ref();
+    let probes = outcome.state.history[0].extras.arch_grads.as_ref();
     assert!(probes.is_none(), "a task without named parts records no probes");
 }

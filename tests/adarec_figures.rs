@@ -7,6 +7,7 @@ mod common;
 use common::{manifest, temp_dir};
 use kdnas::app::figures::write_search_figures;
 use kdnas::distill::emd::LayerMasses;
+use kdnas::search::history::SearchExtras;
 use kdnas::search::{EpochRecord, SearchState};
 use kdnas::space::{ArchGraph, load_space};
 use kdnas::tasks::adarec::search_task::EmdState;
@@ -30,22 +31,22 @@ fn record(space: &ArchGraph, epoch: usize, train_terms: &[(&str, f64)], val_term
         .collect();
     EpochRecord {
         epoch,
-        w_lr: 0.01,
-        temperature: None,
+        lr: 0.01,
         train_loss: 2.0 - 0.1 * epoch as f64,
         train_acc: None,
-        val_loss: 2.0 - 0.1 * epoch as f64,
-        val_acc: None,
-        val_eval_loss: None,
-        val_eval_acc: None,
-        val_eval_metrics: BTreeMap::new(),
         train_terms: named(train_terms),
-        val_terms: named(val_terms),
+        metrics: BTreeMap::new(),
         seconds: 0.1,
-        arch_weights,
-        task_state: None,
-        arch_moved: true,
-        arch_grads: None,
+        extras: SearchExtras {
+            temperature: None,
+            val_loss: 2.0 - 0.1 * epoch as f64,
+            val_acc: None,
+            val_terms: named(val_terms),
+            arch_weights,
+            task_state: None,
+            arch_moved: true,
+            arch_grads: None,
+        },
     }
 }
 
@@ -66,7 +67,7 @@ fn adarec_state(space: &ArchGraph) -> SearchState {
                 ("cost", 3.0 - e),
             ];
             let mut r = record(space, epoch, &terms, &terms);
-            r.val_eval_metrics = named(&[
+            r.metrics = named(&[
                 ("valid_mrr", 0.1 + 0.1 * e),
                 ("valid_hr@10", 0.2 + 0.1 * e),
                 ("valid_ndcg@10", 0.15 + 0.1 * e),
@@ -76,7 +77,7 @@ fn adarec_state(space: &ArchGraph) -> SearchState {
                 masses: LayerMasses { student: student.to_vec(), teacher: teacher.to_vec() },
                 flow: vec![vec![0.4, 0.1, 0.0], vec![0.0, 0.2, 0.3]],
             };
-            r.task_state = Some(serde_json::to_value(emd).unwrap());
+            r.extras.task_state = Some(serde_json::to_value(emd).unwrap());
             r
         })
         .collect();
@@ -152,9 +153,9 @@ fn darts_like_records_get_none_of_them() {
     let history = (0..2)
         .map(|epoch| {
             let mut r = record(&space, epoch, &[("cross_entropy", 1.5)], &[("cross_entropy", 1.6)]);
-            r.val_loss = 1.6;
+            r.extras.val_loss = 1.6;
             r.train_acc = Some(0.4);
-            r.val_acc = Some(0.35);
+            r.extras.val_acc = Some(0.35);
             r
         })
         .collect();
@@ -177,10 +178,10 @@ fn bilevel_terms_and_a_state_before_any_step() {
     let run = temp_dir("bilevel-figures");
     let mut state = adarec_state(&space);
     for r in &mut state.history {
-        r.val_terms.insert("cost".into(), 9.0);
-        r.val_loss += 1.0;
+        r.extras.val_terms.insert("cost".into(), 9.0);
+        r.extras.val_loss += 1.0;
         let empty = EmdState { masses: LayerMasses::uniform(2, 3).unwrap(), flow: Vec::new() };
-        r.task_state = Some(serde_json::to_value(empty).unwrap());
+        r.extras.task_state = Some(serde_json::to_value(empty).unwrap());
     }
     write_search_figures(&run, &space, &state).unwrap();
     let made = figures(&run);

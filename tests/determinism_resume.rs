@@ -58,7 +58,7 @@ fn same_seed_gives_identical_architecture_weights() {
     run(&b, false, None);
     let (sa, sb) = (final_state(&a), final_state(&b));
     assert_eq!(sa.history.len(), 2);
-    assert_eq!(sa.history.last().unwrap().arch_weights, sb.history.last().unwrap().arch_weights);
+    assert_eq!(sa.history.last().unwrap().extras.arch_weights, sb.history.last().unwrap().extras.arch_weights);
     assert_eq!(std::fs::read(a.join("genotype.json")).unwrap(), std::fs::read(b.join("genotype.json")).unwrap());
 }
 
@@ -74,7 +74,7 @@ fn resumed_run_matches_uninterrupted_run() {
     let (a, b) = (final_state(&whole), final_state(&split));
     assert_eq!(b.history[0], stopped.history[0], "epoch 1's record (wall time included) comes from the checkpoint");
     assert_eq!(b.next_epoch, 2);
-    assert_eq!(a.history.last().unwrap().arch_weights, b.history.last().unwrap().arch_weights);
+    assert_eq!(a.history.last().unwrap().extras.arch_weights, b.history.last().unwrap().extras.arch_weights);
     assert_eq!(a.history.last().unwrap().train_loss, b.history.last().unwrap().train_loss);
     let weights = std::fs::read_to_string(split.join("arch_weights.jsonl")).unwrap();
     assert_eq!(weights.lines().count(), 2, "one line per epoch, across the resume");

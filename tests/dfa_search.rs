@@ -63,12 +63,12 @@ fn searched_weights_are_softmax_beta_and_reproduce_the_aggregations() {
         assert!(row.iter().all(|&w| w > 0.0 && w < 1.0));
         final_rows.push(row);
     }
-    let first_epoch: Vec<Vec<f32>> = outcome.state.history[0].arch_weights.iter().map(|g| g[0].clone()).collect();
+    let first_epoch: Vec<Vec<f32>> = outcome.state.history[0].extras.arch_weights.iter().map(|g| g[0].clone()).collect();
     assert_ne!(first_epoch, final_rows, "the weights must move between epochs for the next check to mean anything");
 
     // The genotype and the stage-2 objective read back exactly the last epoch's recorded weights, which
     // are softmax(beta) computed on the inner backend: within an ulp of the search's own (autodiff) ones.
-    let recorded: Vec<Vec<f32>> = outcome.state.history[1].arch_weights.iter().map(|g| g[0].clone()).collect();
+    let recorded: Vec<Vec<f32>> = outcome.state.history[1].extras.arch_weights.iter().map(|g| g[0].clone()).collect();
     let in_genotype: Vec<Vec<f32>> = genotype.choices.iter().map(|c| c.weights.clone()).collect();
     assert_eq!(in_genotype, recorded, "genotype.json keeps the last epoch's softmax(beta)");
     let stages = task.teacher.inner.stage_shapes();

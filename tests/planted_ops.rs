@@ -122,10 +122,10 @@ fn search_recovers_planted_ops() {
     let outcome =
         run_fresh_search(&dir, &config, &task, EdgeSupernet { edges }, ArchParams::new(&arch_graph, &device), 5)
             .unwrap();
-    let last = &outcome.state.history.last().unwrap().arch_weights;
+    let last = &outcome.state.history.last().unwrap().extras.arch_weights;
     let genotype = Genotype::derive(&arch_graph, last, DeriveRule::Argmax);
     let picked: Vec<&str> = genotype.choices.iter().map(|c| c.argmax.as_str()).collect();
     assert_eq!(picked, PLANTED, "weights: {:?}", genotype.choices.iter().map(|c| &c.weights).collect::<Vec<_>>());
-    let losses: Vec<f64> = outcome.state.history.iter().map(|r| r.val_loss).collect();
+    let losses: Vec<f64> = outcome.state.history.iter().map(|r| r.extras.val_loss).collect();
     assert!(losses.last() < losses.first(), "validation loss must fall: {losses:?}");
 }

@@ -9,6 +9,7 @@ mod common;
 use burn::module::Module;
 use burn::record::{FullPrecisionSettings, NamedMpkFileRecorder};
 use burn::tensor::ElementConversion;
+use burn::tensor::backend::Backend;
 use common::instrumented::tiny_search;
 use common::{Cpu, manifest, run_fresh_search, run_fresh_search_calling, temp_dir};
 use kdnas::app::run_config::RunConfig;
@@ -18,7 +19,8 @@ use kdnas::metrics::{correct_count, cross_entropy};
 use kdnas::models::CellNetwork;
 use kdnas::ops::conv2d::OpMode;
 use kdnas::optim::LrSchedule;
-use kdnas::search::config::DeriveEpoch;
+use kdnas::run::best_epoch;
+use kdnas::search::config::{DeriveEpoch, validation_figure};
 use kdnas::search::{EpochRecord, SearchConfig, SearchState};
 use kdnas::supernet::{ArchParams, Relaxation};
 use std::cell::RefCell;
@@ -88,8 +90,8 @@ fn the_epoch_end_evaluation_equals_an_independent_evaluation_of_the_checkpoint()
     let logits = net.forward(images, Some(&Relaxation::Softmax.weights(&arch, None, 0, 1)));
     let loss: f32 = cross_entropy(logits.clone(), labels.clone()).into_scalar().elem();
     let correct: i64 = correct_count(logits, labels).into_scalar().elem();
-    assert_eq!(record.val_eval_acc, Some(correct as f64 / val.len() as f64));
-    let eval_loss = record.val_eval_loss.unwrap();
+    assert_eq!(record.metric("val_eval_acc"), Some(correct as f64 / val.len() as f64));
+    let eval_loss = record.metric("val_eval_loss").unwrap();
     assert!((eval_loss - loss as f64).abs() < 1e-5, "{eval_loss} vs {loss}");
     let metrics = std::fs::read_to_string(dir.join("metrics.jsonl")).unwrap();
     assert!(metrics.contains("\"val_eval_acc\"") && metrics.contains("\"val_acc\""), "{metrics}");
@@ -128,7 +130,7 @@ fn a_search_follows_its_weight_schedule_and_the_default_is_not_written() {
     let step = LrSchedule::Step { milestones: vec![1, 2], gamma: 0.1 };
     let config = SearchConfig { epochs: 3, batch_size: 4, w_lr: 0.02, w_schedule: step, ..SearchConfig::default() };
     let outcome = run_fresh_search(&temp_dir("search-schedule"), &config, &task, net, arch, 0).unwrap();
-    let lrs: Vec<f64> = outcome.state.history.iter().map(|r| r.w_lr).collect();
+    let lrs: Vec<f64> = outcome.state.history.iter().map(|r| r.lr).collect();
     for (got, want) in lrs.iter().zip([0.02, 0.002, 0.0002]) {
         assert!((got - want).abs() < 1e-12, "step decay at epochs 1 and 2: {lrs:?}");
     }
@@ -137,4 +139,31 @@ fn a_search_follows_its_weight_schedule_and_the_default_is_not_written() {
     let bad = format!("{CONFIG}w_schedule = {{ kind = \"step\", milestones = [0], gamma = 0.1 }}\n");
     let err = RunConfig::parse(&bad, Path::new("bad.toml")).unwrap_err();
     assert!(err.to_string().contains("search.w_schedule.milestones"), "{err}");
+}
+
+#[test]
+fn a_search_with_patience_stops_at_the_first_epoch_without_a_better_validation_figure() {
+    let _guard = common::serial();
+    let config = SearchConfig { epochs: 5, batch_size: 4, w_lr: 0.3, ..SearchConfig::default() };
+    // The same initial modules for both runs.
+    Cpu::seed(&Default::default(), 11);
+    let (net, arch, task) = tiny_search(12, None);
+    let full = run_fresh_search(&temp_dir("search-no-patience"), &config, &task, net, arch, 0).unwrap();
+    let patient = SearchConfig { patience: Some(1), ..config };
+    Cpu::seed(&Default::default(), 11);
+    let (net, arch, task) = tiny_search(12, None);
+    let stopped = run_fresh_search(&temp_dir("search-patience"), &patient, &task, net, arch, 0).unwrap();
+    let full = &full.state.history;
+    // Patience 1: the first epoch that is not the best so far is the last one run.
+    let last = (0..full.len()).find(|&e| best_epoch(&full[..=e], validation_figure).unwrap().epoch != e);
+    let last = last.expect("with this seed validation accuracy falls in some epoch");
+    let epochs: Vec<usize> = stopped.state.history.iter().map(|r| r.epoch).collect();
+    assert_eq!(epochs, (0..=last).collect::<Vec<_>>());
+    let timeless = |records: &[EpochRecord]| -> Vec<EpochRecord> {
+        records.iter().map(|r| EpochRecord { seconds: 0.0, ..r.clone() }).collect()
+    };
+    assert_eq!(timeless(&stopped.state.history), timeless(&full[..=last]), "only where the run ends changes");
+    assert!(!toml::to_string(&SearchConfig::default()).unwrap().contains("patience"));
+    let err = RunConfig::parse(&format!("{CONFIG}patience = 0\n"), Path::new("bad.toml")).unwrap_err();
+    assert!(err.to_string().contains("search.patience"), "{err}");
 }

@@ -146,7 +146,7 @@ pub fn run_adarec_search<AB: AutodiffBackend>(
     }
     let rule = DeriveRule::Argmax;
     let keep_student_init = |net: &AdarecStudent<AB>, record: &EpochRecord| {
-        let derived = Genotype::derive(&run.space, &record.arch_weights, rule).to_arch_graph()?;
+        let derived = Genotype::derive(&run.space, &record.extras.arch_weights, rule).to_arch_graph()?;
         write_student_init::<AB::InnerBackend>(&net.student.valid(), &derived, run, items, device)
     };
     let derivation = Derivation { rule, on_epoch: Some(&keep_student_init) };

@@ -9,6 +9,7 @@ pub mod tradeoff;
 
 use crate::error::Result;
 use crate::plot::{WeightTable, evolution, heatmap, metric_curves};
+use crate::search::history::{EVAL_ACC, EVAL_LOSS};
 use crate::search::{EpochRecord, SearchState};
 use crate::space::{ArchGraph, ChoiceKind};
 use ndarray::{Array2, Array3};
@@ -34,14 +35,14 @@ pub fn write_search_figures(run_dir: &Path, space: &ArchGraph, state: &SearchSta
         };
         let name = crate::files::safe_file_name(&format!("{}_{}_{g}", group.key, kind));
         let (rows, cols) = (group.rows(), group.candidates.len());
-        let values = Array2::from_shape_fn((rows, cols), |(r, c)| last.arch_weights[g][r][c]);
+        let values = Array2::from_shape_fn((rows, cols), |(r, c)| last.extras.arch_weights[g][r][c]);
         let title = format!("{}: {} weights after epoch {}", group.key, kind, last.epoch + 1);
         let table =
             WeightTable { title, row_labels: group.row_labels.clone(), col_labels: group.candidates.clone(), values };
         heatmap(&table, &dir.join(format!("weights_{name}")))?;
         let epochs: Vec<usize> = state.history.iter().map(|r| r.epoch + 1).collect();
         let history =
-            Array3::from_shape_fn((epochs.len(), rows, cols), |(e, r, c)| state.history[e].arch_weights[g][r][c]);
+            Array3::from_shape_fn((epochs.len(), rows, cols), |(e, r, c)| state.history[e].extras.arch_weights[g][r][c]);
         let title = format!("{}: {} weights per epoch", group.key, kind);
         evolution(
             &title,
@@ -68,16 +69,16 @@ pub fn write_search_figures(run_dir: &Path, space: &ArchGraph, state: &SearchSta
 /// move; the eval pass is DARTS's reported figure (evaluation mode, whole validation split, epoch end).
 /// Single-level search takes both means from the same steps, so they are drawn as one line.
 fn write_loss_and_accuracy(state: &SearchState, dir: &Path) -> Result<()> {
-    let single_level = state.history.iter().all(|r| r.train_loss == r.val_loss);
+    let single_level = state.history.iter().all(|r| r.train_loss == r.extras.val_loss);
     let mut losses = if single_level {
         vec![epoch_series(state, "train = val (single-level steps, running mean)", |r| Some(r.train_loss))]
     } else {
         vec![
             epoch_series(state, "train (weight steps, running mean)", |r| Some(r.train_loss)),
-            epoch_series(state, "val (arch steps, running mean)", |r| Some(r.val_loss)),
+            epoch_series(state, "val (arch steps, running mean)", |r| Some(r.extras.val_loss)),
         ]
     };
-    let eval_pass = epoch_series(state, "val (eval pass, epoch end)", |r| r.val_eval_loss);
+    let eval_pass = epoch_series(state, "val (eval pass, epoch end)", |r| r.metric(EVAL_LOSS));
     // Ranking tasks' evaluation pass reports metrics, not a loss.
     if !eval_pass.1.is_empty() {
         losses.push(eval_pass);
@@ -87,8 +88,8 @@ fn write_loss_and_accuracy(state: &SearchState, dir: &Path) -> Result<()> {
     metric_curves("search loss", "epoch", y_label, &losses, &dir.join("search_loss"))?;
     let accuracy = [
         epoch_series(state, "train (weight steps, running mean)", |r| r.train_acc),
-        epoch_series(state, "val (arch steps, running mean)", |r| r.val_acc),
-        epoch_series(state, "val (eval pass, epoch end)", |r| r.val_eval_acc),
+        epoch_series(state, "val (arch steps, running mean)", |r| r.extras.val_acc),
+        epoch_series(state, "val (eval pass, epoch end)", |r| r.metric(EVAL_ACC)),
     ];
     if accuracy.iter().any(|(_, points)| !points.is_empty()) {
         metric_curves("search accuracy", "epoch", "accuracy", &accuracy, &dir.join("search_accuracy"))?;
@@ -101,7 +102,7 @@ fn write_loss_and_accuracy(state: &SearchState, dir: &Path) -> Result<()> {
 fn plain_choices_heatmap(space: &ArchGraph, last: &EpochRecord, dir: &Path) -> Result<()> {
     let cols = space.groups.iter().map(|g| g.candidates.len()).max().unwrap_or(0);
     let values = Array2::from_shape_fn((space.groups.len(), cols), |(g, c)| {
-        last.arch_weights[g].first().and_then(|row| row.get(c)).copied().unwrap_or(f32::NAN)
+        last.extras.arch_weights[g].first().and_then(|row| row.get(c)).copied().unwrap_or(f32::NAN)
     });
     let table = WeightTable {
         title: format!("weights of every choice after epoch {}", last.epoch + 1),
@@ -117,10 +118,10 @@ fn plain_choices_heatmap(space: &ArchGraph, last: &EpochRecord, dir: &Path) -> R
 /// steps, when a task reports more than one term (DFA: cross_entropy, feature, bridge_ts, bridge_st);
 /// the architecture steps' figure only when its terms differ from the weight steps' (not single-level).
 fn write_term_curves(state: &SearchState, dir: &Path) -> Result<()> {
-    let single_level = state.history.iter().all(|r| r.val_terms == r.train_terms);
+    let single_level = state.history.iter().all(|r| r.extras.val_terms == r.train_terms);
     let figures: [(&str, &str, fn(&EpochRecord) -> &BTreeMap<String, f64>); 2] = [
         ("weight-step loss terms (training split)", "loss_terms_weights", |r| &r.train_terms),
-        ("architecture-step loss terms (validation split)", "loss_terms_arch", |r| &r.val_terms),
+        ("architecture-step loss terms (validation split)", "loss_terms_arch", |r| &r.extras.val_terms),
     ];
     // Single-level steps report the same terms twice: the architecture-step figure would repeat the first.
     for (title, stem, terms_of) in figures.into_iter().take(if single_level { 1 } else { 2 }) {

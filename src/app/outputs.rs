@@ -21,7 +21,7 @@ pub fn write_search_outputs(
     let record = from
         .pick(&state.history)
         .ok_or_else(|| KdnasError::Usage(format!("{}: the search has not finished an epoch yet", run_dir.display())))?;
-    let mut genotype = Genotype::derive(space, &record.arch_weights, rule);
+    let mut genotype = Genotype::derive(space, &record.extras.arch_weights, rule);
     if !from.is_last() {
         genotype.epoch = Some(record.epoch);
     }

@@ -15,7 +15,7 @@ use crate::tasks::adarec::data::SequenceDataConfig;
 use crate::tasks::adarec::train_task::SequenceTrainTask;
 use crate::tasks::{TaskKind, TaskSection};
 use crate::train::figures::write_training_figures;
-use crate::train::records::best_epoch;
+use crate::train::records::best_train_epoch;
 use crate::train::{TrainConfig, TrainOutcome, TrainRun, train_loop};
 use burn::module::AutodiffModule;
 use burn::tensor::backend::AutodiffBackend;
@@ -107,7 +107,7 @@ impl RunSummary for SequenceTeacherSummary {
 impl SequenceTeacherSummary {
     fn of<N>(model: String, params: usize, outcome: &TrainOutcome<N>, planned_epochs: usize) -> Self {
         let history = &outcome.history;
-        let best = best_epoch(history, BEST_RANKING_METRIC);
+        let best = best_train_epoch(history, BEST_RANKING_METRIC);
         Self {
             model,
             params,

@@ -13,7 +13,7 @@ use crate::run::folder::{RUN_CONFIG, write_final_outputs};
 use crate::run::{RunProgress, RunSummary};
 use crate::train::epochs::{BEST_DIR, BEST_WEIGHTS};
 use crate::train::figures::write_training_figures;
-use crate::train::records::best_epoch;
+use crate::train::records::best_train_epoch;
 use crate::train::{ImageTrainTask, TrainConfig, TrainEpoch, TrainOutcome, TrainRun, train_loop};
 use burn::module::AutodiffModule;
 use burn::tensor::backend::AutodiffBackend;
@@ -168,7 +168,7 @@ impl TeacherSummary {
     pub fn of<N>(info: &ModelInfo, outcome: &TrainOutcome<N>, planned_epochs: usize) -> Self {
         let history = &outcome.history;
         let metric = |r: &TrainEpoch, name: &str| r.metric(name).unwrap_or(0.0);
-        let best = best_epoch(history, "test_acc");
+        let best = best_train_epoch(history, "test_acc");
         Self {
             model: info.name.clone(),
             params: info.params,

@@ -2,7 +2,7 @@
 //! and swapped in by renames, so a crash at any moment leaves a usable checkpoint.
 
 use super::bilevel::Optimisers;
-use super::history::SearchState;
+use super::history::{EpochRecord, SearchState};
 use crate::error::{KdnasError, Result};
 use crate::files::write_dir_atomically;
 use crate::manifest::{Fingerprint, verify_checkpoint, write_manifest};
@@ -19,6 +19,13 @@ const SEARCH_KIND: &str = "search";
 /// File of a checkpoint holding the architecture optimiser's moments.
 pub const ARCH_STATE_FILE: &str = "arch_adam_moments.bin";
 
+/// The loop state as [`save`] writes it (read back as a [`SearchState`]).
+#[derive(serde::Serialize)]
+struct SavedState<'a> {
+    next_epoch: usize,
+    history: &'a [EpochRecord],
+}
+
 /// Saves network, architecture, both optimisers (the weights' state in the file its kind names), the
 /// loop state and the manifest (last, so that a checkpoint without a complete manifest is never
 /// swapped in).
@@ -28,14 +35,15 @@ pub fn save<AB: AutodiffBackend, N: AutodiffModule<AB>>(
     net: &N,
     arch: &ArchParams<AB>,
     opt: &Optimisers<AB>,
-    state: &SearchState,
+    history: &[EpochRecord],
 ) -> Result<()> {
     write_dir_atomically(&run_dir.join(CHECKPOINT_DIR), |dir| {
         save_module(net, &dir.join("net.mpk"))?;
         save_module(arch, &dir.join("arch.mpk"))?;
         opt.arch.save(&dir.join(ARCH_STATE_FILE))?;
         opt.weights.save(dir)?;
-        let json = serde_json::to_vec_pretty(state).map_err(|e| checkpoint_error(dir, e))?;
+        let state = SavedState { next_epoch: history.len(), history };
+        let json = serde_json::to_vec_pretty(&state).map_err(|e| checkpoint_error(dir, e))?;
         std::fs::write(dir.join("state.json"), json).map_err(|e| KdnasError::io(dir.join("state.json"), e))?;
         write_manifest(dir, SEARCH_KIND, fingerprint)
     })
@@ -71,8 +79,9 @@ fn check_state<AB: AutodiffBackend>(path: &Path, state: &SearchState, arch: &Arc
     }
     let shapes: Vec<[usize; 2]> = arch.logits.iter().map(|p| p.dims()).collect();
     for record in &state.history {
-        let fits = record.arch_weights.len() == shapes.len()
-            && record.arch_weights.iter().zip(&shapes).all(|(rows, [r, c])| {
+        let weights = &record.extras.arch_weights;
+        let fits = weights.len() == shapes.len()
+            && weights.iter().zip(&shapes).all(|(rows, [r, c])| {
                 rows.len() == *r && rows.iter().all(|row| row.len() == *c && row.iter().all(|v| v.is_finite()))
             });
         if !fits {

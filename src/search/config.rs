@@ -1,6 +1,8 @@
 //! Search hyper-parameters (DARTS's defaults, spec/darts.md).
 
-use super::history::EpochRecord;
+use super::history::{EVAL_ACC, EpochRecord};
+use crate::metrics::ranking::BEST_RANKING_METRIC;
+use crate::run::best_epoch;
 use crate::error::Result;
 use crate::optim::weight::DEFAULT_EPS;
 use crate::optim::{AdamDecay, AdamW, LrSchedule, OptimizerKind, WeightOptimizerConfig};
@@ -82,6 +84,10 @@ pub struct SearchConfig {
     /// written configs) or the one with the best end-of-epoch validation figure (AdaRec).
     #[serde(skip_serializing_if = "DeriveEpoch::is_last")]
     pub derive_from: DeriveEpoch,
+    /// Early stopping: end the search once this many epochs have passed without a new best
+    /// [`validation_figure`] (as `train.patience`); default off, left out of written configs then.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub patience: Option<usize>,
 }
 
 /// The epoch whose architecture weights are derived.
@@ -105,26 +111,19 @@ impl DeriveEpoch {
     }
 
     /// The record to derive from among `history` (`None` when it is empty).
-    pub fn pick<'a>(self, history: &'a [EpochRecord]) -> Option<&'a EpochRecord> {
-        let figure = |r: &EpochRecord| {
-            r.val_eval_metrics.get(crate::metrics::ranking::BEST_RANKING_METRIC).copied().or(r.val_eval_acc)
-        };
-        let best = || {
-            history
-                .iter()
-                .filter(|r| r.arch_moved)
-                .filter_map(|r| Some((r, figure(r)?)))
-                .fold(None::<(&EpochRecord, f64)>, |best, (r, v)| match best {
-                    Some((_, b)) if b >= v => best,
-                    _ => Some((r, v)),
-                })
-                .map(|(r, _)| r)
-        };
+    pub fn pick(self, history: &[EpochRecord]) -> Option<&EpochRecord> {
         match self {
             DeriveEpoch::Last => history.last(),
-            DeriveEpoch::BestValidation => best().or(history.last()),
+            DeriveEpoch::BestValidation => best_epoch(history, validation_figure).or(history.last()),
         }
     }
+}
+
+/// The end-of-epoch validation figure of an epoch that moved the architecture (`None` for warm-up
+/// epochs): NDCG@10 of the argmax architecture for ranking tasks, else the evaluation pass's
+/// accuracy. [`DeriveEpoch::BestValidation`] and `search.patience` rank epochs by it.
+pub fn validation_figure(r: &EpochRecord) -> Option<f64> {
+    r.extras.arch_moved.then(|| r.metric(BEST_RANKING_METRIC).or(r.metric(EVAL_ACC))).flatten()
 }
 
 fn is_zero(n: &usize) -> bool {
@@ -159,6 +158,7 @@ impl Default for SearchConfig {
             warmup_epochs: 0,
             arch_grad_probes: None,
             derive_from: DeriveEpoch::Last,
+            patience: None,
         }
     }
 }
@@ -191,6 +191,9 @@ impl SearchConfig {
         use crate::validate::{at_least_one, cosine_range, field_error, non_negative, positive, unit_interval};
         at_least_one("search.epochs", self.epochs)?;
         at_least_one("search.batch_size", self.batch_size)?;
+        if let Some(patience) = self.patience {
+            at_least_one("search.patience", patience)?;
+        }
         if let Some(steps) = self.steps_per_epoch {
             at_least_one("search.steps_per_epoch", steps)?;
         }
@@ -233,27 +236,28 @@ pub use crate::optim::schedule::cosine_lr;
 mod tests {
     use super::DeriveEpoch;
     use crate::search::EpochRecord;
+    use crate::search::history::SearchExtras;
     use std::collections::BTreeMap;
 
     fn record(epoch: usize, ndcg: f64, arch_moved: bool) -> EpochRecord {
         EpochRecord {
             epoch,
-            w_lr: 0.0,
-            temperature: None,
+            lr: 0.0,
             train_loss: 0.0,
             train_acc: None,
-            val_loss: 0.0,
-            val_acc: None,
-            val_eval_loss: None,
-            val_eval_acc: None,
-            val_eval_metrics: BTreeMap::from([("valid_ndcg@10".to_string(), ndcg)]),
             train_terms: BTreeMap::new(),
-            val_terms: BTreeMap::new(),
+            metrics: BTreeMap::from([("valid_ndcg@10".to_string(), ndcg)]),
             seconds: 0.0,
-            arch_weights: Vec::new(),
-            task_state: None,
-            arch_moved,
-            arch_grads: None,
+            extras: SearchExtras {
+                temperature: None,
+                val_loss: 0.0,
+                val_acc: None,
+                val_terms: BTreeMap::new(),
+                arch_weights: Vec::new(),
+                task_state: None,
+                arch_moved,
+                arch_grads: None,
+            },
         }
     }
 

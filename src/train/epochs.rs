@@ -1,4 +1,4 @@
-//! The one training loop: epochs of shuffled batches through any [`TrainTask`], with the weight
+//! The one training loop, a step strategy of the epoch driver (`run::epochs`): epochs of shuffled batches through any [`TrainTask`], with the weight
 //! optimiser `train.optimizer` names (SGD, Adam or AdamW), the learning-rate schedule, optional global
 //! gradient clipping, progress, a NaN check per step, an evaluation per epoch, the best and periodic
 //! weights, and an atomic checkpoint per epoch from which `--resume` continues exactly (epoch `e`
@@ -6,25 +6,22 @@
 
 use super::TrainConfig;
 use super::checkpoint::{load_training, save_training};
-use super::records::{RESERVED_KEYS, TrainEpoch, best_epoch, write_train_metrics};
+use super::records::{RESERVED_KEYS, TrainEpoch, write_train_metrics};
 use super::task::{EpochAt, TrainTask};
 use crate::error::{KdnasError, Result};
 use crate::files::{write_dir_atomically, write_file_atomically};
 use crate::manifest::Fingerprint;
-use crate::optim::clip_global_norm;
-use crate::progress::progress_bar;
+use crate::optim::{WeightOptimizer, clip_global_norm};
 use crate::record_files::save_module;
-use crate::run::{Meter, epoch_seed, read_loss};
+use crate::run::{EpochPlan, EpochRecord, EpochSteps, LossReading, Meter, Patience, drive_epochs, read_loss};
 use burn::module::AutodiffModule;
 use burn::optim::GradientsParams;
 use burn::tensor::backend::AutodiffBackend;
-use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::time::Instant;
 
 /// Folder of a run directory holding the best epoch's weights ([`BEST_WEIGHTS`]) and [`BestEpoch`].
 pub const BEST_DIR: &str = "best";
@@ -93,7 +90,7 @@ pub fn train_loop<AB: AutodiffBackend, T: TrainTask<AB>>(
     task: &T,
     net: T::Net,
     run: &TrainRun<AB>,
-    mut on_epoch: impl FnMut(&T::Net, &[TrainEpoch]) -> Result<()>,
+    on_epoch: impl FnMut(&T::Net, &[TrainEpoch]) -> Result<()>,
 ) -> Result<TrainOutcome<T::Net>> {
     let cfg = run.config;
     cfg.validate()?;
@@ -107,85 +104,138 @@ pub fn train_loop<AB: AutodiffBackend, T: TrainTask<AB>>(
         // A crash between the checkpoint swap and the metrics rewrite would leave them an epoch short.
         write_train_metrics(run.run_dir, &history)?;
     }
+    let figure = |r: &TrainEpoch| run.keep_best.and_then(|name| r.metric(name));
+    let patience = match (cfg.patience, run.keep_best) {
+        (Some(epochs), Some(name)) => Some(Patience { epochs, name: name.to_string(), figure: &figure }),
+        _ => None,
+    };
+    let plan = EpochPlan {
+        epochs: cfg.epochs,
+        seed: run.seed,
+        progress: run.progress,
+        stop_after: run.stop_after,
+        label: run.label,
+        patience,
+    };
     // Every training example once per epoch, the last batch partial (as DARTS's loader).
     let steps = task.train_len().div_ceil(cfg.batch_size).max(1);
-    let mut epochs_run = 0;
-    for epoch in history.len()..cfg.epochs {
-        if patience_exhausted(&history, run) {
-            break;
-        }
-        epochs_run += 1;
-        let started = Instant::now();
-        let mut rng = StdRng::seed_from_u64(epoch_seed(run.seed, epoch));
-        AB::seed(run.device, epoch_seed(run.seed, epoch));
-        let mut order: Vec<usize> = (0..task.train_len()).collect();
-        order.shuffle(&mut rng);
-        let lr = cfg.schedule.lr_at(cfg.lr, cfg.lr_min, epoch, cfg.epochs);
+    let mut strategy =
+        TrainSteps { task, run, net: Some(net), optimizer, order: Vec::new(), meter: Meter::default(), steps, on_epoch };
+    let outcome = drive_epochs::<AB, _>(&mut strategy, &plan, &mut history, run.device)?;
+    let net = strategy.net.take().ok_or_else(net_lost)?;
+    Ok(TrainOutcome { net, history, epochs_run: outcome.epochs_run, stopped_early: outcome.stopped_early })
+}
+
+/// How far one weight step moves: the learning rate and the global gradient-norm clip (0: none).
+#[derive(Debug, Clone, Copy)]
+pub struct StepSize {
+    /// Learning rate.
+    pub lr: f64,
+    /// Global gradient-norm clip; 0 turns it off.
+    pub grad_clip: f64,
+}
+
+/// One weight step of the training loop, public for the benchmarks: the task's loss on `batch`
+/// (read back, failing with the first non-finite term; `at.epoch` and `step` locate it), backward,
+/// the global gradient clip and the optimiser's step.
+pub fn train_step<AB: AutodiffBackend, T: TrainTask<AB>>(
+    task: &T,
+    net: T::Net,
+    optimizer: &mut WeightOptimizer<AB>,
+    batch: &T::Batch,
+    at: EpochAt,
+    size: StepSize,
+    step: usize,
+) -> Result<(T::Net, LossReading)> {
+    let loss = task.loss(&net, batch, at);
+    let reading = read_loss(&loss, at.epoch, step)?;
+    let mut grads = loss.total.backward();
+    let mut g = GradientsParams::from_module(&mut grads, &net);
+    if size.grad_clip > 0.0 {
+        clip_global_norm::<AB, T::Net>(&net, &mut g, size.grad_clip);
+    }
+    Ok((optimizer.step(net, &g, size.lr), reading))
+}
+
+/// The training loop as a step strategy of the epoch driver.
+struct TrainSteps<'a, AB: AutodiffBackend, T: TrainTask<AB>, F> {
+    task: &'a T,
+    run: &'a TrainRun<'a, AB>,
+    /// The module between steps (taken by each step, which returns the updated one).
+    net: Option<T::Net>,
+    optimizer: WeightOptimizer<AB>,
+    /// This epoch's order of the training examples.
+    order: Vec<usize>,
+    meter: Meter,
+    steps: usize,
+    on_epoch: F,
+}
+
+/// The error of a step strategy whose module was not put back (a step failed before).
+fn net_lost() -> KdnasError {
+    KdnasError::Usage("the training loop lost its module after a failed step".to_string())
+}
+
+impl<AB, T, F> EpochSteps for TrainSteps<'_, AB, T, F>
+where
+    AB: AutodiffBackend,
+    T: TrainTask<AB>,
+    F: FnMut(&T::Net, &[TrainEpoch]) -> Result<()>,
+{
+    type Extras = ();
+
+    fn steps(&self) -> usize {
+        self.steps
+    }
+
+    fn begin_epoch(&mut self, epoch: usize, rng: &mut StdRng) -> f64 {
+        self.order = (0..self.task.train_len()).collect();
+        self.order.shuffle(rng);
+        self.meter = Meter::default();
+        let cfg = self.run.config;
+        cfg.schedule.lr_at(cfg.lr, cfg.lr_min, epoch, cfg.epochs)
+    }
+
+    fn step(&mut self, epoch: usize, step: usize, rng: &mut StdRng) -> Result<String> {
+        let cfg = self.run.config;
+        let indices = &self.order[step * cfg.batch_size..((step + 1) * cfg.batch_size).min(self.order.len())];
+        let batch = self.task.batch(indices, rng);
+        let size = StepSize { lr: cfg.schedule.lr_at(cfg.lr, cfg.lr_min, epoch, cfg.epochs), grad_clip: cfg.grad_clip };
         let at = EpochAt { epoch, epochs: cfg.epochs };
-        let bar = progress_bar(run.progress, steps as u64, &format!("{} {}/{}", run.label, epoch + 1, cfg.epochs));
-        let mut meter = Meter::default();
-        for step in 0..steps {
-            let indices = &order[step * cfg.batch_size..((step + 1) * cfg.batch_size).min(order.len())];
-            let batch = task.batch(indices, &mut rng);
-            let loss = task.loss(&net, &batch, at);
-            meter.add(read_loss(&loss, epoch, step)?);
-            let mut grads = loss.total.backward();
-            let mut g = GradientsParams::from_module(&mut grads, &net);
-            if cfg.grad_clip > 0.0 {
-                clip_global_norm::<AB, T::Net>(&net, &mut g, cfg.grad_clip);
-            }
-            net = optimizer.step(net, &g, lr);
-            let acc = meter.accuracy().map_or_else(String::new, |a| format!(" acc {:.1}%", 100.0 * a));
-            bar.set_message(format!("loss {:.3}{acc}", meter.mean_loss()));
-            bar.inc(1);
-        }
-        bar.finish_and_clear();
-        let metrics = checked_metrics(task.evaluate(&net.valid()), epoch, steps)?;
-        let record = TrainEpoch {
+        let net = self.net.take().ok_or_else(net_lost)?;
+        let (net, reading) = train_step(self.task, net, &mut self.optimizer, &batch, at, size, step)?;
+        self.net = Some(net);
+        self.meter.add(reading);
+        let acc = self.meter.accuracy().map_or_else(String::new, |a| format!(" acc {:.1}%", 100.0 * a));
+        Ok(format!("loss {:.3}{acc}", self.meter.mean_loss()))
+    }
+
+    fn end_epoch(&mut self, epoch: usize, lr: f64) -> Result<TrainEpoch> {
+        let net = self.net.as_ref().ok_or_else(net_lost)?;
+        let metrics = checked_metrics(self.task.evaluate(&net.valid()), epoch, self.steps)?;
+        Ok(EpochRecord {
             epoch,
             lr,
-            train_loss: meter.mean_loss(),
-            train_acc: meter.accuracy(),
-            terms: meter.mean_terms(),
+            train_loss: self.meter.mean_loss(),
+            train_acc: self.meter.accuracy(),
+            train_terms: self.meter.mean_terms(),
             metrics,
-            seconds: started.elapsed().as_secs_f64(),
-        };
-        if run.progress {
-            eprintln!("{}", epoch_line(run.label, &record, cfg.epochs));
-        }
-        history.push(record);
-        keep_weights(&net, &history, run)?;
-        on_epoch(&net, &history)?;
-        save_training(run.run_dir, run.fingerprint, &net, &optimizer, &history)?;
-        write_train_metrics(run.run_dir, &history)?;
-        if run.stop_after.is_some_and(|stop| history.len() >= stop) {
-            break;
-        }
+            seconds: 0.0,
+            extras: (),
+        })
     }
-    let stopped_early = history.len() < cfg.epochs && patience_exhausted(&history, run);
-    if stopped_early && epochs_run > 0 && run.progress {
-        eprintln!("{}: stopped early, {}", run.label, no_improvement(&history, run));
-    }
-    Ok(TrainOutcome { net, history, epochs_run, stopped_early })
-}
 
-/// Whether `run.config.patience` epochs have passed since the best epoch of `history` on
-/// `run.keep_best` (never without both).
-fn patience_exhausted<AB: AutodiffBackend>(history: &[TrainEpoch], run: &TrainRun<AB>) -> bool {
-    let (Some(patience), Some(metric)) = (run.config.patience, run.keep_best) else { return false };
-    match (best_epoch(history, metric), history.last()) {
-        (Some(best), Some(last)) => last.epoch - best.epoch >= patience,
-        _ => false,
+    fn epoch_line(&self, record: &TrainEpoch, epochs: usize) -> String {
+        epoch_line(self.run.label, record, epochs)
     }
-}
 
-/// `"no new best <metric> in the N epochs after epoch E (value V)"` for the early-stopping line.
-fn no_improvement<AB: AutodiffBackend>(history: &[TrainEpoch], run: &TrainRun<AB>) -> String {
-    let metric = run.keep_best.unwrap_or_default();
-    let Some(best) = best_epoch(history, metric) else { return String::new() };
-    let since = history.last().map_or(0, |last| last.epoch - best.epoch);
-    let value = best.metric(metric).unwrap_or_default();
-    format!("no new best {metric} in the {since} epochs after epoch {} ({value:.4})", best.epoch + 1)
+    fn keep(&mut self, history: &[TrainEpoch]) -> Result<()> {
+        let net = self.net.as_ref().ok_or_else(net_lost)?;
+        keep_weights(net, history, self.run)?;
+        (self.on_epoch)(net, history)?;
+        save_training(self.run.run_dir, self.run.fingerprint, net, &self.optimizer, history)?;
+        write_train_metrics(self.run.run_dir, history)
+    }
 }
 
 /// The evaluation metrics of epoch `epoch` as a map, refusing names that clash with the record's own
@@ -249,8 +299,8 @@ pub fn snapshot_name(trained: usize) -> String {
 /// accuracy, every evaluation metric and the wall time.
 fn epoch_line(label: &str, r: &TrainEpoch, epochs: usize) -> String {
     let mut line = format!("{label} epoch {}/{}  lr {:.4}  loss {:.4}", r.epoch + 1, epochs, r.lr, r.train_loss);
-    if r.terms.len() > 1 {
-        let terms: Vec<String> = r.terms.iter().map(|(name, v)| format!("{name} {v:.4}")).collect();
+    if r.train_terms.len() > 1 {
+        let terms: Vec<String> = r.train_terms.iter().map(|(name, v)| format!("{name} {v:.4}")).collect();
         line += &format!(" ({})", terms.join(", "));
     }
     if let Some(acc) = r.train_acc {

@@ -28,11 +28,11 @@ pub fn write_training_figures(run_dir: &Path, history: &[TrainEpoch], label: &st
         return Ok(());
     }
     let dir = run_dir.join("plots");
-    let terms: BTreeSet<&String> = history.iter().flat_map(|r| r.terms.keys()).collect();
+    let terms: BTreeSet<&String> = history.iter().flat_map(|r| r.train_terms.keys()).collect();
     let metrics: BTreeSet<&String> = history.iter().flat_map(|r| r.metrics.keys()).collect();
     let mut losses = vec![series("train loss (total, running mean)", history, |r| Some(r.train_loss))];
     if terms.len() > 1 {
-        losses.extend(terms.iter().map(|t| series(&format!("train {t}"), history, |r| r.terms.get(*t).copied())));
+        losses.extend(terms.iter().map(|t| series(&format!("train {t}"), history, |r| r.train_terms.get(*t).copied())));
     }
     losses.extend(metrics.iter().filter(|m| is_loss(m)).map(|m| series(m, history, |r| r.metric(m))));
     metric_curves(&format!("{label}: loss"), "epoch", "loss", &losses, &dir.join("train_loss"))?;

@@ -182,7 +182,7 @@ fn a_resumed_run_ends_where_an_uninterrupted_one_ends() {
     let (whole, split) = (run_dir("whole"), run_dir("split"));
     let (weights, history, _) = train(&task(None), &whole, false, None).unwrap();
     assert!(history[2].metric("fit") > history[0].metric("fit"), "the line is being fitted: {history:?}");
-    assert_eq!(history[0].terms.keys().collect::<Vec<_>>(), ["mse"]);
+    assert_eq!(history[0].train_terms.keys().collect::<Vec<_>>(), ["mse"]);
     let (_, stopped, ran) = train(&task(None), &split, false, Some(1)).unwrap();
     assert_eq!((stopped.len(), ran), (1, 1));
     let (resumed_weights, resumed, ran) = train(&task(None), &split, true, None).unwrap();

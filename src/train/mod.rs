@@ -14,7 +14,7 @@ mod loop_tests;
 pub mod records;
 pub mod task;
 
-pub use epochs::{BestEpoch, TrainOutcome, TrainRun, train_loop};
+pub use epochs::{BestEpoch, StepSize, TrainOutcome, TrainRun, train_loop, train_step};
 pub use image_task::{ImageClassifier, ImageTrainTask};
 pub use records::{TrainEpoch, write_train_metrics};
 pub use task::{EpochAt, TrainTask};

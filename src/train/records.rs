@@ -4,6 +4,7 @@
 
 use crate::error::Result;
 use crate::files::write_file_atomically;
+use crate::run::{EpochRecord, RecordLayout, best_epoch};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -14,43 +15,57 @@ pub const TRAIN_METRICS: &str = "train_metrics.jsonl";
 /// Keys of a [`TrainEpoch`] line that evaluation metrics may not take.
 pub const RESERVED_KEYS: [&str; 6] = ["epoch", "lr", "train_loss", "train_acc", "terms", "seconds"];
 
-/// One finished training epoch.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TrainEpoch {
-    /// 0-based epoch.
-    pub epoch: usize,
-    /// Learning rate used.
-    pub lr: f64,
-    /// Mean training loss (the total the optimiser minimised), weighted by batch size.
-    pub train_loss: f64,
-    /// Training accuracy (training mode, augmented batches), for tasks that count correct predictions.
+/// One finished training epoch: the run's [`EpochRecord`] without extras.
+pub type TrainEpoch = EpochRecord<()>;
+
+/// A [`TrainEpoch`] as `train_metrics.jsonl` and the checkpoint's `state.json` hold it.
+#[derive(Serialize, Deserialize)]
+pub struct TrainLine {
+    epoch: usize,
+    lr: f64,
+    train_loss: f64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub train_acc: Option<f64>,
-    /// Mean of every named loss term over the epoch (e.g. `cross_entropy`, `kd`), weighted by batch size.
+    train_acc: Option<f64>,
+    /// The training loss's named terms.
     #[serde(default)]
-    pub terms: BTreeMap<String, f64>,
-    /// Every evaluation metric of the epoch's end by name (e.g. `test_acc`, `test_top5`), written at
-    /// the top level of the line.
+    terms: BTreeMap<String, f64>,
+    /// Every evaluation metric, at the top level of the line.
     #[serde(flatten)]
-    pub metrics: BTreeMap<String, f64>,
-    /// Wall-clock seconds of the epoch.
-    pub seconds: f64,
+    metrics: BTreeMap<String, f64>,
+    seconds: f64,
 }
 
-impl TrainEpoch {
-    /// The evaluation metric `name`, if the task reported it.
-    pub fn metric(&self, name: &str) -> Option<f64> {
-        self.metrics.get(name).copied()
+impl RecordLayout for () {
+    type Line = TrainLine;
+    fn to_line(r: &TrainEpoch) -> TrainLine {
+        TrainLine {
+            epoch: r.epoch,
+            lr: r.lr,
+            train_loss: r.train_loss,
+            train_acc: r.train_acc,
+            terms: r.train_terms.clone(),
+            metrics: r.metrics.clone(),
+            seconds: r.seconds,
+        }
+    }
+    fn from_line(l: TrainLine) -> TrainEpoch {
+        EpochRecord {
+            epoch: l.epoch,
+            lr: l.lr,
+            train_loss: l.train_loss,
+            train_acc: l.train_acc,
+            train_terms: l.terms,
+            metrics: l.metrics,
+            seconds: l.seconds,
+            extras: (),
+        }
     }
 }
 
 /// The epoch of `history` with the highest metric `name` (the earliest on ties; epochs without it
 /// are skipped), as the training loop keeps it in `best/`.
-pub fn best_epoch<'a>(history: &'a [TrainEpoch], name: &str) -> Option<&'a TrainEpoch> {
-    history.iter().filter(|r| r.metric(name).is_some()).fold(None, |best, r| match best {
-        Some(b) if b.metric(name) >= r.metric(name) => Some(b),
-        _ => Some(r),
-    })
+pub fn best_train_epoch<'a>(history: &'a [TrainEpoch], name: &str) -> Option<&'a TrainEpoch> {
+    best_epoch(history, |r| r.metric(name))
 }
 
 /// Rewrites `run_dir/train_metrics.jsonl` from `history` (atomically, so it always agrees with the
@@ -75,9 +90,10 @@ mod tests {
             lr: 0.1,
             train_loss: 2.0,
             train_acc: Some(0.25),
-            terms: BTreeMap::from([("cross_entropy".to_string(), 1.5), ("kd".to_string(), 0.5)]),
+            train_terms: BTreeMap::from([("cross_entropy".to_string(), 1.5), ("kd".to_string(), 0.5)]),
             metrics: BTreeMap::from([("test_acc".to_string(), 0.5), ("test_top5".to_string(), 0.75)]),
             seconds: 1.25,
+            extras: (),
         }
     }
 
@@ -94,6 +110,6 @@ mod tests {
     fn records_of_earlier_versions_still_load() {
         let old = r#"{"epoch":1,"lr":0.02,"train_loss":1.0,"train_acc":0.5,"test_acc":0.4,"seconds":3.0}"#;
         let record: TrainEpoch = serde_json::from_str(old).unwrap();
-        assert_eq!((record.metric("test_acc"), record.train_acc, record.terms.len()), (Some(0.4), Some(0.5), 0));
+        assert_eq!((record.metric("test_acc"), record.train_acc, record.train_terms.len()), (Some(0.4), Some(0.5), 0));
     }
 }

@@ -15,9 +15,6 @@
 use super::{Samples, check_counts, order_name, random_images, rayon_threads, step_settings, timed};
 use crate::error::{KdnasError, Result};
 use crate::models::{ModelConfig, StageShape, StagedClassifier, TapPoint};
-use crate::optim::Sgd;
-use crate::optim::clip_global_norm;
-use crate::run::read_loss;
 use crate::search::bilevel::search_step;
 use crate::search::run::optimisers;
 use crate::search::{SearchConfig, SearchMode, SearchTask, Split};
@@ -27,8 +24,7 @@ use crate::tasks::dfa::distill_task::{BoundObjective, DistillStudent, DistillTas
 use crate::tasks::dfa::objectives::{AggregationWeights, Objective, aggregation_weights};
 use crate::tasks::dfa::space_check::stage_slots;
 use crate::tasks::dfa::{DfaLosses, DfaSearchTask, DfaStudent, Distance, FrozenTeacher};
-use crate::train::{EpochAt, TrainConfig, TrainTask};
-use burn::optim::GradientsParams;
+use crate::train::{EpochAt, StepSize, TrainConfig, TrainTask, train_step};
 use burn::tensor::backend::AutodiffBackend;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -202,21 +198,16 @@ fn distill_line<AB: AutodiffBackend>(args: &DfaBenchArgs, device: &AB::Device) -
         device: device.clone(),
     };
     let train = TrainConfig::default();
-    let mut sgd = Sgd::<AB>::new(train.momentum, train.weight_decay);
+    let mut sgd = train.weight_optimizer().init::<AB>();
+    let size = StepSize { lr: train.lr, grad_clip: train.grad_clip };
     let at = EpochAt { epoch: 0, epochs: 1 };
     let indices: Vec<usize> = (0..args.batch).collect();
     let mut rng = StdRng::seed_from_u64(0);
     let (mut total, mut batches) = (Samples::new(args.warmup), Samples::new(args.warmup));
     for i in 0..args.warmup + args.iters {
         let (batch, batch_ms) = timed::<AB, _>(device, || Ok(task.batch(&indices, &mut rng)))?;
-        let (n, step_ms) = timed::<AB, _>(device, || {
-            let loss = task.loss(&net, &batch, at);
-            read_loss(&loss, 0, i)?;
-            let mut grads = loss.total.backward();
-            let mut g = GradientsParams::from_module(&mut grads, &net);
-            clip_global_norm::<AB, DistillStudent<AB>>(&net, &mut g, train.grad_clip);
-            Ok(sgd.step(net, &g, train.lr))
-        })?;
+        let (n, step_ms) =
+            timed::<AB, _>(device, || Ok(train_step(&task, net, &mut sgd, &batch, at, size, i)?.0))?;
         net = n;
         total.add(batch_ms + step_ms);
         batches.add(batch_ms);

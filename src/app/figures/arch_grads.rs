@@ -14,7 +14,7 @@ use std::path::Path;
 /// Writes `arch_grad_norms` and, with two parts or more, `arch_grad_cosine` into `dir`.
 pub(super) fn write_arch_grad_figures(space: &ArchGraph, state: &SearchState, dir: &Path) -> Result<()> {
     let parts: BTreeSet<&String> =
-        state.history.iter().filter_map(|r| r.arch_grads.as_ref()).flat_map(|g| g.norm.keys()).collect();
+        state.history.iter().filter_map(|r| r.extras.arch_grads.as_ref()).flat_map(|g| g.norm.keys()).collect();
     if parts.is_empty() {
         return Ok(());
     }
@@ -22,7 +22,7 @@ pub(super) fn write_arch_grad_figures(space: &ArchGraph, state: &SearchState, di
         .iter()
         .map(|part| {
             epoch_series(state, part, |r| {
-                r.arch_grads.as_ref()?.norm.get(*part).filter(|n| **n > 0.0).map(|n| n.log10())
+                r.extras.arch_grads.as_ref()?.norm.get(*part).filter(|n| **n > 0.0).map(|n| n.log10())
             })
         })
         .collect();
@@ -37,12 +37,12 @@ pub(super) fn write_arch_grad_figures(space: &ArchGraph, state: &SearchState, di
         return Ok(());
     }
     let names: Vec<&String> = parts.into_iter().collect();
-    let mut cosines = vec![epoch_series(state, "whole gradient", |r| r.arch_grads.as_ref()?.cosine)];
+    let mut cosines = vec![epoch_series(state, "whole gradient", |r| r.extras.arch_grads.as_ref()?.cosine)];
     for (g, group) in space.groups.iter().enumerate() {
         for (row, label) in group.row_labels.iter().enumerate() {
             let name = format!("{} {label}", group.key);
             cosines.push(epoch_series(state, &name, |r| {
-                Some(*r.arch_grads.as_ref()?.row_cosine.as_ref()?.get(g)?.get(row)?)
+                Some(*r.extras.arch_grads.as_ref()?.row_cosine.as_ref()?.get(g)?.get(row)?)
             }));
         }
     }

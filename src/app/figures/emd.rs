@@ -16,7 +16,7 @@ pub(super) fn write_emd_figures(state: &SearchState, dir: &Path) -> Result<()> {
         .history
         .iter()
         .filter_map(|r| {
-            let emd = serde_json::from_value(r.task_state.clone()?).ok()?;
+            let emd = serde_json::from_value(r.extras.task_state.clone()?).ok()?;
             Some((r.epoch + 1, emd))
         })
         .collect();

@@ -18,7 +18,7 @@ const COST: &str = "cost";
 /// Writes `search_ranking` and `cost_vs_ranking` into `dir` when the records carry ranking metrics.
 pub(super) fn write_ranking_figures(state: &SearchState, dir: &Path) -> Result<()> {
     let series: Vec<Series> =
-        RANKING.iter().map(|m| epoch_series(state, m, |r| r.val_eval_metrics.get(*m).copied())).collect();
+        RANKING.iter().map(|m| epoch_series(state, m, |r| r.metric(m))).collect();
     if series.iter().all(|(_, points)| points.is_empty()) {
         return Ok(());
     }
@@ -32,7 +32,7 @@ fn write_cost_vs_ndcg(state: &SearchState, dir: &Path) -> Result<()> {
     let points: Vec<(usize, (f64, f64))> = state
         .history
         .iter()
-        .filter_map(|r| Some((r.epoch + 1, (*r.train_terms.get(COST)?, *r.val_eval_metrics.get(NDCG)?))))
+        .filter_map(|r| Some((r.epoch + 1, (*r.train_terms.get(COST)?, r.metric(NDCG)?))))
         .collect();
     let (Some(first), Some(last)) = (points.first(), points.last()) else { return Ok(()) };
     let marked = |(epoch, point): &(usize, (f64, f64))| (format!("epoch {epoch}"), vec![*point]);
