@@ -24,13 +24,13 @@ use kdnas::app::search_cmd::{
     PreparedRun, RUN_CONFIG, SearchControl, SpaceRunConfig, prepare_from_file, reopen_run, run_prepared,
 };
 use kdnas::app::sequence_teacher_cmd::sequence_teacher_command;
-use kdnas::app::teacher_cmd::{TeacherArgs, TeacherStart, teacher_command, teacher_config_file};
+use kdnas::app::teacher_cmd::{TeacherArgs, teacher_command, teacher_config_file};
 use kdnas::app::train_cmd::{TrainArgs, TrainStart, train_command};
 use kdnas::config_file::locate_in_config;
 use kdnas::export::DeriveRule;
 use kdnas::models::NetworkConfig;
 use kdnas::run::checkpoint::existing_checkpoint;
-use kdnas::run::run_end_text;
+use kdnas::run::{RunStart, run_end_text};
 use kdnas::search::SearchMode;
 use kdnas::space::load_space;
 use kdnas::supernet::OpEvaluation;
@@ -238,12 +238,14 @@ impl RunArgs {
 
     /// The arguments of a training command (teacher, fine-tuning).
     fn training_args(&self) -> Result<TeacherArgs> {
-        let (config, out) = self.start()?;
-        let start = match config {
-            Some(config) => TeacherStart::New { config, seed: self.seed },
-            None => TeacherStart::Resume,
-        };
+        let (start, out) = self.run_start()?;
         Ok(TeacherArgs { start, out, progress: std::io::stderr().is_terminal(), stop_after: self.stop_after })
+    }
+
+    /// Where the run starts (a new run of `--config` with `--seed`, or `--resume`) and its folder.
+    fn run_start(&self) -> Result<(RunStart, PathBuf)> {
+        let (config, out) = self.start()?;
+        Ok((config.map_or(RunStart::Resume, |config| RunStart::New { config, seed: self.seed }), out))
     }
 }
 
@@ -695,13 +697,9 @@ fn run(cli: Cli) -> Result<()> {
             with_device(&run.device.clone(), SearchJob { run, expected: Some(TaskKind::Adarec) })
         }
         Command::Distill { run } => {
-            let (config, out) = run.start()?;
-            let args = DistillArgs {
-                config: config.map(|c| (c, run.seed)),
-                out,
-                progress: std::io::stderr().is_terminal(),
-                stop_after: run.stop_after,
-            };
+            let (start, out) = run.run_start()?;
+            let args =
+                DistillArgs { start, out, progress: std::io::stderr().is_terminal(), stop_after: run.stop_after };
             with_device(&run.device, DistillJob(args))
         }
         Command::Derive { run_dir, rule } => {

@@ -8,6 +8,7 @@ mod common;
 use burn::tensor::ElementConversion;
 use common::cli::{fails, succeeds};
 use common::{jsonl_without_field, manifest, mpk_without_param_ids, read, temp_dir, train_records};
+use kdnas::app::ranking_eval_cmd::{RankingRunKind, ranking_run_kind};
 use kdnas::models::nextitnet::NextItNetConfig;
 use kdnas::models::sequence_cell_network::{SequenceCellNetwork, SequenceNetworkConfig};
 use kdnas::ops::OpMode;
@@ -74,14 +75,18 @@ fn search_config(epochs: usize, extra: &str) -> String {
 
 /// A fine-tuning config of the genotype of `search_run` (with continued distillation when `kd`).
 fn finetune_config(search_run: &Path, epochs: usize, kd: bool) -> String {
-    let kd = if kd {
-        format!(
-            "[kd]\ngamma = 0.5\n[kd.teacher]\ncheckpoint = \"{}\"\n[kd.teacher.model]\ndim = 16\nblocks = 4\n",
-            toml_path(&teacher_dir().join("best/model.mpk"))
-        )
-    } else {
-        String::new()
-    };
+    let kd = if kd { format!("[kd]\ngamma = 0.5\n{}", teacher_section("kd.teacher")) } else { String::new() };
+    finetune_with(search_run, epochs, &kd)
+}
+
+/// The test teacher as the TOML section `name` (`teacher`, `kd.teacher`).
+fn teacher_section(name: &str) -> String {
+    let checkpoint = toml_path(&teacher_dir().join("best/model.mpk"));
+    format!("[{name}]\ncheckpoint = \"{checkpoint}\"\n[{name}.model]\ndim = 16\nblocks = 4\n")
+}
+
+/// A fine-tuning config of the search run's student whose loss sections are `loss` (TOML).
+fn finetune_with(search_run: &Path, epochs: usize, kd: &str) -> String {
     format!(
         "seed = 2\ngenotype = \"{}\"\n[task]\nkind = \"adarec\"\n{DATA}\n[student]\ndim = 8\ncells = 2\n{kd}\n[train]\n\
          epochs = {epochs}\nbatch_size = 32\noptimizer = \"adamw\"\nlr = 0.005\nlr_min = 0.0005\nweight_decay = 5e-4\naugment = false\n",
@@ -129,7 +134,7 @@ fn teacher_search_and_finetune_run_end_to_end() {
         assert!(stdout.contains("student adarec-student-2x8"), "{stdout}");
         let epochs = train_records(&dir.join(name));
         assert_eq!(epochs.len(), 2);
-        assert_eq!(epochs[0]["terms"].get("logit_kl").is_some(), kd, "{}", epochs[0]);
+        assert_eq!(epochs[0]["terms"].get("kd").is_some(), kd, "{}", epochs[0]);
         assert!(dir.join(name).join("best/model.mpk").is_file());
         assert!(dir.join(name).join("result.json").is_file());
     }
@@ -188,6 +193,58 @@ fn fine_tuning_can_start_from_the_weights_the_search_trained() {
     std::fs::write(dir.join("alone.toml"), from_search.replace("search/genotype.json", "alone.json")).unwrap();
     let err = fails(&["adarec", "finetune", "--config", "alone.toml", "--out", "alone"], &dir);
     assert!(err.contains("student_init.mpk") && err.contains("init = \"scratch\""), "{err}");
+}
+
+#[test]
+fn fine_tuning_takes_the_objective_list_and_kd_is_its_older_form() {
+    let dir = temp_dir("adarec-finetune-objectives");
+    std::fs::write(dir.join("search.toml"), search_config(1, "")).unwrap();
+    succeeds(&["adarec", "search", "--config", "search.toml", "--out", "search"], &dir);
+    let search = dir.join("search");
+    let objective = |kind: &str, fields: &str| format!("[[objective]]\nkind = \"{kind}\"\n{fields}");
+    let list = format!(
+        "{}{}{}",
+        objective("cross_entropy", "weight = 0.5\n"),
+        objective("kd", "weight = 0.5\ntemperature = 1.0\n"),
+        teacher_section("teacher")
+    );
+    std::fs::write(dir.join("kd.toml"), finetune_config(&search, 1, true)).unwrap();
+    std::fs::write(dir.join("list.toml"), finetune_with(&search, 1, &list)).unwrap();
+    for run in ["kd", "list"] {
+        succeeds(&["adarec", "finetune", "--config", &format!("{run}.toml"), "--out", run], &dir);
+    }
+    let lines = |run: &str| jsonl_without_field(&dir.join(run).join("train_metrics.jsonl"), "seconds");
+    assert_eq!(lines("kd"), lines("list"), "[kd] gamma = 0.5 is CE 0.5 + KD 0.5");
+
+    let rkd = format!(
+        "{}{}{}",
+        objective("cross_entropy", ""),
+        objective("rkd", "weight = 0.01\n"),
+        teacher_section("teacher")
+    );
+    std::fs::write(dir.join("rkd.toml"), finetune_with(&search, 1, &rkd)).unwrap();
+    let stdout = succeeds(&["adarec", "finetune", "--config", "rkd.toml", "--out", "rkd"], &dir);
+    assert!(stdout.contains("student adarec-student-2x8"), "{stdout}");
+    let record = &train_records(&dir.join("rkd"))[0];
+    assert!(record["terms"]["rkd"].as_f64().is_some_and(|v| v > 0.0), "{record}");
+    let kind = ranking_run_kind(&dir.join("rkd")).unwrap();
+    assert_eq!(kind, RankingRunKind::Student { distilled: true }, "a run with a teacher counts as distilled");
+
+    let refused = [
+        (
+            "fitnet",
+            format!("{}{}", objective("fitnet", "weight = 1.0\n"), teacher_section("teacher")),
+            "objective[0].kind",
+        ),
+        ("no teacher", objective("kd", "weight = 1.0\ntemperature = 1.0\n"), "teacher"),
+        ("both forms", format!("[kd]\ngamma = 0.5\n{}{}", teacher_section("kd.teacher"), objective("rkd", "")), "kd"),
+        ("twice", format!("{}{}", objective("cross_entropy", ""), objective("cross_entropy", "")), "objective[1].kind"),
+    ];
+    for (what, loss, field) in refused {
+        std::fs::write(dir.join("bad.toml"), finetune_with(&search, 1, &loss)).unwrap();
+        let err = fails(&["adarec", "finetune", "--config", "bad.toml", "--out", "bad"], &dir);
+        assert!(err.contains(field), "{what}: {err}");
+    }
 }
 
 #[test]

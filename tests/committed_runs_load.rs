@@ -58,8 +58,8 @@ fn every_committed_checkpoint_loads_and_writes_back_unchanged() {
         let kind = json(&path.with_file_name("manifest.json"))["kind"].as_str().map(str::to_string);
         let back = match kind.as_deref() {
             Some("search") => {
-                let state: SearchState = serde_json::from_value(written.clone())
-                    .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+                let state: SearchState =
+                    serde_json::from_value(written.clone()).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
                 assert_eq!(state.next_epoch, state.history.len(), "{}", path.display());
                 reread(&state)
             }

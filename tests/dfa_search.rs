@@ -63,7 +63,8 @@ fn searched_weights_are_softmax_beta_and_reproduce_the_aggregations() {
         assert!(row.iter().all(|&w| w > 0.0 && w < 1.0));
         final_rows.push(row);
     }
-    let first_epoch: Vec<Vec<f32>> = outcome.state.history[0].extras.arch_weights.iter().map(|g| g[0].clone()).collect();
+    let first_epoch: Vec<Vec<f32>> =
+        outcome.state.history[0].extras.arch_weights.iter().map(|g| g[0].clone()).collect();
     assert_ne!(first_epoch, final_rows, "the weights must move between epochs for the next check to mean anything");
 
     // The genotype and the stage-2 objective read back exactly the last epoch's recorded weights, which

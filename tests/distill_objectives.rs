@@ -73,6 +73,37 @@ fn kd(student: &[Vec<f64>], teacher: &[Vec<f64>], t: f64) -> f64 {
     kl * t * t / student.len() as f64
 }
 
+/// Park et al.'s RKD by its definition: Huber (beta 1) between the mean-normalised pairwise distances
+/// (mean over every n^2 entry) and between the cosines of the angles (mean over every n^3 triplet).
+fn rkd(student: &[Vec<f64>], teacher: &[Vec<f64>], wd: f64, wa: f64) -> f64 {
+    let n = student.len();
+    let huber = |x: f64| if x.abs() < 1.0 { 0.5 * x * x } else { x.abs() - 0.5 };
+    let diff =
+        |e: &[Vec<f64>], i: usize, j: usize| -> Vec<f64> { e[j].iter().zip(&e[i]).map(|(a, b)| a - b).collect() };
+    let norm = |v: &[f64]| v.iter().map(|x| x * x).sum::<f64>().sqrt();
+    let distances = |e: &[Vec<f64>]| {
+        let d: Vec<f64> = (0..n * n).map(|k| if k / n == k % n { 0.0 } else { norm(&diff(e, k / n, k % n)) }).collect();
+        let mean = d.iter().sum::<f64>() / (n * (n - 1)) as f64;
+        d.into_iter().map(|x| x / mean).collect::<Vec<f64>>()
+    };
+    let cosines = |e: &[Vec<f64>]| {
+        let mut c = Vec::new();
+        for i in 0..n {
+            for j in 0..n {
+                for k in 0..n {
+                    let (u, v) = (diff(e, i, j), diff(e, i, k));
+                    let dot: f64 = u.iter().zip(&v).map(|(a, b)| a * b).sum();
+                    c.push(dot / (norm(&u).max(1e-12) * norm(&v).max(1e-12)));
+                }
+            }
+        }
+        c
+    };
+    let mean_huber =
+        |a: Vec<f64>, b: Vec<f64>| a.iter().zip(&b).map(|(x, y)| huber(x - y)).sum::<f64>() / a.len() as f64;
+    wd * mean_huber(distances(student), distances(teacher)) + wa * mean_huber(cosines(student), cosines(teacher))
+}
+
 /// Per example, the channel mean of x^2 per position, divided by its L2 norm.
 fn attention_map(x: &Host) -> Vec<Vec<f64>> {
     let [n, c, h, w] = x.dims;
@@ -217,6 +248,7 @@ fn distillation_loss_is_the_weighted_sum_of_its_named_terms() {
     let objectives = vec![
         Objective::CrossEntropy { weight: 1.0 },
         Objective::Kd { weight: 0.5, temperature: 4.0 },
+        Objective::Rkd { weight: 0.1, distance_weight: 25.0, angle_weight: 50.0 },
         Objective::Attention { weight: 3.0, p: 2.0 },
         Objective::Fitnet { weight: 2.0, distance: Distance::L2 },
         Objective::Aggregation {
@@ -255,6 +287,7 @@ fn distillation_loss_is_the_weighted_sum_of_its_named_terms() {
     let expected = [
         ("cross_entropy", cross_entropy(&s_logits, &labels)),
         ("kd", kd(&s_logits, &t_logits, 4.0)),
+        ("rkd", rkd(&s_logits, &t_logits, 25.0, 50.0)),
         ("attention", (0..3).map(|i| attention(&s_stages[i], t_last[i])).sum()),
         ("fitnet", (0..3).map(|i| mse(&connected[i], t_last[i])).sum()),
         ("aggregation", (0..3).map(|i| mse(&connected[i], &weighted(&t_blocks[i], &[0.5, 0.5]))).sum()),

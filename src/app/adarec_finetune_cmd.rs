@@ -3,9 +3,10 @@
 //! distillation from the frozen teacher); ranking metrics per epoch, the best epoch kept.
 
 use super::sequence_teacher_cmd::{
-    SequenceRunConfig, SequenceTeacherSummary, SequenceTraining, sequence_run_config, train_sequence_model,
+    SequenceTeacherSummary, SequenceTraining, sequence_run_config, train_sequence_model,
 };
 use super::teacher_cmd::TeacherArgs;
+use crate::distill::objective::Objective;
 use crate::error::{KdnasError, Result};
 use crate::export::Genotype;
 use crate::files::absolute_from;
@@ -13,18 +14,20 @@ use crate::manifest::Fingerprint;
 use crate::metrics::trainable_params;
 use crate::models::sequence_cell_network::SequenceCellNetwork;
 use crate::ops::OpMode;
+use crate::run::FolderConfig;
 use crate::run::checkpoint::load_module_file;
 use crate::run::folder::RUN_CONFIG;
 use crate::tasks::adarec::config::{AdarecFinetuneConfig, StudentInit};
 use crate::tasks::adarec::student::STUDENT_INIT_FILE;
 use crate::tasks::adarec::teacher::FrozenSequenceTeacher;
-use crate::tasks::adarec::train_task::{LogitDistillation, SequenceTrainTask};
+use crate::tasks::adarec::train_task::SequenceTrainTask;
 use burn::tensor::backend::AutodiffBackend;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-impl SequenceRunConfig for AdarecFinetuneConfig {
+impl FolderConfig for AdarecFinetuneConfig {
     const COMMAND: &'static str = "adarec finetune";
+    const WHAT: &'static str = "training run";
     fn load(path: &Path) -> Result<Self> {
         AdarecFinetuneConfig::load(path)
     }
@@ -36,6 +39,9 @@ impl SequenceRunConfig for AdarecFinetuneConfig {
         self.genotype = absolute_from(base, &self.genotype);
         if let Some(kd) = &mut self.kd {
             kd.teacher.resolve(base);
+        }
+        if let Some(teacher) = &mut self.teacher {
+            teacher.resolve(base);
         }
     }
 }
@@ -72,27 +78,30 @@ pub fn adarec_finetune_command<AB: AutodiffBackend>(
         inputs.push(("student_init", std::fs::read(&file).map_err(|e| KdnasError::io(&file, e))?));
         net = load_module_file(&file, net, device)?;
     }
-    let mut task = SequenceTrainTask::<AB, SequenceCellNetwork<AB>>::new(data.clone(), device.clone());
-    if let Some(kd) = &config.kd {
-        inputs.push((
-            "kd.teacher.checkpoint",
-            std::fs::read(&kd.teacher.checkpoint).map_err(|e| KdnasError::io(&kd.teacher.checkpoint, e))?,
-        ));
-        let teacher = FrozenSequenceTeacher::<AB>::load(&kd.teacher, items, device)
-            .map_err(|e| crate::config_file::locate_in_config(&args.out.join(RUN_CONFIG), e))?;
-        task = task.with_distillation(LogitDistillation {
-            teacher,
-            gamma: kd.gamma,
-            temperature: kd.temperature,
-            reduction: kd.reduction,
-        });
-    }
+    let in_config = |e| crate::config_file::locate_in_config(&args.out.join(RUN_CONFIG), e);
+    let (objectives, reduction, teacher_section) = config.loss_terms();
+    let teacher = match teacher_section {
+        Some(section) => {
+            // The name `[kd]` runs' fingerprints have always used.
+            let input = if config.kd.is_some() { "kd.teacher.checkpoint" } else { "teacher.checkpoint" };
+            let bytes = std::fs::read(&section.checkpoint).map_err(|e| KdnasError::io(&section.checkpoint, e))?;
+            inputs.push((input, bytes));
+            Some(FrozenSequenceTeacher::<AB>::load(section, items, device).map_err(in_config)?)
+        }
+        None => None,
+    };
+    let task = SequenceTrainTask::<AB, SequenceCellNetwork<AB>>::new(data.clone(), device.clone())
+        .with_objectives(&objectives, reduction, teacher)
+        .map_err(in_config)?;
     let borrowed: Vec<(&str, &[u8])> = inputs.iter().map(|(name, bytes)| (*name, bytes.as_slice())).collect();
     let fingerprint = Fingerprint::new(&config, &borrowed, &net)?;
     let name = format!("adarec-student-{}x{}", config.student.cells, config.student.dim);
     if args.progress {
-        let how =
-            config.kd.as_ref().map_or("cross-entropy only".to_string(), |kd| format!("distilled, gamma {}", kd.gamma));
+        let how = match (&config.kd, objectives.as_slice()) {
+            (Some(kd), _) => format!("distilled, gamma {}", kd.gamma),
+            (None, [Objective::CrossEntropy { .. }]) => "cross-entropy only".to_string(),
+            (None, list) => list.iter().map(|o| format!("{} {}", o.weight(), o.name())).collect::<Vec<_>>().join(" + "),
+        };
         let how = match config.init {
             StudentInit::Scratch => format!("{how}, from scratch"),
             StudentInit::Search => format!("{how}, from the search's weights"),

@@ -8,8 +8,8 @@ use crate::files::write_file_atomically;
 use crate::manifest::Fingerprint;
 use crate::metrics::trainable_params;
 use crate::models::StagedClassifier;
-use crate::run::checkpoint::refuse_existing_run;
-use crate::run::folder::{RUN_CONFIG, load_run_copy, write_final_outputs};
+use crate::run::folder::{RUN_CONFIG, write_final_outputs};
+use crate::run::{FolderConfig, RunStart, open_run};
 use crate::tasks::dfa::FrozenTeacher;
 use crate::tasks::dfa::distill_config::DistillConfig;
 use crate::tasks::dfa::distill_task::{BoundObjective, DistillStudent, DistillTask};
@@ -22,8 +22,8 @@ use std::path::{Path, PathBuf};
 
 /// Inputs of `kdnas distill`.
 pub struct DistillArgs {
-    /// A new run of this config file (with an optional seed override), or `None` to resume `out`.
-    pub config: Option<(PathBuf, Option<u64>)>,
+    /// A new run of a config file, or the run in `out` resumed.
+    pub start: RunStart,
     /// Run directory.
     pub out: PathBuf,
     /// Show progress.
@@ -36,25 +36,31 @@ pub struct DistillArgs {
 /// the student from.
 pub const STUDENT_GENOTYPE: &str = "student_genotype.json";
 
-/// Writes the resolved config of a new run into `out` (and a DARTS student's genotype beside it),
-/// refusing a directory with a checkpoint.
-fn prepare_new(config_path: &Path, seed: Option<u64>, out: &Path) -> Result<DistillConfig> {
-    refuse_existing_run(out, "distillation run", "kdnas distill")?;
-    let mut config = DistillConfig::load(config_path)?.resolved(config_path.parent().unwrap_or(Path::new(".")));
-    if let Some(seed) = seed {
-        config.seed = seed;
+impl FolderConfig for DistillConfig {
+    const COMMAND: &'static str = "distill";
+    const WHAT: &'static str = "distillation run";
+    fn load(path: &Path) -> Result<Self> {
+        DistillConfig::load(path)
     }
-    std::fs::create_dir_all(out).map_err(|e| KdnasError::io(out, e))?;
+    fn set_seed(&mut self, seed: u64) {
+        self.seed = seed;
+    }
+    fn resolve(&mut self, base: &Path) {
+        self.resolve_paths(base);
+    }
+}
+
+/// Copies a DARTS student's genotype into the new run folder `out` and points `config` at the copy:
+/// the run (and `kdnas eval` of it) builds the student from its own copy, which a later search
+/// writing the same genotype.json cannot change.
+fn keep_student_genotype(config: &mut DistillConfig, out: &Path) -> Result<()> {
     if let Some(genotype) = config.student.model.input_file() {
-        // The run (and `kdnas eval` of it) builds the student from its own copy, which a later search
-        // writing the same genotype.json cannot change.
         let bytes = std::fs::read(genotype).map_err(|e| KdnasError::io(genotype, e))?;
         let copy = std::path::absolute(out.join(STUDENT_GENOTYPE)).map_err(|e| KdnasError::io(out, e))?;
         write_file_atomically(&copy, &bytes)?;
         config.student.model.use_genotype_copy(copy);
     }
-    crate::run::folder::write_run_copy(&config, out)?;
-    Ok(config)
+    Ok(())
 }
 
 /// The bytes of every file a distillation depends on besides its config (the teacher's weights and
@@ -80,15 +86,7 @@ fn input_files(config: &DistillConfig) -> Result<Vec<(String, Vec<u8>)>> {
 /// (`model.mpk` + `model.json`, readable by `kdnas eval`), a summary and the curves to `args.out`.
 pub fn distill_command<AB: AutodiffBackend>(args: &DistillArgs, device: &AB::Device) -> Result<TeacherSummary> {
     let out = &args.out;
-    let config = match &args.config {
-        Some((path, seed)) => prepare_new(path, *seed, out)?,
-        None => {
-            if !out.is_dir() {
-                return Err(KdnasError::Usage(format!("{}: no such distillation run directory", out.display())));
-            }
-            load_run_copy(out, DistillConfig::load, DistillConfig::resolved)?
-        }
-    };
+    let config: DistillConfig = open_run(&args.start, out, keep_student_genotype)?;
     let config_path = out.join(RUN_CONFIG);
     let in_config = |e: KdnasError| crate::config_file::locate_in_config(&config_path, e);
     let (train, test) = config.data.load(Path::new("."))?;
@@ -151,7 +149,7 @@ pub fn distill_command<AB: AutodiffBackend>(args: &DistillArgs, device: &AB::Dev
         config: &config.train,
         seed: config.seed,
         run_dir: out,
-        resume: args.config.is_none(),
+        resume: args.start.resumes(),
         progress: args.progress,
         stop_after: args.stop_after,
         device,

@@ -41,8 +41,9 @@ pub fn write_search_figures(run_dir: &Path, space: &ArchGraph, state: &SearchSta
             WeightTable { title, row_labels: group.row_labels.clone(), col_labels: group.candidates.clone(), values };
         heatmap(&table, &dir.join(format!("weights_{name}")))?;
         let epochs: Vec<usize> = state.history.iter().map(|r| r.epoch + 1).collect();
-        let history =
-            Array3::from_shape_fn((epochs.len(), rows, cols), |(e, r, c)| state.history[e].extras.arch_weights[g][r][c]);
+        let history = Array3::from_shape_fn((epochs.len(), rows, cols), |(e, r, c)| {
+            state.history[e].extras.arch_weights[g][r][c]
+        });
         let title = format!("{}: {} weights per epoch", group.key, kind);
         evolution(
             &title,

@@ -9,10 +9,11 @@ use super::adarec_finetune_cmd::adarec_finetune_command;
 use super::ranking_eval_cmd::{RankingReport, evaluate_runs, ranking_table};
 use super::search_cmd::{SearchControl, prepare_from_file};
 use super::sequence_teacher_cmd::sequence_teacher_command;
-use super::teacher_cmd::{TeacherArgs, TeacherStart};
+use super::teacher_cmd::TeacherArgs;
 use crate::error::{KdnasError, Result};
 use crate::export::Genotype;
 use crate::files::write_file_atomically;
+use crate::run::RunStart;
 use crate::tasks::adarec::config::{AdarecFinetuneConfig, AdarecSearchConfig};
 use burn::tensor::backend::AutodiffBackend;
 use std::path::{Path, PathBuf};
@@ -77,7 +78,7 @@ pub fn quickstart_adarec<AB: AutodiffBackend>(
     std::fs::create_dir_all(&configs).map_err(|e| KdnasError::io(&configs, e))?;
     write_configs(&configs)?;
     let training = |config: &str, dir: &str| TeacherArgs {
-        start: TeacherStart::New { config: configs.join(config), seed: None },
+        start: RunStart::New { config: configs.join(config), seed: None },
         out: out.join(dir),
         progress,
         stop_after: None,

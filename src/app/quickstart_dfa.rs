@@ -6,10 +6,11 @@
 use super::dfa_cmd::run_dfa_search;
 use super::distill_cmd::{DistillArgs, distill_command};
 use super::search_cmd::{SearchControl, prepare_from_file};
-use super::teacher_cmd::{TeacherArgs, TeacherStart, TeacherSummary, teacher_command};
+use super::teacher_cmd::{TeacherArgs, TeacherSummary, teacher_command};
 use crate::error::{KdnasError, Result};
 use crate::export::Genotype;
 use crate::files::write_file_atomically;
+use crate::run::RunStart;
 use crate::tasks::dfa::config::DfaSearchConfig;
 use crate::tasks::dfa::distill_config::DistillConfig;
 use crate::tasks::dfa::objectives::Objective;
@@ -71,7 +72,7 @@ pub fn quickstart_dfa<AB: AutodiffBackend>(out: &Path, progress: bool, device: &
     }
 
     let teacher_args = TeacherArgs {
-        start: TeacherStart::New { config: configs.join("teacher.toml"), seed: None },
+        start: RunStart::New { config: configs.join("teacher.toml"), seed: None },
         out: out.join("teacher"),
         progress,
         stop_after: None,
@@ -85,7 +86,7 @@ pub fn quickstart_dfa<AB: AutodiffBackend>(out: &Path, progress: bool, device: &
     }
     let distill = |name: &str| {
         let args = DistillArgs {
-            config: Some((configs.join(format!("{name}.toml")), None)),
+            start: RunStart::New { config: configs.join(format!("{name}.toml")), seed: None },
             out: out.join(name),
             progress,
             stop_after: None,

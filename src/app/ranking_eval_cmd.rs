@@ -3,7 +3,7 @@
 //! and inference latency in ms per 1,000 users, measured on this machine.
 
 use super::eval_cmd::{locate, read_data_section};
-use super::sequence_teacher_cmd::{SequenceRunConfig, SequenceTeacherConfig};
+use super::sequence_teacher_cmd::SequenceTeacherConfig;
 use super::teacher_cmd::best_weights;
 use crate::data::sequence::{EvalSplit, eval_batch};
 use crate::error::{KdnasError, Result};
@@ -13,6 +13,7 @@ use crate::metrics::trainable_params;
 use crate::models::nextitnet::NextItNet;
 use crate::models::sequence_cell_network::SequenceCellNetwork;
 use crate::ops::OpMode;
+use crate::run::FolderConfig;
 use crate::run::checkpoint::load_module_file;
 use crate::run::folder::RUN_CONFIG;
 use crate::tasks::adarec::config::AdarecFinetuneConfig;
@@ -88,7 +89,7 @@ pub fn is_ranking_run(run_dir: &Path) -> bool {
 pub enum RankingRunKind {
     /// A NextItNet teacher (also a config that does not parse: loading it as one reports where).
     Teacher,
-    /// A derived student (`genotype`), `distilled` when it has a `[kd]` section.
+    /// A derived student (`genotype`), `distilled` when it has a `[kd]` or a `[teacher]` section.
     Student {
         /// Whether the fine-tuning distilled from a teacher.
         distilled: bool,
@@ -100,7 +101,9 @@ pub fn ranking_run_kind(run_dir: &Path) -> Result<RankingRunKind> {
     let config_path = run_dir.join(RUN_CONFIG);
     let text = std::fs::read_to_string(&config_path).map_err(|e| KdnasError::io(&config_path, e))?;
     Ok(match toml::from_str::<toml::Table>(&text) {
-        Ok(table) if table.contains_key("genotype") => RankingRunKind::Student { distilled: table.contains_key("kd") },
+        Ok(table) if table.contains_key("genotype") => {
+            RankingRunKind::Student { distilled: table.contains_key("kd") || table.contains_key("teacher") }
+        }
         _ => RankingRunKind::Teacher,
     })
 }
@@ -110,7 +113,7 @@ fn build<B: Backend>(run_dir: &Path, items: usize, device: &B::Device) -> Result
     let config_path = run_dir.join(RUN_CONFIG);
     if ranking_run_kind(run_dir)? != RankingRunKind::Teacher {
         let mut config = AdarecFinetuneConfig::load(&config_path)?;
-        SequenceRunConfig::resolve(&mut config, run_dir);
+        FolderConfig::resolve(&mut config, run_dir);
         let derived = Genotype::load(&config.genotype)?.to_arch_graph()?;
         let net = SequenceCellNetwork::<B>::new(&derived, &config.student, items, OpMode::Derived, device)?;
         return Ok((

@@ -2,15 +2,14 @@
 //! with the one training loop (checkpoint every epoch, `--resume`, `--stop-after`), validation and test
 //! ranking metrics per epoch, the best epoch by validation NDCG@10 kept in `best/`.
 
-use super::teacher_cmd::{TeacherArgs, TeacherStart, teacher_config_file};
-use crate::error::{KdnasError, Result};
+use super::teacher_cmd::TeacherArgs;
+use crate::error::Result;
 use crate::files::absolute_from;
 use crate::manifest::Fingerprint;
 use crate::metrics::trainable_params;
 use crate::models::nextitnet::{NextItNet, NextItNetConfig};
-use crate::run::checkpoint::refuse_existing_run;
 use crate::run::folder::write_final_outputs;
-use crate::run::{RunProgress, RunSummary};
+use crate::run::{FolderConfig, RunProgress, RunSummary, open_run};
 use crate::tasks::adarec::data::SequenceDataConfig;
 use crate::tasks::adarec::train_task::SequenceTrainTask;
 use crate::tasks::{TaskKind, TaskSection};
@@ -121,21 +120,9 @@ impl SequenceTeacherSummary {
     }
 }
 
-/// A config of a sequence training run (teacher or fine-tuned student) that `kdnas` copies into the
-/// run directory.
-pub trait SequenceRunConfig: Serialize + Sized {
-    /// The command that runs and resumes it (`teacher train`).
-    const COMMAND: &'static str;
-    /// Reads and validates the file.
-    fn load(path: &Path) -> Result<Self>;
-    /// Overrides the seed.
-    fn set_seed(&mut self, seed: u64);
-    /// Makes every relative path absolute against `base` (the config file's folder).
-    fn resolve(&mut self, base: &Path);
-}
-
-impl SequenceRunConfig for SequenceTeacherConfig {
+impl FolderConfig for SequenceTeacherConfig {
     const COMMAND: &'static str = "teacher train";
+    const WHAT: &'static str = "training run";
     fn load(path: &Path) -> Result<Self> {
         SequenceTeacherConfig::load(path)
     }
@@ -149,25 +136,8 @@ impl SequenceRunConfig for SequenceTeacherConfig {
 
 /// The config of a new run (`args.start` is `New`) written into `args.out` with its paths made absolute
 /// (refusing a directory that already holds a run), or the run's own copy when resuming.
-pub fn sequence_run_config<C: SequenceRunConfig>(args: &TeacherArgs) -> Result<C> {
-    let (config_path, seed) = match &args.start {
-        TeacherStart::Resume => {
-            let mut config = C::load(&teacher_config_file(args)?)?;
-            config.resolve(&args.out);
-            return Ok(config);
-        }
-        TeacherStart::New { config, seed } => (config, seed),
-    };
-    let out = &args.out;
-    refuse_existing_run(out, "training run", &format!("kdnas {}", C::COMMAND))?;
-    let mut config = C::load(config_path)?;
-    if let Some(s) = seed {
-        config.set_seed(*s);
-    }
-    config.resolve(config_path.parent().unwrap_or(Path::new(".")));
-    std::fs::create_dir_all(out).map_err(|e| KdnasError::io(out, e))?;
-    crate::run::folder::write_run_copy(&config, out)?;
-    Ok(config)
+pub fn sequence_run_config<C: FolderConfig>(args: &TeacherArgs) -> Result<C> {
+    open_run(&args.start, &args.out, |_, _| Ok(()))
 }
 
 /// What a sequence training run needs besides its network and task.
@@ -202,7 +172,7 @@ where
         config: run.train,
         seed: run.seed,
         run_dir: &args.out,
-        resume: matches!(args.start, TeacherStart::Resume),
+        resume: args.start.resumes(),
         progress: args.progress,
         stop_after: args.stop_after,
         device,

@@ -8,9 +8,8 @@ use crate::files::write_file_atomically;
 use crate::manifest::Fingerprint;
 use crate::metrics::trainable_params;
 use crate::models::{Model, ModelConfig};
-use crate::run::checkpoint::refuse_existing_run;
-use crate::run::folder::{RUN_CONFIG, write_final_outputs};
-use crate::run::{RunProgress, RunSummary};
+use crate::run::folder::write_final_outputs;
+use crate::run::{FolderConfig, RunProgress, RunStart, RunSummary, open_run};
 use crate::train::epochs::{BEST_DIR, BEST_WEIGHTS};
 use crate::train::figures::write_training_figures;
 use crate::train::records::best_train_epoch;
@@ -91,23 +90,10 @@ impl ModelInfo {
     }
 }
 
-/// Where a teacher run starts from.
-pub enum TeacherStart {
-    /// A new run of a config file.
-    New {
-        /// The config file.
-        config: PathBuf,
-        /// Override of its seed.
-        seed: Option<u64>,
-    },
-    /// Continue the run in the output directory from its last checkpoint.
-    Resume,
-}
-
 /// Inputs of `kdnas teacher train`.
 pub struct TeacherArgs {
     /// New run or resume.
-    pub start: TeacherStart,
+    pub start: RunStart,
     /// Run directory.
     pub out: PathBuf,
     /// Show progress.
@@ -185,18 +171,18 @@ impl TeacherSummary {
     }
 }
 
-/// Writes the resolved config of a new run into `out` (refusing a directory that already holds a
-/// training checkpoint) and returns it.
-fn prepare_new(config_path: &Path, seed: Option<u64>, out: &Path) -> Result<TeacherConfig> {
-    refuse_existing_run(out, "training run", "kdnas teacher train")?;
-    let mut config = TeacherConfig::load(config_path)?;
-    if let Some(s) = seed {
-        config.seed = s;
+impl FolderConfig for TeacherConfig {
+    const COMMAND: &'static str = "teacher train";
+    const WHAT: &'static str = "training run";
+    fn load(path: &Path) -> Result<Self> {
+        TeacherConfig::load(path)
     }
-    config.data = data_relative_to(config.data, config_path);
-    std::fs::create_dir_all(out).map_err(|e| KdnasError::io(out, e))?;
-    crate::run::folder::write_run_copy(&config, out)?;
-    Ok(config)
+    fn set_seed(&mut self, seed: u64) {
+        self.seed = seed;
+    }
+    fn resolve(&mut self, base: &Path) {
+        self.data.dir = self.data.dir.take().map(|dir| crate::files::absolute_from(base, &dir));
+    }
 }
 
 /// `data` with a relative `dir` made absolute against the folder of the file `config_path`, so the
@@ -211,14 +197,7 @@ pub fn data_relative_to(mut data: DataConfig, config_path: &Path) -> DataConfig 
 /// a summary and the training curves to `args.out`.
 pub fn teacher_command<AB: AutodiffBackend>(args: &TeacherArgs, device: &AB::Device) -> Result<TeacherSummary> {
     let out = &args.out;
-    let config = match &args.start {
-        TeacherStart::New { config, seed } => prepare_new(config, *seed, out)?,
-        TeacherStart::Resume => {
-            let path = teacher_config_file(args)?;
-            let config = TeacherConfig::load(&path)?;
-            TeacherConfig { data: data_relative_to(config.data, &path), ..config }
-        }
-    };
+    let config: TeacherConfig = open_run(&args.start, out, |_, _| Ok(()))?;
     let (train, test) = config.data.load(Path::new("."))?;
     AB::seed(device, config.seed);
     let net: Model<AB> = config.model.build(train.channels, train.classes, device)?;
@@ -229,7 +208,7 @@ pub fn teacher_command<AB: AutodiffBackend>(args: &TeacherArgs, device: &AB::Dev
         classes: train.classes,
         params: trainable_params(&net),
     };
-    if matches!(args.start, TeacherStart::New { .. }) || !out.join(MODEL_INFO).exists() {
+    if !args.start.resumes() || !out.join(MODEL_INFO).exists() {
         let json = serde_json::to_vec_pretty(&info).map_err(|e| KdnasError::Usage(e.to_string()))?;
         write_file_atomically(&out.join(MODEL_INFO), &json)?;
     }
@@ -251,7 +230,7 @@ pub fn teacher_command<AB: AutodiffBackend>(args: &TeacherArgs, device: &AB::Dev
         config: &config.train,
         seed: config.seed,
         run_dir: out,
-        resume: matches!(args.start, TeacherStart::Resume),
+        resume: args.start.resumes(),
         progress: args.progress,
         stop_after: args.stop_after,
         device,
@@ -269,13 +248,7 @@ pub fn teacher_command<AB: AutodiffBackend>(args: &TeacherArgs, device: &AB::Dev
 /// The config file a teacher run reads: the given file of a new run, or the run directory's copy when
 /// resuming (failing when that directory does not exist).
 pub fn teacher_config_file(args: &TeacherArgs) -> Result<PathBuf> {
-    match &args.start {
-        TeacherStart::New { config, .. } => Ok(config.clone()),
-        TeacherStart::Resume if !args.out.is_dir() => {
-            Err(KdnasError::Usage(format!("{}: no such teacher run directory", args.out.display())))
-        }
-        TeacherStart::Resume => Ok(args.out.join(RUN_CONFIG)),
-    }
+    args.start.config_file(&args.out, "teacher run")
 }
 
 /// The weights of the best epoch of the run in `run_dir`.

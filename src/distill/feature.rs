@@ -1,7 +1,10 @@
 //! Feature-map distillation: the plain L2 hint (FitNets, Romero et al. 2015) and the margin-L2 of
-//! "A Comprehensive Overhaul of Feature Distillation" (Heo et al. 2019) with its per-channel margin.
+//! "A Comprehensive Overhaul of Feature Distillation" (Heo et al. 2019) with its per-channel margin,
+//! and the [`Distance`] a feature objective chooses among them.
 
+use super::overhaul::overhaul_loss;
 use burn::tensor::{Tensor, backend::Backend};
+use serde::{Deserialize, Serialize};
 use std::f64::consts::PI;
 
 /// Mean squared error over all elements of two `[batch, channels, h, w]` features, as `[1]`
@@ -74,4 +77,49 @@ fn channel_margin(m: f64, s: f64) -> f64 {
 pub fn margin_l2<B: Backend>(student: Tensor<B, 4>, teacher: Tensor<B, 4>, margin: Tensor<B, 1>) -> Tensor<B, 1> {
     let elements = student.dims().iter().product::<usize>() as f64;
     super::partial_l2_sum(student, teacher, margin).div_scalar(elements)
+}
+
+/// How a student feature is compared with its target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Distance {
+    /// Mean squared error (FitNet's hint loss) on block outputs.
+    #[default]
+    L2,
+    /// The overhaul paper's partial L2 with a zero margin, as a mean, on block outputs: the ResNet taps
+    /// are post-ReLU, so positions where the target is 0 and the student is below it are not penalised.
+    MarginL2,
+    /// Heo et al. 2019's overhaul loss on pre-activation taps (pre-activation taps (`crate::models::preact`)): the partial L2
+    /// with the teacher BatchNorms' margins, summed over elements, position `i` of `n` weighted
+    /// `1 / 2^(n - i - 1)`, divided by the batch ([`overhaul_loss`]). The margin of an aggregation
+    /// target is the same weighted mix of its candidates' margins.
+    Overhaul,
+}
+
+impl Distance {
+    /// `d` over positions, `[n, c_i, h_i, w_i]` student and target per position, as `[1]`: the sum of the
+    /// per-position distances for L2 and MarginL2 (`margins` unused), [`overhaul_loss`] with `margins[i]`
+    /// (`[c_i]`) for Overhaul.
+    ///
+    /// # Panics
+    /// For Overhaul without one margin per position (a programming error).
+    pub fn over_positions<B: Backend>(
+        self,
+        students: &[Tensor<B, 4>],
+        targets: &[Tensor<B, 4>],
+        margins: &[Tensor<B, 1>],
+    ) -> Tensor<B, 1> {
+        let pairs = students.iter().cloned().zip(targets.iter().cloned());
+        let sum = |terms: Vec<Tensor<B, 1>>| terms.into_iter().reduce(|a, b| a + b).expect("at least one position");
+        match self {
+            Distance::L2 => sum(pairs.map(|(s, t)| feature_l2(s, t)).collect()),
+            Distance::MarginL2 => sum(pairs
+                .map(|(s, t)| {
+                    let margin = Tensor::zeros([t.dims()[1]], &t.device());
+                    margin_l2(s, t, margin)
+                })
+                .collect()),
+            Distance::Overhaul => overhaul_loss(students, targets, margins),
+        }
+    }
 }

@@ -104,7 +104,8 @@ pub fn drive_epochs<B: Backend, S: EpochSteps>(
         B::seed(device, epoch_seed(plan.seed, epoch));
         let mut rng = StdRng::seed_from_u64(epoch_seed(plan.seed, epoch));
         let lr = steps.begin_epoch(epoch, &mut rng);
-        let bar = progress_bar(plan.progress, per_epoch as u64, &format!("{} {}/{}", plan.label, epoch + 1, plan.epochs));
+        let bar =
+            progress_bar(plan.progress, per_epoch as u64, &format!("{} {}/{}", plan.label, epoch + 1, plan.epochs));
         for step in 0..per_epoch {
             let message = steps.step(epoch, step, &mut rng)?;
             bar.set_message(message);
@@ -203,7 +204,11 @@ mod tests {
         let (outcome, _) = drive(&[0.1, 0.5, 0.4, 0.5, 0.9, 0.9], Some(2), None, &mut history);
         assert_eq!(outcome, DriveOutcome { epochs_run: 4, stopped_early: true }, "best epoch 2, then 2 epochs");
         let (outcome, _) = drive(&[0.1, 0.5, 0.4, 0.5, 0.9, 0.9], Some(2), None, &mut history);
-        assert_eq!(outcome, DriveOutcome { epochs_run: 0, stopped_early: true }, "a resumed exhausted run stays stopped");
+        assert_eq!(
+            outcome,
+            DriveOutcome { epochs_run: 0, stopped_early: true },
+            "a resumed exhausted run stays stopped"
+        );
     }
 
     #[test]

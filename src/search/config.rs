@@ -1,11 +1,11 @@
 //! Search hyper-parameters (DARTS's defaults, spec/darts.md).
 
 use super::history::{EVAL_ACC, EpochRecord};
-use crate::metrics::ranking::BEST_RANKING_METRIC;
-use crate::run::best_epoch;
 use crate::error::Result;
+use crate::metrics::ranking::BEST_RANKING_METRIC;
 use crate::optim::weight::DEFAULT_EPS;
 use crate::optim::{AdamDecay, AdamW, LrSchedule, OptimizerKind, WeightOptimizerConfig};
+use crate::run::best_epoch;
 use crate::supernet::Relaxation;
 use serde::{Deserialize, Serialize};
 

@@ -162,7 +162,9 @@ pub fn write_history_files(run_dir: &Path, history: &[EpochRecord]) -> Result<()
         .iter()
         .filter_map(|r| {
             let record = r.extras.arch_grads.as_ref()?;
-            Some(serde_json::json!({ "epoch": r.epoch, "arch_moved": r.extras.arch_moved, "grads": record }).to_string())
+            Some(
+                serde_json::json!({ "epoch": r.epoch, "arch_moved": r.extras.arch_moved, "grads": record }).to_string(),
+            )
         })
         .collect();
     if grads.is_empty() {

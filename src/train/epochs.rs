@@ -119,8 +119,16 @@ pub fn train_loop<AB: AutodiffBackend, T: TrainTask<AB>>(
     };
     // Every training example once per epoch, the last batch partial (as DARTS's loader).
     let steps = task.train_len().div_ceil(cfg.batch_size).max(1);
-    let mut strategy =
-        TrainSteps { task, run, net: Some(net), optimizer, order: Vec::new(), meter: Meter::default(), steps, on_epoch };
+    let mut strategy = TrainSteps {
+        task,
+        run,
+        net: Some(net),
+        optimizer,
+        order: Vec::new(),
+        meter: Meter::default(),
+        steps,
+        on_epoch,
+    };
     let outcome = drive_epochs::<AB, _>(&mut strategy, &plan, &mut history, run.device)?;
     let net = strategy.net.take().ok_or_else(net_lost)?;
     Ok(TrainOutcome { net, history, epochs_run: outcome.epochs_run, stopped_early: outcome.stopped_early })

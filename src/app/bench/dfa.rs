@@ -206,8 +206,7 @@ fn distill_line<AB: AutodiffBackend>(args: &DfaBenchArgs, device: &AB::Device) -
     let (mut total, mut batches) = (Samples::new(args.warmup), Samples::new(args.warmup));
     for i in 0..args.warmup + args.iters {
         let (batch, batch_ms) = timed::<AB, _>(device, || Ok(task.batch(&indices, &mut rng)))?;
-        let (n, step_ms) =
-            timed::<AB, _>(device, || Ok(train_step(&task, net, &mut sgd, &batch, at, size, i)?.0))?;
+        let (n, step_ms) = timed::<AB, _>(device, || Ok(train_step(&task, net, &mut sgd, &batch, at, size, i)?.0))?;
         net = n;
         total.add(batch_ms + step_ms);
         batches.add(batch_ms);

@@ -17,8 +17,7 @@ const COST: &str = "cost";
 
 /// Writes `search_ranking` and `cost_vs_ranking` into `dir` when the records carry ranking metrics.
 pub(super) fn write_ranking_figures(state: &SearchState, dir: &Path) -> Result<()> {
-    let series: Vec<Series> =
-        RANKING.iter().map(|m| epoch_series(state, m, |r| r.metric(m))).collect();
+    let series: Vec<Series> = RANKING.iter().map(|m| epoch_series(state, m, |r| r.metric(m))).collect();
     if series.iter().all(|(_, points)| points.is_empty()) {
         return Ok(());
     }

@@ -4,6 +4,7 @@ use super::data::SequenceDataConfig;
 use super::losses::{AdarecLosses, KlReduction};
 use super::teacher::SequenceTeacherSection;
 use crate::config_file::{config_toml, load_config, parse_config};
+use crate::distill::objective::{Objective, validate_objectives};
 use crate::error::Result;
 use crate::models::sequence_cell_network::SequenceNetworkConfig;
 use crate::search::SearchConfig;
@@ -62,6 +63,53 @@ impl AdarecSearchConfig {
     /// The config as TOML text.
     pub fn to_toml(&self) -> Result<String> {
         config_toml(self)
+    }
+}
+
+impl AdarecFinetuneConfig {
+    /// The loss's objectives, how their KD term reduces over positions and the teacher they read:
+    /// `[kd]` as `(1 - gamma) cross_entropy + gamma kd`, else the `[[objective]]` list, else
+    /// cross-entropy alone.
+    pub fn loss_terms(&self) -> (Vec<Objective>, KlReduction, Option<&SequenceTeacherSection>) {
+        if let Some(kd) = &self.kd {
+            let objectives = vec![
+                Objective::CrossEntropy { weight: 1.0 - kd.gamma },
+                Objective::Kd { weight: kd.gamma, temperature: kd.temperature },
+            ];
+            return (objectives, kd.reduction, Some(&kd.teacher));
+        }
+        if self.objective.is_empty() {
+            return (vec![Objective::CrossEntropy { weight: 1.0 }], KlReduction::PerPosition, None);
+        }
+        (self.objective.clone(), KlReduction::PerPosition, self.teacher.as_ref())
+    }
+
+    /// Checks `[[objective]]` and `[teacher]`: not with `[kd]`, only the terms a sequence student
+    /// has, and a teacher for those that read one.
+    fn validate_objectives(&self) -> Result<()> {
+        use crate::validate::field_error;
+        if self.kd.is_some() && (!self.objective.is_empty() || self.teacher.is_some()) {
+            return Err(field_error("kd", "give the loss as [kd] or as [[objective]] with [teacher], not both"));
+        }
+        validate_objectives(&self.objective)?;
+        if let Some((i, o)) = self.objective.iter().enumerate().find(|(_, o)| o.reads_features()) {
+            return Err(field_error(
+                &format!("objective[{i}].kind"),
+                format!(
+                    "`{}` reads stage features, which a sequence student does not have: AdaRec fine-tuning takes \
+                     cross_entropy, kd and rkd",
+                    o.name()
+                ),
+            ));
+        }
+        match (&self.teacher, self.objective.iter().find(|o| o.reads_teacher())) {
+            (Some(teacher), _) => teacher.validate(),
+            (None, Some(o)) => Err(field_error(
+                "teacher",
+                format!("`{}` reads a teacher: add a [teacher] section (checkpoint = a teacher run)", o.name()),
+            )),
+            (None, None) => Ok(()),
+        }
     }
 }
 
@@ -126,9 +174,18 @@ pub struct AdarecFinetuneConfig {
     /// Where the weights start: `"scratch"` (default) or `"search"`.
     #[serde(default, skip_serializing_if = "StudentInit::is_scratch")]
     pub init: StudentInit,
-    /// Continued distillation; absent: cross-entropy only (the from-scratch baseline).
+    /// Continued distillation as `(1 - gamma) CE + gamma KD` (the older form of `objective`); absent,
+    /// with no `objective` either: cross-entropy only (the from-scratch baseline).
     #[serde(default)]
     pub kd: Option<FinetuneKd>,
+    /// The loss as a weighted `[[objective]]` list, DFA distillation's language: `cross_entropy`,
+    /// `kd` (over every real position, per position) and `rkd` (between the sequences' last
+    /// positions); the feature objectives need stage features a sequence student does not have.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub objective: Vec<Objective>,
+    /// The teacher of the objectives that read one (`kd`, `rkd`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub teacher: Option<SequenceTeacherSection>,
     /// Training hyper-parameters (AdaRec: AdamW, lr 1e-4).
     pub train: crate::train::TrainConfig,
 }
@@ -155,6 +212,7 @@ impl AdarecFinetuneConfig {
             positive("kd.temperature", kd.temperature)?;
             kd.teacher.validate()?;
         }
+        self.validate_objectives()?;
         self.train.validate()?;
         self.train.refuse_image_fields("a student is sized by [student] and its genotype")
     }

@@ -1,6 +1,7 @@
 //! Training a sequential recommender (the NextItNet teacher, a derived student trained from scratch)
 //! with the one training loop: next-item cross-entropy at every non-padding position, validation and
-//! test ranking metrics after every epoch.
+//! test ranking metrics after every epoch; a derived student can also be distilled from a frozen teacher
+//! with the `[[objective]]` terms a sequence student has (`cross_entropy`, `kd`, `rkd`).
 
 use super::data::SequenceData;
 use super::losses::{KlReduction, masked_logit_kl};
@@ -8,8 +9,12 @@ use super::ranking::{named_metrics, rank_users};
 use super::recommender::SequenceRecommender;
 use super::teacher::FrozenSequenceTeacher;
 use crate::data::sequence::{EvalSplit, TrainWindow, train_batch};
+use crate::distill::objective::Objective;
+use crate::distill::rkd_loss;
+use crate::error::Result;
 use crate::run::TaskLoss;
 use crate::train::{EpochAt, TrainTask};
+use crate::validate::field_error;
 use burn::module::AutodiffModule;
 use burn::tensor::activation::log_softmax;
 use burn::tensor::backend::{AutodiffBackend, Backend};
@@ -43,38 +48,71 @@ pub fn next_item_cross_entropy<B: Backend>(
     picked.sum().neg().div_scalar(count.max(1) as f64)
 }
 
-/// Continued distillation while training a derived student (AdaRec's stage 2 option):
-/// `(1 - gamma) CE + gamma * T^2 KL(teacher || student)` on the logits of every real position.
-pub struct LogitDistillation<AB: AutodiffBackend> {
-    /// The frozen teacher.
-    pub teacher: FrozenSequenceTeacher<AB>,
-    /// Weight of the KL term.
-    pub gamma: f64,
-    /// Softmax temperature of both sides.
-    pub temperature: f64,
-    /// How the KL reduces over positions.
-    pub reduction: KlReduction,
+/// One computable term of a sequence student's loss, from an [`Objective`].
+#[derive(Debug, Clone, Copy)]
+enum SequenceTerm {
+    /// Next-item cross-entropy over the real positions.
+    CrossEntropy,
+    /// `T^2 KL(teacher || student)` over the real positions, reduced as `reduction` says.
+    Kd { temperature: f64, reduction: KlReduction },
+    /// Relational KD between the logits at the sequences' last positions.
+    Rkd { distance_weight: f64, angle_weight: f64 },
 }
 
-/// The training task of a sequential recommender `N`: next-item cross-entropy, optionally with
-/// [`LogitDistillation`].
+/// The training task of a sequential recommender `N`: a weighted list of objectives (next-item
+/// cross-entropy alone by default; with a frozen teacher, `kd` and `rkd`).
 pub struct SequenceTrainTask<AB: AutodiffBackend, N> {
     data: Arc<SequenceData>,
-    distillation: Option<LogitDistillation<AB>>,
+    terms: Vec<(&'static str, f64, SequenceTerm)>,
+    teacher: Option<FrozenSequenceTeacher<AB>>,
     device: AB::Device,
     net: PhantomData<N>,
 }
 
 impl<AB: AutodiffBackend, N> SequenceTrainTask<AB, N> {
-    /// A task over `data` on `device`.
+    /// A task over `data` on `device` with next-item cross-entropy as its loss.
     pub fn new(data: Arc<SequenceData>, device: AB::Device) -> Self {
-        Self { data, distillation: None, device, net: PhantomData }
+        let terms = vec![("cross_entropy", 1.0, SequenceTerm::CrossEntropy)];
+        Self { data, terms, teacher: None, device, net: PhantomData }
     }
 
-    /// The same task, distilling from a frozen teacher.
-    pub fn with_distillation(self, distillation: LogitDistillation<AB>) -> Self {
-        Self { distillation: Some(distillation), ..self }
+    /// The same task with `objectives` as its loss (`reduction`: how `kd` reduces over positions),
+    /// reading `teacher`; errors name `objective[i]` for a term a sequence student cannot compute or
+    /// that needs the missing teacher.
+    pub fn with_objectives(
+        self,
+        objectives: &[Objective],
+        reduction: KlReduction,
+        teacher: Option<FrozenSequenceTeacher<AB>>,
+    ) -> Result<Self> {
+        let mut terms = Vec::with_capacity(objectives.len());
+        for (i, objective) in objectives.iter().enumerate() {
+            let term = match *objective {
+                Objective::CrossEntropy { .. } => SequenceTerm::CrossEntropy,
+                Objective::Kd { temperature, .. } => SequenceTerm::Kd { temperature, reduction },
+                Objective::Rkd { distance_weight, angle_weight, .. } => {
+                    SequenceTerm::Rkd { distance_weight, angle_weight }
+                }
+                _ => {
+                    let why =
+                        format!("`{}` reads stage features, which a sequence student does not have", objective.name());
+                    return Err(field_error(&format!("objective[{i}].kind"), why));
+                }
+            };
+            if objective.reads_teacher() && teacher.is_none() {
+                return Err(field_error(&format!("objective[{i}]"), format!("`{}` needs a teacher", objective.name())));
+            }
+            terms.push((objective.name(), objective.weight(), term));
+        }
+        Ok(Self { terms, teacher, ..self })
     }
+}
+
+/// The rows of `logits: [batch, time, items + 1]` at the last position: `[batch, items + 1]` (every
+/// training window is left-padded, so its last position is real).
+fn last_position<B: Backend>(logits: Tensor<B, 3>) -> Tensor<B, 2> {
+    let [batch, time, rows] = logits.dims();
+    logits.slice([0..batch, time - 1..time, 0..rows]).reshape([batch, rows])
 }
 
 /// The training batch of the examples at `indices` (positions in `data.train_windows`).
@@ -103,24 +141,42 @@ where
     }
 
     fn loss(&self, net: &N, batch: &Self::Batch, _at: EpochAt) -> TaskLoss<AB> {
-        let logits = net.sequence_logits(batch.inputs.clone());
-        let ce = next_item_cross_entropy(logits.clone(), batch.targets.clone(), batch.count);
-        let Some(kd) = &self.distillation else {
-            return TaskLoss {
-                total: ce.clone(),
-                terms: vec![("cross_entropy", ce)],
-                correct: None,
-                count: batch.count,
+        let logits = net.sequence_logits(batch.inputs.clone()); // [batch, time, items + 1]
+        // The teacher runs only when a term reads it (a cross-entropy-only run has none).
+        let teacher = self
+            .teacher
+            .as_ref()
+            .filter(|_| self.terms.iter().any(|(_, _, term)| !matches!(term, SequenceTerm::CrossEntropy)))
+            .map(|t| Tensor::<AB, 3>::from_inner(t.net.forward(batch.inputs.clone().inner()))); // [batch, time, items + 1]
+        let mut total: Option<Tensor<AB, 1>> = None;
+        let mut terms = Vec::with_capacity(self.terms.len());
+        for &(name, weight, term) in &self.terms {
+            let value = match (term, &teacher) {
+                (SequenceTerm::CrossEntropy, _) => {
+                    next_item_cross_entropy(logits.clone(), batch.targets.clone(), batch.count)
+                }
+                (SequenceTerm::Kd { temperature, reduction }, Some(teacher)) => {
+                    let mask = batch.targets.clone().not_equal_elem(0).float(); // [batch, time]
+                    let sequences = mask.dims()[0];
+                    masked_logit_kl(logits.clone(), teacher.clone(), mask, batch.count, temperature)
+                        .mul_scalar(reduction.scale(batch.count, sequences))
+                }
+                (SequenceTerm::Rkd { distance_weight, angle_weight }, Some(teacher)) => rkd_loss(
+                    last_position(logits.clone()),
+                    last_position(teacher.clone()),
+                    distance_weight,
+                    angle_weight,
+                ),
+                // `with_objectives` refuses a teacher term without a teacher.
+                (_, None) => Tensor::zeros([1], &self.device),
             };
-        };
-        let teacher = Tensor::from_inner(kd.teacher.net.forward(batch.inputs.clone().inner())); // [batch, time, items + 1]
-        let mask = batch.targets.clone().not_equal_elem(0).float(); // [batch, time]
-        let sequences = mask.dims()[0];
-        let kl = masked_logit_kl(logits, teacher, mask, batch.count, kd.temperature)
-            .mul_scalar(kd.reduction.scale(batch.count, sequences));
+            let weighted = value.clone().mul_scalar(weight);
+            total = Some(total.map_or(weighted.clone(), |t| t + weighted));
+            terms.push((name, value));
+        }
         TaskLoss {
-            total: ce.clone().mul_scalar(1.0 - kd.gamma) + kl.clone().mul_scalar(kd.gamma),
-            terms: vec![("cross_entropy", ce), ("logit_kl", kl)],
+            total: total.unwrap_or_else(|| Tensor::zeros([1], &self.device)),
+            terms,
             correct: None,
             count: batch.count,
         }

@@ -59,27 +59,17 @@ impl DistillConfig {
         if super::objectives::feature_taps(&self.objective)? == Some(TapPoint::PreActivation) {
             self.student.model.validate_preact("student.model", "the overhaul distance")?;
         }
-        for (i, objective) in self.objective.iter().enumerate() {
-            objective.validate(&format!("objective[{i}]"))?;
-            if self.objective[..i].iter().any(|o| o.name() == objective.name()) {
-                return Err(field_error(
-                    &format!("objective[{i}].kind"),
-                    format!("`{}` is listed twice", objective.name()),
-                ));
-            }
-        }
-        Ok(())
+        crate::distill::objective::validate_objectives(&self.objective)
     }
 
-    /// The config as kept in a run directory: relative paths made absolute against `base`.
-    pub fn resolved(mut self, base: &Path) -> Self {
-        self.data.dir = self.data.dir.map(|dir| crate::files::absolute_from(base, &dir));
+    /// Makes every relative path absolute against `base` (the folder of the file it was read from).
+    pub fn resolve_paths(&mut self, base: &Path) {
+        self.data.dir = self.data.dir.take().map(|dir| crate::files::absolute_from(base, &dir));
         self.teacher.resolve(base);
         self.student.model.resolve(base);
         for objective in &mut self.objective {
             objective.resolve(base);
         }
-        self
     }
 
     /// The config as TOML text.

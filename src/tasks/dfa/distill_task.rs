@@ -8,6 +8,7 @@ use super::objectives::{Objective, apply, feature_taps};
 use super::search_task::{TeacherBatch, stage_outputs, teacher_batch};
 use super::teacher::FrozenTeacher;
 use crate::data::{Augment, ImageSet};
+use crate::distill::rkd_loss;
 use crate::metrics::{correct_count, cross_entropy};
 use crate::models::residual::STEM_CHANNELS;
 use crate::models::{Model, StageShape, StagedClassifier, TapPoint};
@@ -88,6 +89,9 @@ impl<AB: AutodiffBackend> DistillTask<AB> {
             Objective::CrossEntropy { .. } => cross_entropy(s.logits.clone(), batch.labels.clone()),
             Objective::Kd { temperature, .. } => {
                 apply::kd(s.logits.clone(), batch.teacher.logits.clone(), *temperature)
+            }
+            Objective::Rkd { distance_weight, angle_weight, .. } => {
+                rkd_loss(s.logits.clone(), batch.teacher.logits.clone(), *distance_weight, *angle_weight)
             }
             Objective::Attention { p, .. } => apply::attention(&s.stages, &teacher_stages(), *p),
             Objective::Fitnet { distance, .. } => apply::features(&s.connected(net), &teacher_stages(), &[], *distance),
