@@ -9,6 +9,7 @@ pub mod tradeoff;
 
 use crate::error::Result;
 use crate::plot::{WeightTable, evolution, heatmap, metric_curves};
+use crate::run::figures::{EpochFigures, write_epoch_figures};
 use crate::search::history::{EVAL_ACC, EVAL_LOSS};
 use crate::search::{EpochRecord, SearchState};
 use crate::space::{ArchGraph, ChoiceKind};
@@ -17,11 +18,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 /// One named series of `(epoch, value)` points (epochs 1-based).
-type Series = (String, Vec<(f64, f64)>);
+type Series = crate::run::figures::Series;
 
 /// The points of `value` over the history of `state`, at 1-based epochs, skipping epochs without one.
 fn epoch_series(state: &SearchState, name: &str, value: impl Fn(&EpochRecord) -> Option<f64>) -> Series {
-    (name.to_string(), state.history.iter().filter_map(|r| value(r).map(|v| ((r.epoch + 1) as f64, v))).collect())
+    crate::run::figures::epoch_series(&state.history, name, value)
 }
 
 /// Writes every figure of `state` into `run_dir/plots`.
@@ -59,7 +60,7 @@ pub fn write_search_figures(run_dir: &Path, space: &ArchGraph, state: &SearchSta
         plain_choices_heatmap(space, last, &dir)?;
     }
     write_term_curves(state, &dir)?;
-    write_loss_and_accuracy(state, &dir)?;
+    write_loss_and_accuracy(state, run_dir)?;
     emd::write_emd_figures(state, &dir)?;
     arch_grads::write_arch_grad_figures(space, state, &dir)?;
     ranking::write_ranking_figures(state, &dir)
@@ -69,7 +70,7 @@ pub fn write_search_figures(run_dir: &Path, space: &ArchGraph, state: &SearchSta
 /// accuracy. The running means are averaged over the epoch's steps in training mode while the weights
 /// move; the eval pass is DARTS's reported figure (evaluation mode, whole validation split, epoch end).
 /// Single-level search takes both means from the same steps, so they are drawn as one line.
-fn write_loss_and_accuracy(state: &SearchState, dir: &Path) -> Result<()> {
+fn write_loss_and_accuracy(state: &SearchState, run_dir: &Path) -> Result<()> {
     let single_level = state.history.iter().all(|r| r.train_loss == r.extras.val_loss);
     let mut losses = if single_level {
         vec![epoch_series(state, "train = val (single-level steps, running mean)", |r| Some(r.train_loss))]
@@ -85,17 +86,21 @@ fn write_loss_and_accuracy(state: &SearchState, dir: &Path) -> Result<()> {
         losses.push(eval_pass);
     }
     let terms: BTreeSet<&String> = state.history.iter().flat_map(|r| r.train_terms.keys()).collect();
-    let y_label = if terms.len() > 1 { "total loss (weighted sum of the terms)" } else { "cross-entropy loss" };
-    metric_curves("search loss", "epoch", y_label, &losses, &dir.join("search_loss"))?;
-    let accuracy = [
+    let loss_label = if terms.len() > 1 { "total loss (weighted sum of the terms)" } else { "cross-entropy loss" };
+    let accuracies = vec![
         epoch_series(state, "train (weight steps, running mean)", |r| r.train_acc),
         epoch_series(state, "val (arch steps, running mean)", |r| r.extras.val_acc),
         epoch_series(state, "val (eval pass, epoch end)", |r| r.metric(EVAL_ACC)),
     ];
-    if accuracy.iter().any(|(_, points)| !points.is_empty()) {
-        metric_curves("search accuracy", "epoch", "accuracy", &accuracy, &dir.join("search_accuracy"))?;
-    }
-    Ok(())
+    let figures = EpochFigures {
+        stem: "search",
+        loss_title: "search loss".to_string(),
+        loss_label,
+        losses,
+        accuracy_title: "search accuracy".to_string(),
+        accuracies,
+    };
+    write_epoch_figures(run_dir, &figures)
 }
 
 /// One heatmap of every plain choice (DFA: a row per teacher stage, a column per block), the cells a

@@ -6,6 +6,7 @@
 
 pub mod checkpoint;
 pub mod epochs;
+pub mod figures;
 pub mod folder;
 pub mod loss;
 pub mod meter;

@@ -127,7 +127,7 @@ mod tests {
         })
         .unwrap();
         assert_eq!(started, Toy { seed: 5, data: crate::files::absolute_from(&configs, Path::new("../data/set.txt")) });
-        assert_eq!(prepared, [out.clone()]);
+        assert_eq!(prepared, std::slice::from_ref(&out));
         let resumed: Toy = open_run(&RunStart::Resume, &out, |_, _| panic!("a resumed run prepares nothing")).unwrap();
         // The same file, reached through the run folder's copy.
         std::fs::create_dir_all(root.join("data")).unwrap();
