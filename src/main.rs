@@ -19,7 +19,6 @@ use kdnas::app::quickstart::quickstart;
 use kdnas::app::quickstart_adarec::quickstart_adarec;
 use kdnas::app::quickstart_dfa::quickstart_dfa;
 use kdnas::app::ranking_eval_cmd::{evaluate_runs, is_ranking_run, ranking_eval, ranking_table};
-use kdnas::app::run_config::RunConfig;
 use kdnas::app::search_cmd::{
     PreparedRun, RUN_CONFIG, SearchControl, SpaceRunConfig, prepare_from_file, reopen_run, run_prepared,
 };
@@ -36,6 +35,7 @@ use kdnas::space::load_space;
 use kdnas::supernet::OpEvaluation;
 use kdnas::tasks::adarec::config::AdarecSearchConfig;
 use kdnas::tasks::dfa::config::DfaSearchConfig;
+use kdnas::tasks::image::RunConfig;
 use kdnas::tasks::{TaskKind, TaskSection, task_kind_of};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};

@@ -4,9 +4,9 @@
 mod common;
 
 use common::{Cpu, manifest, temp_dir};
-use kdnas::app::run_config::RunConfig;
 use kdnas::app::search_cmd::{SearchControl, prepare_new_run, reopen_run, run_prepared};
 use kdnas::search::SearchState;
+use kdnas::tasks::image::RunConfig;
 use std::path::Path;
 
 const CONFIG: &str = r#"

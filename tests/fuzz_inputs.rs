@@ -20,7 +20,6 @@ use common::{Cpu, manifest};
 use flate2::Compression;
 use flate2::write::GzEncoder;
 use kdnas::KdnasError;
-use kdnas::app::run_config::RunConfig;
 use kdnas::app::search_cmd::{SearchControl, prepare_new_run, reopen_run, run_prepared};
 use kdnas::data::{
     CIFAR_IMAGE_BYTES, CifarFormat, FASHION_MNIST_NORMALIZATION, encode_idx, load_cifar_dir, load_idx_dir,
@@ -31,6 +30,7 @@ use kdnas::manifest::{FileRecord, MANIFEST, Manifest};
 use kdnas::models::{CellNetwork, NetworkConfig};
 use kdnas::ops::conv2d::OpMode;
 use kdnas::space::{ArchGraph, load_space};
+use kdnas::tasks::image::RunConfig;
 use proptest::collection::vec;
 use proptest::prelude::*;
 use proptest::sample::Index;

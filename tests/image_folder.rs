@@ -12,8 +12,8 @@ use flate2::Compression;
 use flate2::write::GzEncoder;
 use image::{DynamicImage, GrayImage, ImageFormat, RgbImage};
 use kdnas::KdnasError;
-use kdnas::app::run_config::RunConfig;
 use kdnas::data::{ImageFolderSets, PerClassLimits, load_image_folder};
+use kdnas::tasks::image::RunConfig;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 

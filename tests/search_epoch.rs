@@ -12,7 +12,6 @@ use burn::tensor::ElementConversion;
 use burn::tensor::backend::Backend;
 use common::instrumented::tiny_search;
 use common::{Cpu, manifest, run_fresh_search, run_fresh_search_calling, temp_dir};
-use kdnas::app::run_config::RunConfig;
 use kdnas::app::search_cmd::{SearchControl, prepare_new_run, run_prepared};
 use kdnas::data::image_batch;
 use kdnas::metrics::{correct_count, cross_entropy};
@@ -23,6 +22,7 @@ use kdnas::run::best_epoch;
 use kdnas::search::config::{DeriveEpoch, validation_figure};
 use kdnas::search::{EpochRecord, SearchConfig, SearchState};
 use kdnas::supernet::{ArchParams, Relaxation};
+use kdnas::tasks::image::RunConfig;
 use std::cell::RefCell;
 use std::path::Path;
 

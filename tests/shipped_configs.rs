@@ -2,13 +2,13 @@
 //! written for (chosen by its name and `[task] kind`), so a config field renamed or added in the code
 //! cannot leave a documented command or a results script with a config it refuses.
 
-use kdnas::app::run_config::RunConfig;
-use kdnas::app::sequence_teacher_cmd::SequenceTeacherConfig;
-use kdnas::app::teacher_cmd::TeacherConfig;
 use kdnas::space::load_space;
 use kdnas::tasks::adarec::config::{AdarecFinetuneConfig, AdarecSearchConfig};
+use kdnas::tasks::adarec::teacher_config::SequenceTeacherConfig;
 use kdnas::tasks::dfa::config::DfaSearchConfig;
 use kdnas::tasks::dfa::distill_config::DistillConfig;
+use kdnas::tasks::image::RunConfig;
+use kdnas::tasks::image::TeacherConfig;
 use kdnas::tasks::{TaskKind, task_kind_of};
 use std::path::{Path, PathBuf};
 

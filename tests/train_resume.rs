@@ -7,12 +7,12 @@ use burn::module::Module;
 use burn::record::{FullPrecisionSettings, NamedMpkFileRecorder};
 use burn::tensor::{Distribution, Tensor};
 use common::{Cpu, temp_dir};
-use kdnas::app::run_config::RunConfig;
 use kdnas::app::train_cmd::{TrainArgs, TrainStart, train_command};
 use kdnas::export::Genotype;
 use kdnas::models::CellNetwork;
 use kdnas::ops::conv2d::OpMode;
 use kdnas::run::RunSummary;
+use kdnas::tasks::image::RunConfig;
 use std::path::{Path, PathBuf};
 
 /// The inner (non-autodiff) CPU backend, for evaluating saved networks.

@@ -2,7 +2,6 @@
 //! or of a derived-network training run (`kdnas train`) on the run's test set or on other data: top-1, top-5, per-class accuracy and the confusion matrix,
 //! printed, written to `eval.json` and drawn as a row-normalised heatmap.
 
-use super::run_config::RunConfig;
 use super::teacher_cmd::{ModelInfo, best_weights, data_relative_to};
 use super::train_cmd::{TRAIN_GENOTYPE, derived_network_config};
 use crate::config_file::locate_usage;
@@ -18,6 +17,7 @@ use crate::run::checkpoint::load_module;
 use crate::run::folder::FINAL_WEIGHTS;
 use crate::run::folder::RUN_CONFIG;
 use crate::space::{ArchGraph, Source};
+use crate::tasks::image::RunConfig;
 use crate::train::ImageClassifier;
 use crate::train::classify::{ClassifierScores, score_classifier};
 use burn::tensor::Tensor;

@@ -13,7 +13,6 @@ pub mod quickstart;
 pub mod quickstart_adarec;
 pub mod quickstart_dfa;
 pub mod ranking_eval_cmd;
-pub mod run_config;
 pub mod search_cmd;
 pub mod sequence_teacher_cmd;
 pub mod teacher_cmd;

@@ -102,7 +102,7 @@ pub fn quickstart_adarec<AB: AutodiffBackend>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::app::sequence_teacher_cmd::SequenceTeacherConfig;
+    use crate::tasks::adarec::teacher_config::SequenceTeacherConfig;
 
     #[test]
     fn the_example_configs_it_writes_load_and_point_into_the_output_folder() {

@@ -3,7 +3,6 @@
 //! and inference latency in ms per 1,000 users, measured on this machine.
 
 use super::eval_cmd::{locate, read_data_section};
-use super::sequence_teacher_cmd::SequenceTeacherConfig;
 use super::teacher_cmd::best_weights;
 use crate::data::sequence::{EvalSplit, eval_batch};
 use crate::error::{KdnasError, Result};
@@ -20,6 +19,7 @@ use crate::tasks::adarec::config::AdarecFinetuneConfig;
 use crate::tasks::adarec::data::{SequenceData, SequenceDataConfig};
 use crate::tasks::adarec::ranking::{named_metrics, rank_users};
 use crate::tasks::adarec::recommender::SequenceRecommender;
+use crate::tasks::adarec::teacher_config::SequenceTeacherConfig;
 use burn::backend::Autodiff;
 use burn::tensor::backend::Backend;
 use burn::tensor::{Int, Tensor};

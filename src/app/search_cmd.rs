@@ -1,7 +1,6 @@
 //! `kdnas search`: prepare a run directory, search, and write the outputs.
 
 use super::outputs::write_search_outputs;
-use super::run_config::RunConfig;
 use crate::data::{DataConfig, ImageSet};
 use crate::error::{KdnasError, Result};
 use crate::export::{DeriveRule, Genotype};
@@ -17,6 +16,7 @@ use crate::search::{OnDeriveEpoch, SearchConfig, SearchRun, SearchTask, run_sear
 use crate::space::{ArchGraph, parse_space};
 use crate::supernet::ArchParams;
 use crate::tasks::image::ImageSearchTask;
+use crate::tasks::image::RunConfig;
 use burn::tensor::backend::AutodiffBackend;
 use std::path::{Path, PathBuf};
 

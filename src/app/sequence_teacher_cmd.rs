@@ -4,15 +4,13 @@
 
 use super::teacher_cmd::TeacherArgs;
 use crate::error::Result;
-use crate::files::absolute_from;
 use crate::manifest::Fingerprint;
 use crate::metrics::trainable_params;
-use crate::models::nextitnet::{NextItNet, NextItNetConfig};
+use crate::models::nextitnet::NextItNet;
 use crate::run::folder::write_final_outputs;
 use crate::run::{FolderConfig, RunProgress, RunSummary, open_run};
-use crate::tasks::adarec::data::SequenceDataConfig;
+use crate::tasks::adarec::teacher_config::SequenceTeacherConfig;
 use crate::tasks::adarec::train_task::SequenceTrainTask;
-use crate::tasks::{TaskKind, TaskSection};
 use crate::train::figures::write_training_figures;
 use crate::train::records::best_train_epoch;
 use crate::train::{TrainConfig, TrainOutcome, TrainRun, train_loop};
@@ -24,40 +22,6 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::metrics::ranking::BEST_RANKING_METRIC;
-
-/// A NextItNet teacher config file (`[task] kind = "adarec"`, `[data]`, `[model]`, `[train]`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SequenceTeacherConfig {
-    /// Seed of everything random.
-    #[serde(default)]
-    pub seed: u64,
-    /// Must say `adarec`.
-    pub task: TaskSection,
-    /// Sequence data.
-    pub data: SequenceDataConfig,
-    /// NextItNet sizes.
-    #[serde(default)]
-    pub model: NextItNetConfig,
-    /// Training hyper-parameters.
-    pub train: TrainConfig,
-}
-
-impl SequenceTeacherConfig {
-    /// Reads and validates a config file; errors name the file, the line and the field.
-    pub fn load(path: &Path) -> Result<Self> {
-        crate::config_file::load_config(path, Self::validate)
-    }
-
-    /// Checks every section.
-    pub fn validate(&self) -> Result<()> {
-        self.task.expect(TaskKind::Adarec)?;
-        self.data.validate()?;
-        self.model.validate("model")?;
-        self.train.validate()?;
-        self.train.refuse_image_fields("a NextItNet is sized by [model]")
-    }
-}
 
 /// What a NextItNet teacher run reports (also `result.json` once every epoch is done or the run stopped early).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -117,20 +81,6 @@ impl SequenceTeacherSummary {
             stopped_early: outcome.stopped_early,
             seconds: history.iter().map(|r| r.seconds).sum(),
         }
-    }
-}
-
-impl FolderConfig for SequenceTeacherConfig {
-    const COMMAND: &'static str = "teacher train";
-    const WHAT: &'static str = "training run";
-    fn load(path: &Path) -> Result<Self> {
-        SequenceTeacherConfig::load(path)
-    }
-    fn set_seed(&mut self, seed: u64) {
-        self.seed = seed;
-    }
-    fn resolve(&mut self, base: &Path) {
-        self.data.path = self.data.path.take().map(|p| absolute_from(base, &p));
     }
 }
 

@@ -9,11 +9,12 @@ use crate::manifest::Fingerprint;
 use crate::metrics::trainable_params;
 use crate::models::{Model, ModelConfig};
 use crate::run::folder::write_final_outputs;
-use crate::run::{FolderConfig, RunProgress, RunStart, RunSummary, open_run};
+use crate::run::{RunProgress, RunStart, RunSummary, open_run};
+use crate::tasks::image::TeacherConfig;
 use crate::train::epochs::{BEST_DIR, BEST_WEIGHTS};
 use crate::train::figures::write_training_figures;
 use crate::train::records::best_train_epoch;
-use crate::train::{ImageTrainTask, TrainConfig, TrainEpoch, TrainOutcome, TrainRun, train_loop};
+use crate::train::{ImageTrainTask, TrainEpoch, TrainOutcome, TrainRun, train_loop};
 use burn::module::AutodiffModule;
 use burn::tensor::backend::AutodiffBackend;
 use serde::{Deserialize, Serialize};
@@ -21,49 +22,6 @@ use std::path::{Path, PathBuf};
 
 /// What the network of a teacher run directory is built for (architecture, input channels, classes).
 pub const MODEL_INFO: &str = "model.json";
-
-/// A teacher-training config file.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TeacherConfig {
-    /// Seed of everything random.
-    #[serde(default)]
-    pub seed: u64,
-    /// Image data.
-    #[serde(default)]
-    pub data: DataConfig,
-    /// The network to train.
-    pub model: ModelConfig,
-    /// Training hyper-parameters.
-    #[serde(default)]
-    pub train: TrainConfig,
-}
-
-impl TeacherConfig {
-    /// Reads and validates a config file; errors name the file, the line and the field.
-    pub fn load(path: &Path) -> Result<Self> {
-        crate::config_file::load_config(path, Self::validate)
-    }
-
-    /// Checks every section, and that `[train]` sets nothing that only derived cell networks have.
-    pub fn validate(&self) -> Result<()> {
-        use crate::validate::field_error;
-        self.data.validate()?;
-        self.model.validate_teacher("model")?;
-        self.train.validate()?;
-        let derived_only = "only applies to derived cell networks (kdnas train); a teacher is sized by [model]";
-        if self.train.channels.is_some() {
-            return Err(field_error("train.channels", derived_only));
-        }
-        if self.train.layers.is_some() {
-            return Err(field_error("train.layers", derived_only));
-        }
-        if self.train.drop_path != 0.0 {
-            return Err(field_error("train.drop_path", "only derived cell networks have drop path"));
-        }
-        Ok(())
-    }
-}
 
 /// `model.json`: what the network of a teacher run is, so that its weights can be loaded without the
 /// training data.
@@ -168,20 +126,6 @@ impl TeacherSummary {
             seconds: history.iter().map(|r| r.seconds).sum(),
             epochs_run: outcome.epochs_run,
         }
-    }
-}
-
-impl FolderConfig for TeacherConfig {
-    const COMMAND: &'static str = "teacher train";
-    const WHAT: &'static str = "training run";
-    fn load(path: &Path) -> Result<Self> {
-        TeacherConfig::load(path)
-    }
-    fn set_seed(&mut self, seed: u64) {
-        self.seed = seed;
-    }
-    fn resolve(&mut self, base: &Path) {
-        self.data.dir = self.data.dir.take().map(|dir| crate::files::absolute_from(base, &dir));
     }
 }
 

@@ -1,7 +1,6 @@
 //! `kdnas train`: build the derived network of a genotype and train it from scratch, checkpointing
 //! every epoch; `--resume DIR` continues a stopped run exactly.
 
-use super::run_config::RunConfig;
 use crate::error::{KdnasError, Result};
 use crate::export::Genotype;
 use crate::manifest::Fingerprint;
@@ -11,6 +10,7 @@ use crate::ops::conv2d::OpMode;
 use crate::run::checkpoint::refuse_existing_run;
 use crate::run::folder::{RUN_CONFIG, load_run_copy, write_final_outputs};
 use crate::run::{RunProgress, RunSummary};
+use crate::tasks::image::RunConfig;
 use crate::train::figures::write_training_figures;
 use crate::train::{ImageTrainTask, TrainRun, train_loop};
 use burn::module::AutodiffModule;

@@ -11,7 +11,11 @@ use std::path::Path;
 pub type Series = (String, Vec<(f64, f64)>);
 
 /// The points of `value` over `history`, at 1-based epochs, skipping epochs without a value.
-pub fn epoch_series<X>(history: &[EpochRecord<X>], name: &str, value: impl Fn(&EpochRecord<X>) -> Option<f64>) -> Series {
+pub fn epoch_series<X>(
+    history: &[EpochRecord<X>],
+    name: &str,
+    value: impl Fn(&EpochRecord<X>) -> Option<f64>,
+) -> Series {
     (name.to_string(), history.iter().filter_map(|r| value(r).map(|v| ((r.epoch + 1) as f64, v))).collect())
 }
 

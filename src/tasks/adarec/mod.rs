@@ -1,5 +1,5 @@
 //! AdaRec (spec/adarec.md): sequential recommendation with a NextItNet teacher and a searched causal
-//! 1-D student. Data and ranking evaluation, the training task shared by the teacher and derived
+//! 1-D student. Configs (search, fine-tuning, teacher), data and ranking evaluation, the training task shared by the teacher and derived
 //! students, the frozen teacher, and the search task with its losses.
 
 pub mod budget;
@@ -12,4 +12,5 @@ pub mod recommender;
 pub mod search_task;
 pub mod student;
 pub mod teacher;
+pub mod teacher_config;
 pub mod train_task;
