@@ -28,9 +28,9 @@ use kdnas::app::train_cmd::{TrainArgs, TrainStart, train_command};
 use kdnas::config_file::locate_in_config;
 use kdnas::export::DeriveRule;
 use kdnas::models::NetworkConfig;
-use kdnas::run::checkpoint::existing_checkpoint;
 use kdnas::run::{RunStart, run_end_text};
 use kdnas::search::SearchMode;
+use kdnas::search::checkpoint::load_search_state;
 use kdnas::space::load_space;
 use kdnas::supernet::OpEvaluation;
 use kdnas::tasks::adarec::config::AdarecSearchConfig;
@@ -709,11 +709,7 @@ fn run(cli: Cli) -> Result<()> {
                 Some(RuleArg::Argmax) => DeriveRule::Argmax,
                 None => run.config.derive,
             };
-            let checkpoint =
-                existing_checkpoint(&run_dir).with_context(|| format!("{}: no checkpoint yet", run_dir.display()))?;
-            let state_path = checkpoint.join("state.json");
-            let text = std::fs::read(&state_path).with_context(|| format!("reading {}", state_path.display()))?;
-            let state = serde_json::from_slice(&text).with_context(|| format!("parsing {}", state_path.display()))?;
+            let state = load_search_state(&run_dir)?;
             let genotype = write_search_outputs(&run_dir, &run.space, &state, rule, run.config.search.derive_from)?;
             println!("genotype: {}", genotype_line(&genotype));
             Ok(())

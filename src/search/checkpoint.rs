@@ -70,6 +70,12 @@ pub fn load<AB: AutodiffBackend, N: AutodiffModule<AB>>(
     Ok((net, arch, opt, state))
 }
 
+/// The loop state of the search in `run_dir` (its records), read from its checkpoint without the
+/// modules, as `kdnas derive` needs it; errors name the missing or unreadable file.
+pub fn load_search_state(run_dir: &Path) -> Result<SearchState> {
+    load_state(&checkpoint_to_resume(run_dir)?)
+}
+
 /// Checks that the loop state agrees with itself and with the architecture: one record per finished
 /// epoch, and every record's weights shaped like the choice groups (plots and derivation index them).
 fn check_state<AB: AutodiffBackend>(path: &Path, state: &SearchState, arch: &ArchParams<AB>) -> Result<()> {
