@@ -9,12 +9,10 @@ use super::teacher_cmd::TeacherArgs;
 use crate::distill::objective::Objective;
 use crate::error::{KdnasError, Result};
 use crate::export::Genotype;
-use crate::files::absolute_from;
 use crate::manifest::Fingerprint;
 use crate::metrics::trainable_params;
 use crate::models::sequence_cell_network::SequenceCellNetwork;
 use crate::ops::OpMode;
-use crate::run::FolderConfig;
 use crate::run::checkpoint::load_module_file;
 use crate::run::folder::RUN_CONFIG;
 use crate::tasks::adarec::config::{AdarecFinetuneConfig, StudentInit};
@@ -24,27 +22,6 @@ use crate::tasks::adarec::train_task::SequenceTrainTask;
 use burn::tensor::backend::AutodiffBackend;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-
-impl FolderConfig for AdarecFinetuneConfig {
-    const COMMAND: &'static str = "adarec finetune";
-    const WHAT: &'static str = "training run";
-    fn load(path: &Path) -> Result<Self> {
-        AdarecFinetuneConfig::load(path)
-    }
-    fn set_seed(&mut self, seed: u64) {
-        self.seed = seed;
-    }
-    fn resolve(&mut self, base: &Path) {
-        self.data.path = self.data.path.take().map(|p| absolute_from(base, &p));
-        self.genotype = absolute_from(base, &self.genotype);
-        if let Some(kd) = &mut self.kd {
-            kd.teacher.resolve(base);
-        }
-        if let Some(teacher) = &mut self.teacher {
-            teacher.resolve(base);
-        }
-    }
-}
 
 /// The search's [`STUDENT_INIT_FILE`] beside `genotype`, or an error saying why it is not there.
 fn search_student_init(genotype: &Path) -> Result<PathBuf> {

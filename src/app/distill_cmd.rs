@@ -9,7 +9,7 @@ use crate::manifest::Fingerprint;
 use crate::metrics::trainable_params;
 use crate::models::StagedClassifier;
 use crate::run::folder::{RUN_CONFIG, write_final_outputs};
-use crate::run::{FolderConfig, RunStart, open_run};
+use crate::run::{RunStart, open_run};
 use crate::tasks::dfa::FrozenTeacher;
 use crate::tasks::dfa::distill_config::DistillConfig;
 use crate::tasks::dfa::distill_task::{BoundObjective, DistillStudent, DistillTask};
@@ -35,20 +35,6 @@ pub struct DistillArgs {
 /// File of a distillation run directory with the copy of a DARTS student's genotype the run builds
 /// the student from.
 pub const STUDENT_GENOTYPE: &str = "student_genotype.json";
-
-impl FolderConfig for DistillConfig {
-    const COMMAND: &'static str = "distill";
-    const WHAT: &'static str = "distillation run";
-    fn load(path: &Path) -> Result<Self> {
-        DistillConfig::load(path)
-    }
-    fn set_seed(&mut self, seed: u64) {
-        self.seed = seed;
-    }
-    fn resolve(&mut self, base: &Path) {
-        self.resolve_paths(base);
-    }
-}
 
 /// Copies a DARTS student's genotype into the new run folder `out` and points `config` at the copy:
 /// the run (and `kdnas eval` of it) builds the student from its own copy, which a later search

@@ -7,6 +7,7 @@ use crate::config_file::{config_toml, load_config, parse_config};
 use crate::distill::objective::{Objective, validate_objectives};
 use crate::error::Result;
 use crate::models::sequence_cell_network::SequenceNetworkConfig;
+use crate::run::FolderConfig;
 use crate::search::SearchConfig;
 use crate::tasks::{TaskKind, TaskSection};
 use serde::{Deserialize, Serialize};
@@ -215,5 +216,26 @@ impl AdarecFinetuneConfig {
         self.validate_objectives()?;
         self.train.validate()?;
         self.train.refuse_image_fields("a student is sized by [student] and its genotype")
+    }
+}
+
+impl FolderConfig for AdarecFinetuneConfig {
+    const COMMAND: &'static str = "adarec finetune";
+    const WHAT: &'static str = "training run";
+    fn load(path: &Path) -> Result<Self> {
+        AdarecFinetuneConfig::load(path)
+    }
+    fn set_seed(&mut self, seed: u64) {
+        self.seed = seed;
+    }
+    fn resolve(&mut self, base: &Path) {
+        self.data.path = self.data.path.take().map(|p| crate::files::absolute_from(base, &p));
+        self.genotype = crate::files::absolute_from(base, &self.genotype);
+        if let Some(kd) = &mut self.kd {
+            kd.teacher.resolve(base);
+        }
+        if let Some(teacher) = &mut self.teacher {
+            teacher.resolve(base);
+        }
     }
 }

@@ -7,6 +7,7 @@ use crate::config_file::{config_toml, load_config};
 use crate::data::DataConfig;
 use crate::error::Result;
 use crate::models::TapPoint;
+use crate::run::FolderConfig;
 use crate::train::TrainConfig;
 use crate::validate::field_error;
 use serde::{Deserialize, Serialize};
@@ -62,18 +63,28 @@ impl DistillConfig {
         crate::distill::objective::validate_objectives(&self.objective)
     }
 
+    /// The config as TOML text.
+    pub fn to_toml(&self) -> Result<String> {
+        config_toml(self)
+    }
+}
+
+impl FolderConfig for DistillConfig {
+    const COMMAND: &'static str = "distill";
+    const WHAT: &'static str = "distillation run";
+    fn load(path: &Path) -> Result<Self> {
+        DistillConfig::load(path)
+    }
+    fn set_seed(&mut self, seed: u64) {
+        self.seed = seed;
+    }
     /// Makes every relative path absolute against `base` (the folder of the file it was read from).
-    pub fn resolve_paths(&mut self, base: &Path) {
+    fn resolve(&mut self, base: &Path) {
         self.data.dir = self.data.dir.take().map(|dir| crate::files::absolute_from(base, &dir));
         self.teacher.resolve(base);
         self.student.model.resolve(base);
         for objective in &mut self.objective {
             objective.resolve(base);
         }
-    }
-
-    /// The config as TOML text.
-    pub fn to_toml(&self) -> Result<String> {
-        config_toml(self)
     }
 }
