@@ -21,8 +21,9 @@ pub trait EpochSteps {
     fn steps(&self) -> usize;
     /// Starts epoch `epoch`: draws the data order from `rng`; returns the learning rate the epoch uses.
     fn begin_epoch(&mut self, epoch: usize, rng: &mut StdRng) -> f64;
-    /// Runs step `step` of epoch `epoch` and returns the progress bar's message (running figures).
-    fn step(&mut self, epoch: usize, step: usize, rng: &mut StdRng) -> Result<String>;
+    /// Runs step `step` of epoch `epoch` at the learning rate `begin_epoch` returned and returns the
+    /// progress bar's message (running figures).
+    fn step(&mut self, epoch: usize, step: usize, lr: f64, rng: &mut StdRng) -> Result<String>;
     /// Evaluates the epoch just trained and returns its record (`seconds` is set by the driver).
     fn end_epoch(&mut self, epoch: usize, lr: f64) -> Result<EpochRecord<Self::Extras>>;
     /// The line printed after epoch `record.epoch` of `epochs`.
@@ -107,7 +108,7 @@ pub fn drive_epochs<B: Backend, S: EpochSteps>(
         let bar =
             progress_bar(plan.progress, per_epoch as u64, &format!("{} {}/{}", plan.label, epoch + 1, plan.epochs));
         for step in 0..per_epoch {
-            let message = steps.step(epoch, step, &mut rng)?;
+            let message = steps.step(epoch, step, lr, &mut rng)?;
             bar.set_message(message);
             bar.inc(1);
         }
@@ -150,7 +151,7 @@ mod tests {
         fn begin_epoch(&mut self, epoch: usize, _rng: &mut StdRng) -> f64 {
             0.1 / (epoch + 1) as f64
         }
-        fn step(&mut self, _epoch: usize, _step: usize, _rng: &mut StdRng) -> Result<String> {
+        fn step(&mut self, _epoch: usize, _step: usize, _lr: f64, _rng: &mut StdRng) -> Result<String> {
             self.steps_run += 1;
             Ok(String::new())
         }

@@ -175,7 +175,7 @@ impl<AB: AutodiffBackend, T: SearchTask<AB>> EpochSteps for SearchSteps<'_, AB, 
         cfg.w_schedule.lr_at(cfg.w_lr, cfg.w_lr_min, epoch, cfg.epochs)
     }
 
-    fn step(&mut self, epoch: usize, step: usize, rng: &mut StdRng) -> Result<String> {
+    fn step(&mut self, epoch: usize, step: usize, lr: f64, rng: &mut StdRng) -> Result<String> {
         let (cfg, task, batch) = (self.run.config, self.task, self.run.config.batch_size);
         let train_idx = &self.train_order[step * batch..((step + 1) * batch).min(self.train_order.len())];
         let train_batch = task.batch(Split::Train, train_idx, rng);
@@ -190,7 +190,7 @@ impl<AB: AutodiffBackend, T: SearchTask<AB>> EpochSteps for SearchSteps<'_, AB, 
             mode: cfg.mode,
             relaxation: &cfg.relaxation,
             noise: cfg.relaxation.needs_noise().then(|| GumbelNoise::sample(&arch)),
-            w_lr: cfg.w_schedule.lr_at(cfg.w_lr, cfg.w_lr_min, epoch, cfg.epochs),
+            w_lr: lr,
             arch_lr: cfg.arch_lr,
             grad_clip: cfg.grad_clip,
             epoch,

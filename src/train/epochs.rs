@@ -204,11 +204,11 @@ where
         cfg.schedule.lr_at(cfg.lr, cfg.lr_min, epoch, cfg.epochs)
     }
 
-    fn step(&mut self, epoch: usize, step: usize, rng: &mut StdRng) -> Result<String> {
+    fn step(&mut self, epoch: usize, step: usize, lr: f64, rng: &mut StdRng) -> Result<String> {
         let cfg = self.run.config;
         let indices = &self.order[step * cfg.batch_size..((step + 1) * cfg.batch_size).min(self.order.len())];
         let batch = self.task.batch(indices, rng);
-        let size = StepSize { lr: cfg.schedule.lr_at(cfg.lr, cfg.lr_min, epoch, cfg.epochs), grad_clip: cfg.grad_clip };
+        let size = StepSize { lr, grad_clip: cfg.grad_clip };
         let at = EpochAt { epoch, epochs: cfg.epochs };
         let net = self.net.take().ok_or_else(net_lost)?;
         let (net, reading) = train_step(self.task, net, &mut self.optimizer, &batch, at, size, step)?;
