@@ -9,11 +9,12 @@ use burn::tensor::backend::Backend;
 use burn::tensor::{Distribution, ElementConversion, Int, Tensor, TensorData};
 use kdnas::metrics::trainable_params;
 use kdnas::models::nextitnet::{NextItNet, NextItNetConfig};
+use kdnas::ops::catalogue::{Catalogue, ZERO_OP};
 use kdnas::ops::causal1d::Op1d;
 use kdnas::ops::causal1d::causality::{change_around, splice_after};
 use kdnas::ops::causal1d::conv::CausalConv1d;
+use kdnas::ops::causal1d::family::causal1d_conv;
 use kdnas::ops::{CandidateOp, OpMode};
-use kdnas::space::catalogue::{CAUSAL1D_OPS, Catalogue, ZERO_OP, causal1d_conv};
 
 /// Forward-only backend: BatchNorm uses its running statistics.
 type Eval = Flex;
@@ -50,10 +51,15 @@ fn assert_causal_map<B: Backend>(what: &str, must_react: bool, f: impl Fn(Tensor
     }
 }
 
+/// Every op of the family except `none` (which is never built).
+fn built_ops() -> Vec<&'static str> {
+    Catalogue::CAUSAL1D.ops().into_iter().filter(|op| *op != ZERO_OP).collect()
+}
+
 #[test]
 fn every_op_is_causal_in_evaluation_in_both_modes() {
     for mode in MODES {
-        for op in CAUSAL1D_OPS.iter().filter(|op| **op != ZERO_OP) {
+        for op in built_ops() {
             let built = build::<Eval>(op, 4, mode);
             assert_causal_map::<Eval>(&format!("{op} ({mode:?})"), true, |x| built.forward(x));
         }
@@ -63,7 +69,7 @@ fn every_op_is_causal_in_evaluation_in_both_modes() {
 
 #[test]
 fn only_the_batch_norm_ops_see_the_future_in_training() {
-    for op in CAUSAL1D_OPS.iter().filter(|op| **op != ZERO_OP) {
+    for op in built_ops() {
         let built = build::<Train>(op, 4, OpMode::Search);
         let uses_batch_norm = causal1d_conv(op).is_some_and(|spec| spec.batch_norm);
         if uses_batch_norm {
@@ -80,12 +86,12 @@ fn only_the_batch_norm_ops_see_the_future_in_training() {
 #[test]
 fn every_op_keeps_the_feature_shape() {
     for mode in MODES {
-        for op in CAUSAL1D_OPS.iter().filter(|op| **op != ZERO_OP) {
+        for op in built_ops() {
             let built = build::<Eval>(op, 3, mode);
             for time in [1, 2, 11] {
                 assert_eq!(built.forward(normal([2, 3, time])).dims(), [2, 3, time], "{op} at length {time}");
             }
-            assert_eq!(built.is_identity(), *op == "skip_connect");
+            assert_eq!(built.is_identity(), op == "skip_connect");
         }
     }
     let zeros = Op1d::<Eval>::zeros(&normal([2, 3, 5]), 1);
@@ -179,9 +185,9 @@ fn causal_pool_input_gradients_match_finite_differences() {
 fn catalogue_counts_equal_the_built_ops() {
     let channels = 5;
     for mode in MODES {
-        for op in CAUSAL1D_OPS.iter().filter(|op| **op != ZERO_OP) {
+        for op in built_ops() {
             let built = build::<Train>(op, channels, mode);
-            let counted = Catalogue::Causal1d.param_count(op, channels, 1, mode.affine()).unwrap();
+            let counted = Catalogue::CAUSAL1D.param_count(op, channels, 1, mode.affine()).unwrap();
             assert_eq!(trainable_params(&built), counted, "{op} ({mode:?})");
             // num_params() also counts BatchNorm's running mean and variance.
             let running = if causal1d_conv(op).is_some_and(|s| s.batch_norm) { 2 * channels } else { 0 };
@@ -189,7 +195,7 @@ fn catalogue_counts_equal_the_built_ops() {
         }
     }
     // dil_cnn_5 at 4 channels over 6 steps: 5 taps x 4 inputs per output, 4 outputs, 6 positions.
-    assert_eq!(Catalogue::Causal1d.flops("dil_cnn_5", 4, 1, 6), Some(5 * 4 * 4 * 6));
+    assert_eq!(Catalogue::CAUSAL1D.flops("dil_cnn_5", 4, 1, 6), Some(5 * 4 * 4 * 6));
 }
 
 /// Sets every one-element parameter (the blocks' ReZero alphas) to `value`.
@@ -316,7 +322,7 @@ fn the_configuration_is_checked_with_field_names() {
 }
 
 #[test]
-fn a_causal1d_space_parses_and_rejects_reduction_cells() {
+fn a_causal1d_space_parses_and_rejects_reduction_cells_and_second_inputs() {
     let space = |reduction: &str| {
         let lines = [
             "name = \"adarec\"",
@@ -324,16 +330,16 @@ fn a_causal1d_space_parses_and_rejects_reduction_cells() {
             "[[cell]]",
             "name = \"seq\"",
             reduction,
-            "inputs = [\"a\", \"b\"]",
+            "inputs = [\"a\"]",
             "[[cell.node]]",
             "name = \"n\"",
-            "from = [\"a\", \"b\"]",
-            "ops = [\"cau_cnn_3\", \"max_pool\", \"none\"]",
+            "from = [\"a\"]",
+            "ops = [\"cau_cnn_3\", \"max_pool\", \"none\", \"dil_cnn_7\"]",
         ];
         lines.join("\n")
     };
     let parsed = kdnas::space::parse_space(&space(""), std::path::Path::new("s.toml")).unwrap();
-    assert_eq!(parsed.catalogue, Catalogue::Causal1d);
+    assert_eq!(parsed.catalogue, Catalogue::CAUSAL1D);
     let err =
         kdnas::space::parse_space(&space("reduction = true"), std::path::Path::new("s.toml")).unwrap_err().to_string();
     assert!(err.starts_with("s.toml:4:") && err.contains("cell[0].reduction"), "{err}");
@@ -341,6 +347,12 @@ fn a_causal1d_space_parses_and_rejects_reduction_cells() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("unknown op `max_pool_3x3`"), "{err}");
+    let two_inputs = space("").replace("inputs = [\"a\"]", "inputs = [\"a\", \"b\"]");
+    let err = kdnas::space::parse_space(&two_inputs, std::path::Path::new("s.toml")).unwrap_err().to_string();
+    assert!(
+        err.contains("cell[0].inputs`: causal1d cells take the previous cell's output: expected 1 inputs, found 2"),
+        "{err}"
+    );
 }
 
 /// The time-major conv (one matrix product over delayed copies) equals the channels-first conv in value

@@ -50,7 +50,7 @@ fn every_broken_cell_is_refused_with_its_field() {
         (
             "three-inputs",
             |g| g["cells"][0]["inputs"] = json!(["c_k-3", "c_k-2", "c_k-1"]),
-            "`cells[0].inputs`: Conv2d cells take the outputs of the two previous cells: expected 2 inputs, found 3",
+            "`cells[0].inputs`: conv2d cells take the outputs of the two previous cells: expected 2 inputs, found 3",
         ),
         (
             "node-named-like-input",

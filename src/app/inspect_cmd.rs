@@ -29,7 +29,7 @@ pub fn inspect_report(
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "space `{}` (catalogue {:?}): {} cell templates, {} choice groups, {} choices",
+        "space `{}` (catalogue {}): {} cell templates, {} choice groups, {} choices",
         space.name,
         space.catalogue,
         space.cells.len(),
@@ -71,7 +71,7 @@ pub fn inspect_report(
             group.candidates.join(", ")
         );
     }
-    if space.catalogue == Catalogue::Causal1d {
+    if space.catalogue == Catalogue::CAUSAL1D {
         write_sequence_costs(&mut out, space, network.channels, sequence_len, latency)?;
         return Ok(out);
     }

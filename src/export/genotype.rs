@@ -338,7 +338,7 @@ fn derived_cell_graph(cell: &DerivedCell, catalogue: Catalogue) -> Result<CellGr
         });
         for e in &node.inputs {
             if e.op == ZERO_OP || !catalogue.contains(&e.op) {
-                return Err(bad(format!("node `{}`: `{}` is not a buildable {catalogue:?} op", node.name, e.op)));
+                return Err(bad(format!("node `{}`: `{}` is not a buildable {catalogue} op", node.name, e.op)));
             }
             let &src = index
                 .get(&e.from)

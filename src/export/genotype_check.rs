@@ -3,6 +3,7 @@
 //! before any network is built so a hand-edited or corrupted file gets an error naming the field.
 
 use super::genotype::{DerivedCell, Genotype};
+use crate::ops::CellRule;
 use crate::space::{Catalogue, ZERO_OP, cell_kind};
 use std::collections::HashSet;
 
@@ -23,21 +24,18 @@ fn fault(field: String, message: String) -> GenotypeFault {
 /// (a `causal1d` network: exactly one normal cell);
 /// a `features` genotype (plain choices, e.g. DFA's aggregation weights) must have no cells.
 pub fn check_genotype(genotype: &Genotype) -> Result<(), GenotypeFault> {
-    if genotype.catalogue == Catalogue::Features {
+    let Some(rule) = genotype.catalogue.cells() else {
         return match genotype.cells.is_empty() {
             true => Ok(()),
-            false => Err(fault("cells".into(), "a `features` genotype has no cells".into())),
+            false => Err(fault("cells".into(), format!("a `{}` genotype has no cells", genotype.catalogue))),
         };
-    }
-    // A DARTS network needs one normal and one reduction cell; a sequence student one (normal) cell.
-    let kinds: &[bool] = match genotype.catalogue {
-        Catalogue::Causal1d => &[false],
-        _ => &[false, true],
     };
+    // A DARTS network needs one normal and one reduction cell; a sequence student one (normal) cell.
+    let kinds: &[bool] = if rule.reductions { &[false, true] } else { &[false] };
     if let Some((i, cell)) = genotype.cells.iter().enumerate().find(|(_, c)| !kinds.contains(&c.reduction)) {
         return Err(fault(
             format!("cells[{i}]"),
-            format!("`{}` is a reduction cell; {:?} networks have none", cell.name, genotype.catalogue),
+            format!("`{}` is a reduction cell; {} networks have none", cell.name, genotype.catalogue),
         ));
     }
     for &reduction in kinds {
@@ -54,25 +52,18 @@ pub fn check_genotype(genotype: &Genotype) -> Result<(), GenotypeFault> {
         }
     }
     for (i, cell) in genotype.cells.iter().enumerate() {
-        check_cell(cell, genotype.catalogue, &format!("cells[{i}]"))?;
+        check_cell(cell, genotype.catalogue, rule, &format!("cells[{i}]"))?;
     }
     Ok(())
 }
 
 /// Checks one derived cell.
-fn check_cell(cell: &DerivedCell, catalogue: Catalogue, field: &str) -> Result<(), GenotypeFault> {
-    let (expected_inputs, sources) = match catalogue {
-        Catalogue::Conv2d => (2, "the outputs of the two previous cells"),
-        Catalogue::Causal1d => (1, "the previous cell's output"),
-        Catalogue::Features => unreachable!("check_genotype returns before the cells of a `features` genotype"),
-    };
+fn check_cell(cell: &DerivedCell, catalogue: Catalogue, rule: CellRule, field: &str) -> Result<(), GenotypeFault> {
+    let (expected_inputs, sources) = (rule.inputs, rule.input_sources);
     if cell.inputs.len() != expected_inputs {
         return Err(fault(
             format!("{field}.inputs"),
-            format!(
-                "{catalogue:?} cells take {sources}: expected {expected_inputs} inputs, found {}",
-                cell.inputs.len()
-            ),
+            format!("{catalogue} cells take {sources}: expected {expected_inputs} inputs, found {}", cell.inputs.len()),
         ));
     }
     let mut known: HashSet<&str> = HashSet::new();
@@ -98,7 +89,7 @@ fn check_cell(cell: &DerivedCell, catalogue: Catalogue, field: &str) -> Result<(
                 return Err(fault(
                     format!("{edge_field}.op"),
                     format!(
-                        "`{}` is not a buildable {catalogue:?} op (known: {})",
+                        "`{}` is not a buildable {catalogue} op (known: {})",
                         edge.op,
                         catalogue.ops().iter().filter(|o| **o != ZERO_OP).copied().collect::<Vec<_>>().join(", ")
                     ),

@@ -48,3 +48,36 @@ pub trait AdoptTrained: Sized {
     /// so in evaluation the adopted op computes what the trained one did.
     fn adopt_trained(self, trained: &Self) -> Result<Self>;
 }
+
+/// How cells built from a family's ops are wired (checked when a space file is read and when a
+/// genotype is loaded).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CellRule {
+    /// Whether a space may declare a reduction cell (edges of stride 2 on the cell's inputs).
+    pub reductions: bool,
+    /// How many inputs each cell reads.
+    pub inputs: usize,
+    /// What those inputs are, for error messages ("the previous cell's output").
+    pub input_sources: &'static str,
+}
+
+/// The description of one op family, free of any backend: its op names in catalogue order, what each
+/// op costs, and how its cells are wired. Build and forward live in the family's `CandidateOp` type
+/// beside it (`ops/<family>/`); [`crate::ops::catalogue::Catalogue`] is the table of families.
+pub trait OpFamily: Sync {
+    /// The family's name as a space file writes it (`catalogue = "..."`).
+    fn name(&self) -> &'static str;
+
+    /// The op names, in catalogue order (the order of the architecture weights' columns).
+    fn op_names(&self) -> Vec<&'static str>;
+
+    /// Convolution kernel weights of `op` on `channels` features (`stride` > 1 on reduction edges;
+    /// no biases, no normalisation); 0 for a parameter-free or unknown op, `None` on overflow.
+    fn kernel_weights(&self, op: &str, channels: usize, stride: usize) -> Option<usize>;
+
+    /// Trainable per-channel vectors of `op`: conv biases, and BatchNorm scale and shift when `affine`.
+    fn channel_vectors(&self, op: &str, stride: usize, affine: bool) -> usize;
+
+    /// How the family's cells are wired; `None` for a family without cells (plain choice groups).
+    fn cells(&self) -> Option<CellRule>;
+}

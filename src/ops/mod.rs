@@ -1,8 +1,11 @@
-//! Candidate-op implementations, one sub-module per catalogue.
+//! Op families: the catalogue (a table of families, `catalogue.rs`) and one folder per family with its
+//! op table, costs, build and forward.
 
+pub mod catalogue;
 pub mod causal1d;
 pub mod conv2d;
 pub mod family;
 pub mod init;
 
-pub use family::{AdoptTrained, CandidateOp, OpMode};
+pub use catalogue::{Catalogue, ZERO_OP};
+pub use family::{AdoptTrained, CandidateOp, CellRule, OpFamily, OpMode};

@@ -356,7 +356,7 @@ mod tests {
         WeightTable {
             title: "Heatmap test table".into(),
             row_labels: (0..14).map(|r| format!("n{} <- in{}", r / 3, r % 3)).collect(),
-            col_labels: crate::space::CONV2D_OPS.map(String::from).to_vec(),
+            col_labels: crate::space::Catalogue::CONV2D.ops().into_iter().map(String::from).collect(),
             values,
         }
     }

@@ -1,13 +1,13 @@
 //! Validation: turns a parsed space file into an [`ArchGraph`], rejecting anything inconsistent with an
 //! error that names the file, line and field.
 
-use super::catalogue::{Catalogue, ZERO_OP};
 use super::file::{CellFile, ChoiceFile, MixFile, NodeFile, OpsRef, SpaceFile};
 use super::graph::{
     ArchGraph, CellGraph, ChoiceGroup, ChoiceKind, ChoiceSlot, EdgeSpec, NodeRole, NodeSpec, cell_kind,
 };
 use super::locate::Source;
 use crate::error::Result;
+use crate::ops::catalogue::{Catalogue, ZERO_OP};
 use petgraph::graph::{DiGraph, NodeIndex};
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Range;
@@ -35,15 +35,13 @@ pub fn build_arch_graph(file: &SpaceFile, src: &Source) -> Result<ArchGraph> {
                 format!("duplicate cell `{}`", cell.name.get_ref()),
             ));
         }
-        if catalogue == Catalogue::Conv2d
-            && let Some(same) = cells.iter().find(|c| c.reduction == cell.reduction)
-        {
+        if let Some(same) = cells.iter().find(|c| c.reduction == cell.reduction) {
             let kind = cell_kind(cell.reduction);
             return Err(src.error(
                 cell.name.span(),
                 format!("{field}.name"),
                 format!(
-                    "`{}` is a second {kind} cell after `{}`: a conv2d cell network uses its one normal cell for every normal layer and its one reduction cell for every reduction layer",
+                    "`{}` is a second {kind} cell after `{}`: a {catalogue} cell network uses its one {kind} cell for every {kind} layer",
                     cell.name.get_ref(),
                     same.name
                 ),
@@ -69,7 +67,7 @@ fn resolve_catalogue(file: &SpaceFile, src: &Source) -> Result<Catalogue> {
                     Catalogue::known_names().join(", ")
                 ),
             )),
-            None => Ok(Catalogue::Features),
+            None => Ok(Catalogue::FEATURES),
         };
     };
     Catalogue::from_name(name.get_ref()).ok_or_else(|| {
@@ -156,7 +154,7 @@ fn check_ops(
             return Err(src.error(
                 span.clone(),
                 format!("{field}[{i}]"),
-                format!("unknown op `{op}` (catalogue {:?} has: {})", catalogue, catalogue.ops().join(", ")),
+                format!("unknown op `{op}` (catalogue {catalogue} has: {})", catalogue.ops().join(", ")),
             ));
         }
         if ops[..i].iter().any(|(o, _)| o == op) {
@@ -268,19 +266,28 @@ fn build_cell(
 ) -> Result<CellGraph> {
     let name = cell.name.get_ref().clone();
     let share = cell.share.clone().unwrap_or_else(|| name.clone());
-    if catalogue == Catalogue::Causal1d && cell.reduction {
+    let Some(rule) = catalogue.cells() else {
+        return Err(src.error(
+            cell.name.span(),
+            format!("{field}.name"),
+            format!("cell `{name}`: the {catalogue} catalogue has no cells, only plain `[[choice]]` groups"),
+        ));
+    };
+    if cell.reduction && !rule.reductions {
         return Err(src.error(
             cell.name.span(),
             format!("{field}.reduction"),
-            format!("cell `{name}`: causal1d ops never shorten a sequence, so a cell cannot be a reduction"),
+            format!("cell `{name}`: {catalogue} ops never shorten their input, so a cell cannot be a reduction"),
         ));
     }
-    if catalogue == Catalogue::Conv2d && cell.inputs.get_ref().len() != 2 {
+    if cell.inputs.get_ref().len() != rule.inputs {
         return Err(src.error(
             cell.inputs.span(),
             format!("{field}.inputs"),
             format!(
-                "conv2d cells take the outputs of the two previous cells: expected 2 inputs, found {}",
+                "{catalogue} cells take {}: expected {} inputs, found {}",
+                rule.input_sources,
+                rule.inputs,
                 cell.inputs.get_ref().len()
             ),
         ));

@@ -1,6 +1,6 @@
 //! `ArchGraph`: a validated search space as petgraph DAGs (one per cell template) plus its choice groups.
 
-use super::catalogue::Catalogue;
+use crate::ops::catalogue::Catalogue;
 use petgraph::graph::{DiGraph, EdgeIndex, NodeIndex};
 use serde::{Deserialize, Serialize};
 

@@ -2,13 +2,12 @@
 //! The format is documented in docs/search-spaces.md.
 
 mod build;
-pub mod catalogue;
 pub mod dot;
 mod file;
 pub mod graph;
 mod locate;
 
-pub use catalogue::{CONV2D_OPS, Catalogue, ZERO_OP};
+pub use crate::ops::catalogue::{Catalogue, ZERO_OP};
 pub use graph::{ArchGraph, CellGraph, ChoiceGroup, ChoiceKind, ChoiceSlot, EdgeSpec, NodeRole, NodeSpec, cell_kind};
 pub use locate::Source;
 

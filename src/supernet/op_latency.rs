@@ -27,9 +27,9 @@ pub fn op_latencies<B: Backend>(
     time: usize,
     device: &B::Device,
 ) -> Result<Vec<Vec<f64>>> {
-    if space.catalogue != Catalogue::Causal1d {
+    if space.catalogue != Catalogue::CAUSAL1D {
         return Err(KdnasError::Usage(format!(
-            "space `{}`: op latencies are measured for `causal1d` spaces only ({:?})",
+            "space `{}`: op latencies are measured for `causal1d` spaces only ({})",
             space.name, space.catalogue
         )));
     }

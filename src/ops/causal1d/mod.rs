@@ -5,15 +5,16 @@
 pub mod causality;
 pub mod conv;
 pub mod conv_op;
+pub mod family;
 pub mod pool;
 
 use crate::error::{KdnasError, Result};
 use crate::ops::conv2d::pool::PoolKind;
 use crate::ops::family::{AdoptTrained, CandidateOp, OpMode};
-use crate::space::catalogue::causal1d_conv;
 use burn::module::Module;
 use burn::tensor::{Tensor, backend::Backend};
 use conv_op::ConvOp;
+use family::{Causal1dShape, causal1d_shape};
 use pool::causal_pool;
 use std::marker::PhantomData;
 
@@ -38,23 +39,16 @@ impl<B: Backend> CandidateOp<B, 3> for Op1d<B> {
                 "op `{name}`: the causal1d catalogue has no reduction edges (stride {stride}; only stride 1)"
             )));
         }
-        Ok(match name {
-            "skip_connect" => Op1d::Identity(PhantomData),
-            "max_pool" => Op1d::MaxPool(PhantomData),
-            "avg_pool" => Op1d::AvgPool(PhantomData),
-            _ => match causal1d_conv(name) {
-                Some(spec) => Op1d::Conv(ConvOp::new(
-                    channels,
-                    spec.kernel,
-                    spec.dilation,
-                    spec.batch_norm,
-                    mode.affine(),
-                    device,
-                )),
-                None => {
-                    return Err(KdnasError::Usage(format!("op `{name}` cannot be built in the causal1d catalogue")));
-                }
-            },
+        Ok(match causal1d_shape(name) {
+            Some(Causal1dShape::Skip) => Op1d::Identity(PhantomData),
+            Some(Causal1dShape::Pool(PoolKind::Max)) => Op1d::MaxPool(PhantomData),
+            Some(Causal1dShape::Pool(PoolKind::Avg)) => Op1d::AvgPool(PhantomData),
+            Some(Causal1dShape::Conv(spec)) => {
+                Op1d::Conv(ConvOp::new(channels, spec.kernel, spec.dilation, spec.batch_norm, mode.affine(), device))
+            }
+            Some(Causal1dShape::Zero) | None => {
+                return Err(KdnasError::Usage(format!("op `{name}` cannot be built in the causal1d catalogue")));
+            }
         })
     }
 

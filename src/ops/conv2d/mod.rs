@@ -2,6 +2,7 @@
 
 pub mod batch_norm;
 pub mod conv;
+pub mod family;
 pub mod pool;
 pub mod reduce;
 pub mod sep_conv;
@@ -11,7 +12,8 @@ use crate::ops::family::CandidateOp;
 pub use crate::ops::family::OpMode;
 use burn::module::Module;
 use burn::tensor::{Tensor, backend::Backend};
-use pool::{Pool, PoolKind};
+use family::{Conv2dShape, conv2d_shape};
+use pool::Pool;
 use reduce::FactorizedReduce;
 use sep_conv::{DilConv, SepConv};
 use std::marker::PhantomData;
@@ -35,16 +37,19 @@ impl<B: Backend> CandidateOp<B, 4> for Op2d<B> {
     fn build(name: &str, channels: usize, stride: usize, mode: OpMode, device: &B::Device) -> Result<Self> {
         let affine = mode.affine();
         let pool_bn = mode == OpMode::Search;
-        Ok(match name {
-            "skip_connect" if stride == 1 => Op2d::Identity(PhantomData),
-            "skip_connect" => Op2d::Reduce(FactorizedReduce::new(channels, channels, affine, device)),
-            "max_pool_3x3" => Op2d::Pool(Pool::new(PoolKind::Max, channels, stride, pool_bn, device)),
-            "avg_pool_3x3" => Op2d::Pool(Pool::new(PoolKind::Avg, channels, stride, pool_bn, device)),
-            "sep_conv_3x3" => Op2d::Sep(SepConv::new(channels, 3, stride, affine, device)),
-            "sep_conv_5x5" => Op2d::Sep(SepConv::new(channels, 5, stride, affine, device)),
-            "dil_conv_3x3" => Op2d::Dil(DilConv::new(channels, 3, stride, 2, affine, device)),
-            "dil_conv_5x5" => Op2d::Dil(DilConv::new(channels, 5, stride, 2, affine, device)),
-            other => return Err(KdnasError::Usage(format!("op `{other}` cannot be built in the conv2d catalogue"))),
+        Ok(match conv2d_shape(name) {
+            Some(Conv2dShape::Skip) if stride == 1 => Op2d::Identity(PhantomData),
+            Some(Conv2dShape::Skip) => Op2d::Reduce(FactorizedReduce::new(channels, channels, affine, device)),
+            Some(Conv2dShape::Pool(kind)) => Op2d::Pool(Pool::new(kind, channels, stride, pool_bn, device)),
+            Some(Conv2dShape::Separable { kernel }) => {
+                Op2d::Sep(SepConv::new(channels, kernel, stride, affine, device))
+            }
+            Some(Conv2dShape::Dilated { kernel, dilation }) => {
+                Op2d::Dil(DilConv::new(channels, kernel, stride, dilation, affine, device))
+            }
+            Some(Conv2dShape::Zero) | None => {
+                return Err(KdnasError::Usage(format!("op `{name}` cannot be built in the conv2d catalogue")));
+            }
         })
     }
 
