@@ -1,6 +1,7 @@
 //! Reading config files of every kind with located errors: TOML errors and `section.field: why`
 //! validation errors both name the file and the line ([`parse_config`], [`load_config`],
-//! [`locate_usage`]), and a config's TOML text ([`config_toml`]).
+//! [`locate_usage`]), the `[data]` section of any of them ([`load_data_section`]) and a config's TOML
+//! text ([`config_toml`]).
 
 use crate::error::{KdnasError, Result};
 use crate::space::Source;
@@ -21,6 +22,21 @@ pub fn parse_config<T: DeserializeOwned>(text: &str, path: &Path, validate: impl
 pub fn load_config<T: DeserializeOwned>(path: &Path, validate: impl Fn(&T) -> Result<()>) -> Result<T> {
     let text = std::fs::read_to_string(path).map_err(|e| KdnasError::io(path, e))?;
     parse_config(&text, path, validate)
+}
+
+/// The `[data]` section of the TOML file `path` (other sections are ignored, so any run config works),
+/// checked by `validate`; errors name the file and the line. Relative paths in it are left as written.
+pub fn load_data_section<D: DeserializeOwned>(path: &Path, validate: fn(&D) -> Result<()>) -> Result<D> {
+    #[derive(serde::Deserialize)]
+    struct DataFile<D> {
+        data: Option<D>,
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| KdnasError::io(path, e))?;
+    let src = Source { path, text: &text };
+    let file: DataFile<D> = toml::from_str(&text).map_err(|e| src.toml_error(e))?;
+    let data = file.data.ok_or_else(|| src.error(0..0, "data", "no [data] section"))?;
+    validate(&data).map_err(|e| locate_usage(&src, e))?;
+    Ok(data)
 }
 
 /// A config as TOML text.

@@ -18,7 +18,7 @@ use kdnas::app::outputs::write_search_outputs;
 use kdnas::app::quickstart::quickstart;
 use kdnas::app::quickstart_adarec::quickstart_adarec;
 use kdnas::app::quickstart_dfa::quickstart_dfa;
-use kdnas::app::ranking_eval_cmd::{evaluate_runs, is_ranking_run, ranking_eval, ranking_table};
+use kdnas::app::ranking_eval_cmd::{evaluate_runs, ranking_eval, ranking_table};
 use kdnas::app::search_cmd::{
     PreparedRun, RUN_CONFIG, SearchControl, SpaceRunConfig, prepare_from_file, reopen_run, run_prepared,
 };
@@ -34,6 +34,7 @@ use kdnas::search::checkpoint::load_search_state;
 use kdnas::space::load_space;
 use kdnas::supernet::OpEvaluation;
 use kdnas::tasks::adarec::config::AdarecSearchConfig;
+use kdnas::tasks::adarec::run_model::is_ranking_run;
 use kdnas::tasks::dfa::config::DfaSearchConfig;
 use kdnas::tasks::image::RunConfig;
 use kdnas::tasks::{TaskKind, TaskSection, task_kind_of};
@@ -637,7 +638,7 @@ impl OnBackend for DfaQuickstartJob {
     type Output = ();
     fn run<AB: AutodiffBackend>(self, device: &AB::Device) -> Result<()> {
         let q = quickstart_dfa::<AB>(&self.0, true, device)?;
-        let acc = |s: &kdnas::app::teacher_cmd::TeacherSummary| format!("{:.2}%", 100.0 * s.test_acc);
+        let acc = |s: &kdnas::tasks::image::TeacherSummary| format!("{:.2}%", 100.0 * s.test_acc);
         println!("teacher {} ({} parameters): test accuracy {}", q.teacher.model, q.teacher.params, acc(&q.teacher));
         println!("searched aggregation weights:\n  {}", q.genotype.summary().replace('\n', "\n  "));
         println!("student {} distilled with DFA weights: test accuracy {}", q.dfa.model, acc(&q.dfa));

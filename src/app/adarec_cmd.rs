@@ -7,26 +7,22 @@ use super::search_cmd::{
 };
 use crate::error::{KdnasError, Result};
 use crate::export::{DeriveRule, Genotype};
-use crate::files::{absolute_from, write_file_atomically};
+use crate::files::absolute_from;
 use crate::manifest::Fingerprint;
 use crate::metrics::trainable_params;
 use crate::models::sequence_cell_network::SequenceCellNetwork;
 use crate::ops::OpMode;
-use crate::record_files::save_module;
 use crate::search::history::EpochRecord;
 use crate::search::{SearchConfig, SearchMode};
-use crate::space::ArchGraph;
 use crate::supernet::ArchParams;
-use crate::supernet::cost::CostTable;
 use crate::tasks::adarec::budget::ParamBudget;
 use crate::tasks::adarec::config::AdarecSearchConfig;
-use crate::tasks::adarec::cost_table::adarec_costs;
-use crate::tasks::adarec::losses::CostKind;
+use crate::tasks::adarec::search_outputs::{budget_report, search_costs, write_student_init};
 use crate::tasks::adarec::search_task::AdarecSearchTask;
-use crate::tasks::adarec::student::{AdarecStudent, STUDENT_INIT_FILE};
+use crate::tasks::adarec::student::AdarecStudent;
 use crate::tasks::adarec::teacher::FrozenSequenceTeacher;
 use burn::module::AutodiffModule;
-use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::tensor::backend::AutodiffBackend;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -47,41 +43,6 @@ impl SpaceRunConfig for AdarecSearchConfig {
     seed_and_search_accessors!();
 }
 
-/// The run's cost table, kept in `costs.json`: from parameter counts, or from op latencies measured when
-/// the run starts (a resumed run reads the file, so its loss is the one it started with).
-fn search_costs<AB: AutodiffBackend>(
-    run: &PreparedRun<AdarecSearchConfig>,
-    time: usize,
-    device: &AB::Device,
-) -> Result<CostTable> {
-    let cfg = &run.config;
-    let file = run.dir.join(COSTS_FILE);
-    let costs = match cfg.adarec.cost {
-        CostKind::Latency if file.is_file() => {
-            let text = std::fs::read(&file).map_err(|e| KdnasError::io(&file, e))?;
-            return serde_json::from_slice(&text).map_err(|e| KdnasError::Checkpoint {
-                path: file.clone(),
-                message: format!("unreadable cost table: {e}"),
-            });
-        }
-        CostKind::Latency => CostTable::from_latency::<AB::InnerBackend>(
-            &run.space,
-            cfg.student.dim,
-            cfg.search.batch_size,
-            time,
-            device,
-        )?,
-        CostKind::Params => CostTable::from_params(&run.space, cfg.student.dim)?,
-        CostKind::Adarec => adarec_costs(&run.space)?,
-    };
-    let json = serde_json::to_string_pretty(&costs).map_err(|e| KdnasError::Usage(e.to_string()))?;
-    write_file_atomically(&file, json.as_bytes())?;
-    Ok(costs)
-}
-
-/// The cost table of an AdaRec search, in its run directory.
-pub const COSTS_FILE: &str = "costs.json";
-
 /// Runs (or resumes) an AdaRec search and writes the derived student (genotype.json), metrics and plots.
 pub fn run_adarec_search<AB: AutodiffBackend>(
     run: &PreparedRun<AdarecSearchConfig>,
@@ -97,7 +58,7 @@ pub fn run_adarec_search<AB: AutodiffBackend>(
     let student = SequenceCellNetwork::<AB>::new(&run.space, &cfg.student, items, OpMode::Search, device)?;
     let net = AdarecStudent::new(student, cfg.student.dim, cfg.teacher.model.dim, device);
     let arch = ArchParams::<AB>::new(&run.space, device);
-    let costs = search_costs::<AB>(run, data.max_len, device)?;
+    let costs = search_costs::<AB>(cfg, &run.space, &run.dir, data.max_len, device)?;
     let teacher_bytes =
         std::fs::read(&cfg.teacher.checkpoint).map_err(|e| KdnasError::io(&cfg.teacher.checkpoint, e))?;
     let fingerprint =
@@ -147,7 +108,7 @@ pub fn run_adarec_search<AB: AutodiffBackend>(
     let rule = DeriveRule::Argmax;
     let keep_student_init = |net: &AdarecStudent<AB>, record: &EpochRecord| {
         let derived = Genotype::derive(&run.space, &record.extras.arch_weights, rule).to_arch_graph()?;
-        write_student_init::<AB::InnerBackend>(&net.student.valid(), &derived, run, items, device)
+        write_student_init::<AB::InnerBackend>(&net.student.valid(), &derived, &cfg.student, &run.dir, items, device)
     };
     let derivation = Derivation { rule, on_epoch: Some(&keep_student_init) };
     let result = search_and_write(run, &task, net, arch, &fingerprint, control, derivation)?;
@@ -161,50 +122,7 @@ pub fn run_adarec_search<AB: AutodiffBackend>(
                 if report.met { "met" } else { "NOT met" }
             );
         }
-        let json = serde_json::to_string_pretty(&report).map_err(|e| KdnasError::Usage(e.to_string()))?;
-        write_file_atomically(&run.dir.join(BUDGET_FILE), json.as_bytes())?;
+        report.save(&run.dir)?;
     }
     Ok(result)
-}
-
-/// Builds the student of the derived space `derived` and writes it with the weights of `supernet` to
-/// [`STUDENT_INIT_FILE`].
-fn write_student_init<B: Backend>(
-    supernet: &SequenceCellNetwork<B>,
-    derived: &ArchGraph,
-    run: &PreparedRun<AdarecSearchConfig>,
-    items: usize,
-    device: &B::Device,
-) -> Result<()> {
-    let student = SequenceCellNetwork::<B>::new(derived, &run.config.student, items, OpMode::Derived, device)?;
-    save_module(&student.adopt_trained(supernet)?, &run.dir.join(STUDENT_INIT_FILE))
-}
-
-/// The parameter budget's outcome, in its run directory.
-pub const BUDGET_FILE: &str = "budget.json";
-
-/// The derived student's size against the target (`budget.json`).
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub struct BudgetReport {
-    /// `adarec.target_params`.
-    pub target_params: usize,
-    /// Trainable parameters of the derived student, counted on the built network.
-    pub derived_params: usize,
-    /// Whether the derived student is within the target.
-    pub met: bool,
-}
-
-/// Builds the derived student of `genotype` and counts its trainable parameters against `target`.
-fn budget_report<AB: AutodiffBackend>(
-    genotype: &Genotype,
-    cfg: &AdarecSearchConfig,
-    items: usize,
-    target: usize,
-    device: &AB::Device,
-) -> Result<BudgetReport> {
-    let derived = genotype.to_arch_graph()?;
-    // Built on the autodiff backend: trainable parameters are those that require gradients.
-    let student = SequenceCellNetwork::<AB>::new(&derived, &cfg.student, items, OpMode::Derived, device)?;
-    let derived_params = trainable_params(&student);
-    Ok(BudgetReport { target_params: target, derived_params, met: derived_params <= target })
 }

@@ -2,7 +2,6 @@
 //! (CE, KD, FitNet, AT, DFA's aggregation with searched / Last / Average / Random weights) through
 //! the one training loop; `--resume DIR` continues a stopped run exactly.
 
-use super::teacher_cmd::{MODEL_INFO, ModelInfo, TeacherSummary};
 use crate::error::{KdnasError, Result};
 use crate::files::write_file_atomically;
 use crate::manifest::Fingerprint;
@@ -14,6 +13,7 @@ use crate::tasks::dfa::FrozenTeacher;
 use crate::tasks::dfa::distill_config::DistillConfig;
 use crate::tasks::dfa::distill_task::{BoundObjective, DistillStudent, DistillTask};
 use crate::tasks::dfa::objectives::{Objective, aggregation_weights, feature_taps};
+use crate::tasks::image::{ModelInfo, TeacherSummary};
 use crate::train::figures::write_training_figures;
 use crate::train::{TrainRun, train_loop};
 use burn::module::AutodiffModule;
@@ -115,8 +115,7 @@ pub fn distill_command<AB: AutodiffBackend>(args: &DistillArgs, device: &AB::Dev
     let files = input_files(&config)?;
     let inputs: Vec<(&str, &[u8])> = files.iter().map(|(n, b)| (n.as_str(), b.as_slice())).collect();
     let fingerprint = Fingerprint::new(&config, &inputs, &net)?;
-    let json = serde_json::to_vec_pretty(&info).map_err(|e| KdnasError::Usage(e.to_string()))?;
-    write_file_atomically(&out.join(MODEL_INFO), &json)?;
+    info.save(out)?;
     if args.progress {
         let names: Vec<&str> = config.objective.iter().map(Objective::name).collect();
         eprintln!(

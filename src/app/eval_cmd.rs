@@ -2,25 +2,14 @@
 //! or of a derived-network training run (`kdnas train`) on the run's test set or on other data: top-1, top-5, per-class accuracy and the confusion matrix,
 //! printed, written to `eval.json` and drawn as a row-normalised heatmap.
 
-use super::teacher_cmd::{ModelInfo, best_weights, data_relative_to};
-use super::train_cmd::{TRAIN_GENOTYPE, derived_network_config};
-use crate::config_file::locate_usage;
 use crate::data::{DataConfig, DataSource, FASHION_MNIST_CLASSES};
 use crate::error::{KdnasError, Result};
-use crate::export::Genotype;
 use crate::files::write_file_atomically;
-use crate::models::Model;
-use crate::models::{CellNetwork, NetworkConfig};
-use crate::ops::conv2d::OpMode;
 use crate::plot::{WeightTable, heatmap};
-use crate::run::checkpoint::load_module;
-use crate::run::folder::FINAL_WEIGHTS;
-use crate::run::folder::RUN_CONFIG;
-use crate::space::{ArchGraph, Source};
-use crate::tasks::image::RunConfig;
-use crate::train::ImageClassifier;
+use crate::run::folder::{FINAL_WEIGHTS, RUN_CONFIG};
+use crate::tasks::image::{RunNetwork, image_data_section};
 use crate::train::classify::{ClassifierScores, score_classifier};
-use burn::tensor::Tensor;
+use crate::train::epochs::best_weights;
 use burn::tensor::backend::Backend;
 use ndarray::Array2;
 use serde::{Deserialize, Serialize};
@@ -127,27 +116,6 @@ pub fn locate(checkpoint: &Path) -> Result<(PathBuf, PathBuf)> {
     Ok((run_dir.to_path_buf(), checkpoint.to_path_buf()))
 }
 
-/// The `[data]` section of the TOML file `path` (other sections are ignored, so a run config works),
-/// with its directory resolved against the file's folder.
-fn data_section(path: &Path) -> Result<DataConfig> {
-    Ok(data_relative_to(read_data_section(path, DataConfig::validate)?, path))
-}
-
-/// The `[data]` section of the TOML file `path` (other sections are ignored, so a run config works),
-/// checked by `validate`; errors name the file and the line. Relative paths in it are left as written.
-pub fn read_data_section<D: serde::de::DeserializeOwned>(path: &Path, validate: fn(&D) -> Result<()>) -> Result<D> {
-    #[derive(Deserialize)]
-    struct DataFile<D> {
-        data: Option<D>,
-    }
-    let text = std::fs::read_to_string(path).map_err(|e| KdnasError::io(path, e))?;
-    let src = Source { path, text: &text };
-    let file: DataFile<D> = toml::from_str(&text).map_err(|e| src.toml_error(e))?;
-    let data = file.data.ok_or_else(|| src.error(0..0, "data", "no [data] section"))?;
-    validate(&data).map_err(|e| locate_usage(&src, e))?;
-    Ok(data)
-}
-
 /// Names of the classes of `data` (the label's number when the source has none).
 fn class_names(data: &DataConfig, classes: usize) -> Vec<String> {
     match data.source {
@@ -158,110 +126,12 @@ fn class_names(data: &DataConfig, classes: usize) -> Vec<String> {
     }
 }
 
-/// The network a run directory trained, as `kdnas eval` rebuilds it.
-enum RunNetwork {
-    /// A teacher of `kdnas teacher train`.
-    Teacher(ModelInfo),
-    /// A derived cell network of `kdnas train`: its genotype's graph and skeleton, with the image
-    /// channels and classes of the run's data.
-    Derived { graph: ArchGraph, network: NetworkConfig, in_channels: usize, classes: usize },
-}
-
-/// A network rebuilt by [`RunNetwork::build`].
-enum Built<B: Backend> {
-    Teacher(Box<Model<B>>),
-    Derived(Box<CellNetwork<B>>),
-}
-
-impl<B: Backend> ImageClassifier<B> for Built<B> {
-    fn train_logits(&self, images: Tensor<B, 4>, drop_path: f64) -> Tensor<B, 2> {
-        match self {
-            Built::Teacher(net) => net.train_logits(images, drop_path),
-            Built::Derived(net) => net.train_logits(images, drop_path),
-        }
-    }
-
-    fn logits(&self, images: Tensor<B, 4>) -> Tensor<B, 2> {
-        match self {
-            Built::Teacher(net) => net.logits(images),
-            Built::Derived(net) => net.logits(images),
-        }
-    }
-}
-
-impl RunNetwork {
-    /// The network of `run_dir` and the data section of its config.
-    fn open(run_dir: &Path) -> Result<(Self, DataConfig)> {
-        let config_path = run_dir.join(RUN_CONFIG);
-        if !run_dir.join(TRAIN_GENOTYPE).is_file() {
-            // A teacher or distillation run: model.json describes the network; only [data] is read.
-            return Ok((RunNetwork::Teacher(ModelInfo::load(run_dir)?), data_section(&config_path)?));
-        }
-        let config = RunConfig::load(&config_path)?.with_absolute_data_dir(run_dir);
-        let graph = Genotype::load(&run_dir.join(TRAIN_GENOTYPE))?.to_arch_graph()?;
-        let (train, _) = config.data.load(Path::new("."))?;
-        let network = derived_network_config(&config);
-        let (in_channels, classes) = (train.channels, train.classes);
-        Ok((RunNetwork::Derived { graph, network, in_channels, classes }, config.data))
-    }
-
-    /// Short name of the network.
-    fn name(&self) -> String {
-        match self {
-            RunNetwork::Teacher(info) => info.name.clone(),
-            RunNetwork::Derived { network, .. } => {
-                format!("derived network (C={}, {} cells)", network.channels, network.layers)
-            }
-        }
-    }
-
-    /// Channels of the input images and classes of the output.
-    fn shape(&self) -> (usize, usize) {
-        match self {
-            RunNetwork::Teacher(info) => (info.in_channels, info.classes),
-            RunNetwork::Derived { in_channels, classes, .. } => (*in_channels, *classes),
-        }
-    }
-
-    /// Builds the network with the weights of the `.mpk` file `weights`; weights of another
-    /// architecture are a checkpoint error naming the file.
-    fn build<B: Backend>(&self, weights: &Path, device: &B::Device) -> Result<Built<B>> {
-        if weights.extension().is_none_or(|e| e != "mpk") {
-            return Err(KdnasError::Usage(format!("{}: weights must be an .mpk record", weights.display())));
-        }
-        let stem = weights.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-        let folder = weights.parent().unwrap_or(Path::new("."));
-        let (in_channels, classes) = self.shape();
-        let explain = |e: KdnasError| match e {
-            KdnasError::Checkpoint { path, message } => {
-                let message = message.split_whitespace().collect::<Vec<_>>().join(" ");
-                let message = format!(
-                    "these weights do not fit {}, the network the run's {RUN_CONFIG} describes ({message})",
-                    self.name()
-                );
-                KdnasError::Checkpoint { path, message }
-            }
-            other => other,
-        };
-        Ok(match self {
-            RunNetwork::Teacher(info) => {
-                let net = info.model.build::<B>(in_channels, classes, device)?;
-                Built::Teacher(Box::new(load_module(folder, &stem, net, device).map_err(explain)?))
-            }
-            RunNetwork::Derived { graph, network, .. } => {
-                let net = CellNetwork::<B>::new(graph, network, in_channels, classes, OpMode::Derived, device)?;
-                Built::Derived(Box::new(load_module(folder, &stem, net, device).map_err(explain)?))
-            }
-        })
-    }
-}
-
 /// Scores the weights `args.checkpoint` names and writes `eval.json` and `confusion.{png,svg}`.
 pub fn eval_command<B: Backend>(args: &EvalArgs, device: &B::Device) -> Result<EvalReport> {
     let (run_dir, weights) = locate(&args.checkpoint)?;
     let (network, run_data) = RunNetwork::open(&run_dir)?;
     let (data, data_origin) = match &args.data {
-        Some(file) => (data_section(file)?, file.clone()),
+        Some(file) => (image_data_section(file)?, file.clone()),
         None => (run_data, run_dir.join(RUN_CONFIG)),
     };
     let (_, test) = data.load(Path::new("."))?;

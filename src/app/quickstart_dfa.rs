@@ -6,7 +6,7 @@
 use super::dfa_cmd::run_dfa_search;
 use super::distill_cmd::{DistillArgs, distill_command};
 use super::search_cmd::{SearchControl, prepare_from_file};
-use super::teacher_cmd::{TeacherArgs, TeacherSummary, teacher_command};
+use super::teacher_cmd::{TeacherArgs, teacher_command};
 use crate::error::{KdnasError, Result};
 use crate::export::Genotype;
 use crate::files::write_file_atomically;
@@ -14,6 +14,7 @@ use crate::run::RunStart;
 use crate::tasks::dfa::config::DfaSearchConfig;
 use crate::tasks::dfa::distill_config::DistillConfig;
 use crate::tasks::dfa::objectives::Objective;
+use crate::tasks::image::TeacherSummary;
 use burn::tensor::backend::AutodiffBackend;
 use std::path::{Path, PathBuf};
 

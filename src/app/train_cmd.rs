@@ -5,21 +5,18 @@ use crate::error::{KdnasError, Result};
 use crate::export::Genotype;
 use crate::manifest::Fingerprint;
 use crate::metrics::trainable_params;
-use crate::models::{CellNetwork, NetworkConfig, NetworkSize, ensure_fits};
+use crate::models::{CellNetwork, NetworkSize, ensure_fits};
 use crate::ops::conv2d::OpMode;
 use crate::run::checkpoint::refuse_existing_run;
 use crate::run::folder::{RUN_CONFIG, load_run_copy, write_final_outputs};
 use crate::run::{RunProgress, RunSummary};
-use crate::tasks::image::RunConfig;
+use crate::tasks::image::{RunConfig, TRAIN_GENOTYPE};
 use crate::train::figures::write_training_figures;
 use crate::train::{ImageTrainTask, TrainRun, train_loop};
 use burn::module::AutodiffModule;
 use burn::tensor::backend::AutodiffBackend;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
-
-/// The genotype a training directory keeps for resuming.
-pub const TRAIN_GENOTYPE: &str = "genotype.json";
 
 /// Where a training run starts from.
 pub enum TrainStart {
@@ -116,16 +113,6 @@ fn prepare_new(
     Ok((genotype, config))
 }
 
-/// The skeleton of the derived network: the search network's, with `train.channels` and
-/// `train.layers` where set.
-pub fn derived_network_config(config: &RunConfig) -> NetworkConfig {
-    NetworkConfig {
-        channels: config.train.channels.unwrap_or(config.network.channels),
-        layers: config.train.layers.unwrap_or(config.network.layers),
-        ..config.network.clone()
-    }
-}
-
 /// Trains (or resumes training) the derived network and writes metrics, checkpoints, weights and a
 /// summary to `args.out`.
 pub fn train_command<AB: AutodiffBackend>(args: &TrainArgs, device: &AB::Device) -> Result<TrainSummary> {
@@ -145,7 +132,7 @@ pub fn train_command<AB: AutodiffBackend>(args: &TrainArgs, device: &AB::Device)
         }
     };
     let (train, test) = config.data.load(Path::new("."))?;
-    let network = derived_network_config(&config);
+    let network = config.derived_network();
     let derived = genotype.to_arch_graph()?;
     let size = NetworkSize::of(&derived, &network, train.channels, train.classes, train.height, OpMode::Derived);
     let what =

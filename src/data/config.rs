@@ -125,6 +125,14 @@ impl PartialEq for LoadedNormalization {
 const NOT_LOADED: Normalization = Normalization { mean: &[], std: &[] };
 
 impl DataConfig {
+    /// The section with a relative `dir` made absolute against the folder of the file `config_path`
+    /// it was read from, so it can be copied elsewhere and still find its data.
+    pub fn relative_to(mut self, config_path: &Path) -> Self {
+        let base = config_path.parent().unwrap_or(Path::new("."));
+        self.dir = self.dir.map(|dir| crate::files::absolute_from(base, &dir));
+        self
+    }
+
     /// Checks that the fields fit together; [`DataConfig::load`] calls it first.
     ///
     /// Fails with a [`crate::KdnasError::Usage`] of the form `data.field: what is wrong`, which the config

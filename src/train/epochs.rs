@@ -21,12 +21,17 @@ use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Folder of a run directory holding the best epoch's weights ([`BEST_WEIGHTS`]) and [`BestEpoch`].
 pub const BEST_DIR: &str = "best";
 /// File name of the weights in [`BEST_DIR`] (and of a finished run's final weights).
 pub const BEST_WEIGHTS: &str = "model.mpk";
+
+/// The weights of the best epoch of the run in `run_dir`.
+pub fn best_weights(run_dir: &Path) -> PathBuf {
+    run_dir.join(BEST_DIR).join(BEST_WEIGHTS)
+}
 /// Folder of a run directory holding `epoch_NNNN.mpk` every `train.snapshot_every` epochs.
 pub const SNAPSHOT_DIR: &str = "snapshots";
 

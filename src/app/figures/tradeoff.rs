@@ -3,9 +3,10 @@
 //! fine-tuned with distillation and those trained on cross-entropy alone as three series; each
 //! series is joined in order of its x value.
 
-use crate::app::ranking_eval_cmd::{RankingReport, RankingRunKind, ranking_run_kind};
+use crate::app::ranking_eval_cmd::RankingReport;
 use crate::error::Result;
 use crate::plot::metric_curves;
+use crate::tasks::adarec::run_model::{RankingRunKind, ranking_run_kind};
 use std::path::{Path, PathBuf};
 
 /// The accuracy figure on the y axis.

@@ -9,6 +9,8 @@ pub mod data;
 pub mod losses;
 pub mod ranking;
 pub mod recommender;
+pub mod run_model;
+pub mod search_outputs;
 pub mod search_task;
 pub mod student;
 pub mod teacher;

@@ -40,7 +40,20 @@ pub struct RunConfig {
     pub train: TrainConfig,
 }
 
+/// The genotype a `kdnas train` run folder keeps for resuming (and `kdnas eval` rebuilds from).
+pub const TRAIN_GENOTYPE: &str = "genotype.json";
+
 impl RunConfig {
+    /// The skeleton of the derived network `kdnas train` trains: the search network's, with
+    /// `train.channels` and `train.layers` where set.
+    pub fn derived_network(&self) -> NetworkConfig {
+        NetworkConfig {
+            channels: self.train.channels.unwrap_or(self.network.channels),
+            layers: self.train.layers.unwrap_or(self.network.layers),
+            ..self.network.clone()
+        }
+    }
+
     /// Parses and validates config text; errors name `path`, the line and the field.
     pub fn parse(text: &str, path: &Path) -> Result<Self> {
         parse_config(text, path, Self::validate)
