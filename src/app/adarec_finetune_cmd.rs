@@ -2,9 +2,7 @@
 //! and train it, from scratch or from the search's weights (`init`), with the one training loop (cross-entropy, optionally with continued
 //! distillation from the frozen teacher); ranking metrics per epoch, the best epoch kept.
 
-use super::sequence_teacher_cmd::{
-    SequenceTeacherSummary, SequenceTraining, sequence_run_config, train_sequence_model,
-};
+use super::sequence_teacher_cmd::{SequenceTraining, sequence_run_config, train_sequence_model};
 use super::teacher_cmd::TeacherArgs;
 use crate::distill::objective::Objective;
 use crate::error::{KdnasError, Result};
@@ -16,6 +14,7 @@ use crate::ops::OpMode;
 use crate::run::checkpoint::load_module_file;
 use crate::run::folder::RUN_CONFIG;
 use crate::tasks::adarec::config::{AdarecFinetuneConfig, StudentInit};
+use crate::tasks::adarec::run_summary::SequenceTeacherSummary;
 use crate::tasks::adarec::student::STUDENT_INIT_FILE;
 use crate::tasks::adarec::teacher::FrozenSequenceTeacher;
 use crate::tasks::adarec::train_task::SequenceTrainTask;

@@ -5,84 +5,20 @@
 use super::teacher_cmd::TeacherArgs;
 use crate::error::Result;
 use crate::manifest::Fingerprint;
+use crate::metrics::ranking::BEST_RANKING_METRIC;
 use crate::metrics::trainable_params;
 use crate::models::nextitnet::NextItNet;
 use crate::run::folder::write_final_outputs;
-use crate::run::{FolderConfig, RunProgress, RunSummary, open_run};
+use crate::run::{FolderConfig, open_run};
+use crate::tasks::adarec::run_summary::SequenceTeacherSummary;
 use crate::tasks::adarec::teacher_config::SequenceTeacherConfig;
 use crate::tasks::adarec::train_task::SequenceTrainTask;
 use crate::train::figures::write_training_figures;
-use crate::train::records::best_train_epoch;
-use crate::train::{TrainConfig, TrainOutcome, TrainRun, train_loop};
+use crate::train::{TrainConfig, TrainRun, train_loop};
 use burn::module::AutodiffModule;
 use burn::tensor::backend::AutodiffBackend;
-use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
-
-use crate::metrics::ranking::BEST_RANKING_METRIC;
-
-/// What a NextItNet teacher run reports (also `result.json` once every epoch is done or the run stopped early).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct SequenceTeacherSummary {
-    /// Short name of the network (`nextitnet-16x256`).
-    pub model: String,
-    /// Trainable parameters.
-    pub params: usize,
-    /// 0-based epoch with the best validation NDCG@10 (its weights are in `best/model.mpk`).
-    pub best_epoch: usize,
-    /// Validation and test metrics of that epoch (`valid_ndcg@10`, `test_hr@10`, ...).
-    pub best_metrics: BTreeMap<String, f64>,
-    /// Finished epochs.
-    pub epochs: usize,
-    /// Epochs the run is configured for.
-    pub planned_epochs: usize,
-    /// Whether `train.patience` ended the run before `planned_epochs`.
-    #[serde(default)]
-    pub stopped_early: bool,
-    /// Wall-clock seconds of training, summed over epochs (resumed runs included).
-    pub seconds: f64,
-}
-
-impl RunSummary for SequenceTeacherSummary {
-    fn progress(&self) -> RunProgress {
-        RunProgress { epochs: self.epochs, planned_epochs: self.planned_epochs, stopped_early: self.stopped_early }
-    }
-
-    /// The best epoch's validation NDCG@10 and test NDCG@10, HR@10 and MRR.
-    fn headline(&self) -> String {
-        let metric = |name: &str| self.best_metrics.get(name).copied().unwrap_or(0.0);
-        format!(
-            "{}: {} parameters; best epoch {} ({}): valid NDCG@10 {:.4}, test NDCG@10 {:.4} HR@10 {:.4} MRR {:.4}",
-            self.model,
-            self.params,
-            self.best_epoch + 1,
-            self.progress().text(),
-            metric("valid_ndcg@10"),
-            metric("test_ndcg@10"),
-            metric("test_hr@10"),
-            metric("test_mrr")
-        )
-    }
-}
-
-impl SequenceTeacherSummary {
-    fn of<N>(model: String, params: usize, outcome: &TrainOutcome<N>, planned_epochs: usize) -> Self {
-        let history = &outcome.history;
-        let best = best_train_epoch(history, BEST_RANKING_METRIC);
-        Self {
-            model,
-            params,
-            best_epoch: best.map_or(0, |r| r.epoch),
-            best_metrics: best.map(|r| r.metrics.clone()).unwrap_or_default(),
-            epochs: history.len(),
-            planned_epochs,
-            stopped_early: outcome.stopped_early,
-            seconds: history.iter().map(|r| r.seconds).sum(),
-        }
-    }
-}
 
 /// The config of a new run (`args.start` is `New`) written into `args.out` with its paths made absolute
 /// (refusing a directory that already holds a run), or the run's own copy when resuming.

@@ -10,6 +10,7 @@ pub mod losses;
 pub mod ranking;
 pub mod recommender;
 pub mod run_model;
+pub mod run_summary;
 pub mod search_outputs;
 pub mod search_task;
 pub mod student;
