@@ -19,9 +19,7 @@ use kdnas::app::quickstart::quickstart;
 use kdnas::app::quickstart_adarec::quickstart_adarec;
 use kdnas::app::quickstart_dfa::quickstart_dfa;
 use kdnas::app::ranking_eval_cmd::{evaluate_runs, ranking_eval, ranking_table};
-use kdnas::app::search_cmd::{
-    PreparedRun, RUN_CONFIG, SearchControl, SpaceRunConfig, prepare_from_file, reopen_run, run_prepared,
-};
+use kdnas::app::search_cmd::{RUN_CONFIG, SearchControl, run_prepared};
 use kdnas::app::sequence_teacher_cmd::sequence_teacher_command;
 use kdnas::app::teacher_cmd::{TeacherArgs, teacher_command, teacher_config_file};
 use kdnas::app::train_cmd::{TrainArgs, TrainStart, train_command};
@@ -31,6 +29,7 @@ use kdnas::models::NetworkConfig;
 use kdnas::run::{RunStart, run_end_text};
 use kdnas::search::SearchMode;
 use kdnas::search::checkpoint::load_search_state;
+use kdnas::search::{PreparedRun, SpaceRunConfig, prepare_from_file, reopen_run};
 use kdnas::space::load_space;
 use kdnas::supernet::OpEvaluation;
 use kdnas::tasks::adarec::config::AdarecSearchConfig;

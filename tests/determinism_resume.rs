@@ -4,8 +4,9 @@
 mod common;
 
 use common::{Cpu, manifest, temp_dir};
-use kdnas::app::search_cmd::{SearchControl, prepare_new_run, reopen_run, run_prepared};
+use kdnas::app::search_cmd::{SearchControl, run_prepared};
 use kdnas::search::SearchState;
+use kdnas::search::{prepare_new_run, reopen_run};
 use kdnas::tasks::image::RunConfig;
 use std::path::Path;
 

@@ -20,7 +20,7 @@ use common::{Cpu, manifest};
 use flate2::Compression;
 use flate2::write::GzEncoder;
 use kdnas::KdnasError;
-use kdnas::app::search_cmd::{SearchControl, prepare_new_run, reopen_run, run_prepared};
+use kdnas::app::search_cmd::{SearchControl, run_prepared};
 use kdnas::data::{
     CIFAR_IMAGE_BYTES, CifarFormat, FASHION_MNIST_NORMALIZATION, encode_idx, load_cifar_dir, load_idx_dir,
 };
@@ -29,6 +29,7 @@ use kdnas::files::content_hash;
 use kdnas::manifest::{FileRecord, MANIFEST, Manifest};
 use kdnas::models::{CellNetwork, NetworkConfig};
 use kdnas::ops::conv2d::OpMode;
+use kdnas::search::{prepare_new_run, reopen_run};
 use kdnas::space::{ArchGraph, load_space};
 use kdnas::tasks::image::RunConfig;
 use proptest::collection::vec;

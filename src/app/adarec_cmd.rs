@@ -1,19 +1,15 @@
 //! `kdnas adarec search`: AdaRec's stage 1 — search the shared op choices of a causal 1-D student's
 //! cells, distilled from a frozen NextItNet under a parameter cost, through the one search loop.
 
-use super::search_cmd::{
-    Derivation, PreparedRun, RUN_CONFIG, RUN_SPACE, SearchControl, SearchResult, SpaceRunConfig, search_and_write,
-    seed_and_search_accessors,
-};
+use super::search_cmd::{Derivation, RUN_CONFIG, SearchControl, SearchResult, search_and_write};
 use crate::error::{KdnasError, Result};
 use crate::export::{DeriveRule, Genotype};
-use crate::files::absolute_from;
 use crate::manifest::Fingerprint;
 use crate::metrics::trainable_params;
 use crate::models::sequence_cell_network::SequenceCellNetwork;
 use crate::ops::OpMode;
 use crate::search::history::EpochRecord;
-use crate::search::{SearchConfig, SearchMode};
+use crate::search::{PreparedRun, RUN_SPACE, SearchMode};
 use crate::supernet::ArchParams;
 use crate::tasks::adarec::budget::ParamBudget;
 use crate::tasks::adarec::config::AdarecSearchConfig;
@@ -25,23 +21,6 @@ use burn::module::AutodiffModule;
 use burn::tensor::backend::AutodiffBackend;
 use std::path::Path;
 use std::sync::Arc;
-
-impl SpaceRunConfig for AdarecSearchConfig {
-    const COMMAND: &'static str = "kdnas adarec search";
-    fn load(path: &Path) -> Result<Self> {
-        AdarecSearchConfig::load(path)
-    }
-    fn space(&self) -> &Path {
-        &self.space
-    }
-    fn into_run_copy(mut self, base: &Path, space: &Path) -> Self {
-        self.data.path = self.data.path.map(|p| absolute_from(base, &p));
-        self.teacher.resolve(base);
-        self.space = space.to_path_buf();
-        self
-    }
-    seed_and_search_accessors!();
-}
 
 /// Runs (or resumes) an AdaRec search and writes the derived student (genotype.json), metrics and plots.
 pub fn run_adarec_search<AB: AutodiffBackend>(

@@ -1,43 +1,20 @@
 //! `kdnas dfa search`: DFA's stage 1 — search the per-stage aggregation weights of a frozen teacher's
 //! block features with the bridge loss, through the one search loop.
 
-use super::search_cmd::{
-    PreparedRun, RUN_CONFIG, RUN_SPACE, SearchControl, SearchResult, SpaceRunConfig, search_and_write, search_splits,
-    seed_and_search_accessors,
-};
+use super::search_cmd::{RUN_CONFIG, SearchControl, SearchResult, search_and_write, search_splits};
 use crate::config_file::locate_usage;
 use crate::error::{KdnasError, Result};
 use crate::export::DeriveRule;
-use crate::files::absolute_from;
 use crate::manifest::Fingerprint;
 use crate::metrics::trainable_params;
 use crate::models::StagedClassifier;
-use crate::search::SearchConfig;
+use crate::search::{PreparedRun, RUN_SPACE};
 use crate::space::Source;
 use crate::supernet::ArchParams;
 use crate::tasks::dfa::config::DfaSearchConfig;
 use crate::tasks::dfa::space_check::{check_pair, stage_slots};
 use crate::tasks::dfa::{DfaSearchTask, DfaStudent, FrozenTeacher};
 use burn::tensor::backend::AutodiffBackend;
-use std::path::Path;
-
-impl SpaceRunConfig for DfaSearchConfig {
-    const COMMAND: &'static str = "kdnas dfa search";
-    fn load(path: &Path) -> Result<Self> {
-        DfaSearchConfig::load(path)
-    }
-    fn space(&self) -> &Path {
-        &self.space
-    }
-    fn into_run_copy(mut self, base: &Path, space: &Path) -> Self {
-        self.data.dir = self.data.dir.map(|dir| absolute_from(base, &dir));
-        self.teacher.resolve(base);
-        self.student.model.resolve(base);
-        self.space = space.to_path_buf();
-        self
-    }
-    seed_and_search_accessors!();
-}
 
 /// Runs (or resumes) a DFA search and writes the aggregation weights (genotype.json), metrics and plots.
 pub fn run_dfa_search<AB: AutodiffBackend>(

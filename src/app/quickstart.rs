@@ -1,9 +1,10 @@
 //! `kdnas quickstart`: a complete small search + derive + train on the bundled Fashion-MNIST subset.
 //! The config and space are compiled into the binary, so it runs from anywhere without files.
 
-use super::search_cmd::{RUN_CONFIG, SearchControl, prepare_new_run, run_prepared};
+use super::search_cmd::{RUN_CONFIG, SearchControl, run_prepared};
 use super::train_cmd::{TrainArgs, TrainStart, TrainSummary, train_command};
 use crate::error::{KdnasError, Result};
+use crate::search::prepare_new_run;
 use crate::tasks::image::RunConfig;
 use burn::tensor::backend::AutodiffBackend;
 use std::path::Path;

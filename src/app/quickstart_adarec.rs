@@ -7,13 +7,14 @@
 use super::adarec_cmd::run_adarec_search;
 use super::adarec_finetune_cmd::adarec_finetune_command;
 use super::ranking_eval_cmd::{RankingReport, evaluate_runs, ranking_table};
-use super::search_cmd::{SearchControl, prepare_from_file};
+use super::search_cmd::SearchControl;
 use super::sequence_teacher_cmd::sequence_teacher_command;
 use super::teacher_cmd::TeacherArgs;
 use crate::error::{KdnasError, Result};
 use crate::export::Genotype;
 use crate::files::write_file_atomically;
 use crate::run::RunStart;
+use crate::search::prepare_from_file;
 use crate::tasks::adarec::config::{AdarecFinetuneConfig, AdarecSearchConfig};
 use burn::tensor::backend::AutodiffBackend;
 use std::path::{Path, PathBuf};

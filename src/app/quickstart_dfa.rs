@@ -5,12 +5,13 @@
 
 use super::dfa_cmd::run_dfa_search;
 use super::distill_cmd::{DistillArgs, distill_command};
-use super::search_cmd::{SearchControl, prepare_from_file};
+use super::search_cmd::SearchControl;
 use super::teacher_cmd::{TeacherArgs, teacher_command};
 use crate::error::{KdnasError, Result};
 use crate::export::Genotype;
 use crate::files::write_file_atomically;
 use crate::run::RunStart;
+use crate::search::prepare_from_file;
 use crate::tasks::dfa::config::DfaSearchConfig;
 use crate::tasks::dfa::distill_config::DistillConfig;
 use crate::tasks::dfa::objectives::Objective;

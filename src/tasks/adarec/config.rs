@@ -6,9 +6,11 @@ use super::teacher::SequenceTeacherSection;
 use crate::config_file::{config_toml, load_config, parse_config};
 use crate::distill::objective::{Objective, validate_objectives};
 use crate::error::Result;
+use crate::files::absolute_from;
 use crate::models::sequence_cell_network::SequenceNetworkConfig;
 use crate::run::FolderConfig;
 use crate::search::SearchConfig;
+use crate::search::prepared::{SpaceRunConfig, space_run_accessors};
 use crate::tasks::{TaskKind, TaskSection};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -238,4 +240,24 @@ impl FolderConfig for AdarecFinetuneConfig {
             teacher.resolve(base);
         }
     }
+}
+
+impl FolderConfig for AdarecSearchConfig {
+    const COMMAND: &'static str = "adarec search";
+    const WHAT: &'static str = "search";
+    fn load(path: &Path) -> Result<Self> {
+        AdarecSearchConfig::load(path)
+    }
+    fn set_seed(&mut self, seed: u64) {
+        self.seed = seed;
+    }
+    fn resolve(&mut self, base: &Path) {
+        self.data.path = self.data.path.take().map(|path| absolute_from(base, &path));
+        self.teacher.resolve(base);
+        self.space = absolute_from(base, &self.space);
+    }
+}
+
+impl SpaceRunConfig for AdarecSearchConfig {
+    space_run_accessors!();
 }

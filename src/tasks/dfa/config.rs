@@ -5,8 +5,11 @@ use super::teacher::TeacherSection;
 use crate::config_file::{config_toml, load_config, parse_config};
 use crate::data::DataConfig;
 use crate::error::Result;
+use crate::files::absolute_from;
 use crate::models::{ModelConfig, TapPoint};
+use crate::run::FolderConfig;
 use crate::search::SearchConfig;
+use crate::search::prepared::{SpaceRunConfig, space_run_accessors};
 use crate::tasks::{TaskKind, TaskSection};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -73,4 +76,25 @@ impl DfaSearchConfig {
     pub fn to_toml(&self) -> Result<String> {
         config_toml(self)
     }
+}
+
+impl FolderConfig for DfaSearchConfig {
+    const COMMAND: &'static str = "dfa search";
+    const WHAT: &'static str = "search";
+    fn load(path: &Path) -> Result<Self> {
+        DfaSearchConfig::load(path)
+    }
+    fn set_seed(&mut self, seed: u64) {
+        self.seed = seed;
+    }
+    fn resolve(&mut self, base: &Path) {
+        self.data.dir = self.data.dir.take().map(|dir| absolute_from(base, &dir));
+        self.teacher.resolve(base);
+        self.student.model.resolve(base);
+        self.space = absolute_from(base, &self.space);
+    }
+}
+
+impl SpaceRunConfig for DfaSearchConfig {
+    space_run_accessors!();
 }

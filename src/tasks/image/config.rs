@@ -5,8 +5,11 @@ use crate::config_file::{config_toml, load_config, parse_config};
 use crate::data::DataConfig;
 use crate::error::Result;
 use crate::export::DeriveRule;
+use crate::files::absolute_from;
 use crate::models::NetworkConfig;
+use crate::run::FolderConfig;
 use crate::search::SearchConfig;
+use crate::search::prepared::{SpaceRunConfig, space_run_accessors};
 use crate::tasks::{TaskKind, TaskSection};
 use crate::train::TrainConfig;
 use serde::{Deserialize, Serialize};
@@ -85,6 +88,25 @@ impl RunConfig {
     pub fn to_toml(&self) -> Result<String> {
         config_toml(self)
     }
+}
+
+impl FolderConfig for RunConfig {
+    const COMMAND: &'static str = "search";
+    const WHAT: &'static str = "search";
+    fn load(path: &Path) -> Result<Self> {
+        RunConfig::load(path)
+    }
+    fn set_seed(&mut self, seed: u64) {
+        self.seed = seed;
+    }
+    fn resolve(&mut self, base: &Path) {
+        self.data.dir = self.data.dir.take().map(|dir| absolute_from(base, &dir));
+        self.space = absolute_from(base, &self.space);
+    }
+}
+
+impl SpaceRunConfig for RunConfig {
+    space_run_accessors!();
 }
 
 #[cfg(test)]
