@@ -18,14 +18,29 @@ pub enum TaskKind {
     Adarec,
 }
 
+/// One task kdnas runs, as its folder declares it (`tasks/<kind>/mod.rs`, `pub const TASK`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TaskEntry {
+    /// The task.
+    pub kind: TaskKind,
+    /// Its name in config files (`[task] kind = "..."`).
+    pub name: &'static str,
+    /// The commands that run its configs, named when a config reaches the wrong command.
+    pub runs_with: &'static str,
+}
+
+/// Every task kdnas runs: a new task is its folder, its [`TaskKind`] variant and one line here.
+pub const TASKS: [TaskEntry; 3] = [super::image::TASK, super::dfa::TASK, super::adarec::TASK];
+
 impl TaskKind {
+    /// The task's entry in [`TASKS`].
+    pub fn entry(self) -> &'static TaskEntry {
+        TASKS.iter().find(|task| task.kind == self).expect("every TaskKind has its line in TASKS")
+    }
+
     /// The name used in config files.
     pub fn name(self) -> &'static str {
-        match self {
-            TaskKind::Image => "image",
-            TaskKind::Dfa => "dfa",
-            TaskKind::Adarec => "adarec",
-        }
+        self.entry().name
     }
 }
 
@@ -43,11 +58,7 @@ impl TaskSection {
         if self.kind == expected {
             return Ok(());
         }
-        let command = match self.kind {
-            TaskKind::Image => "kdnas search --config FILE",
-            TaskKind::Dfa => "kdnas dfa search --config FILE (or kdnas distill --config FILE)",
-            TaskKind::Adarec => "kdnas teacher train --config FILE",
-        };
+        let command = self.kind.entry().runs_with;
         Err(crate::validate::field_error(
             "task.kind",
             format!("this is a `{}` config, not `{}`: run it with `{command}`", self.kind.name(), expected.name()),
@@ -67,4 +78,19 @@ pub fn task_kind_of(path: &Path) -> Result<TaskKind> {
         crate::config_file::locate_usage(&src, err)
     })?;
     Ok(section.kind)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_task_has_one_entry_whose_name_is_its_config_name() {
+        for kind in [TaskKind::Image, TaskKind::Dfa, TaskKind::Adarec] {
+            assert_eq!(TASKS.iter().filter(|task| task.kind == kind).count(), 1, "{kind:?}");
+            assert_eq!(serde_json::to_string(&kind).unwrap(), format!("\"{}\"", kind.name()));
+        }
+        let err = TaskSection { kind: TaskKind::Dfa }.expect(TaskKind::Image).unwrap_err().to_string();
+        assert!(err.contains("this is a `dfa` config, not `image`: run it with `kdnas dfa search"), "{err}");
+    }
 }

@@ -17,3 +17,10 @@ pub mod student;
 pub mod teacher;
 pub mod teacher_config;
 pub mod train_task;
+
+/// The adarec task's line in [`crate::tasks::kind::TASKS`].
+pub const TASK: crate::tasks::kind::TaskEntry = crate::tasks::kind::TaskEntry {
+    kind: crate::tasks::TaskKind::Adarec,
+    name: "adarec",
+    runs_with: "kdnas teacher train --config FILE",
+};

@@ -19,3 +19,10 @@ pub use losses::{DfaLosses, Distance, StudentToTeacher};
 pub use net::DfaStudent;
 pub use search_task::{DfaSearchTask, TeacherBatch, aggregates, stage_outputs, teacher_batch};
 pub use teacher::{FrozenTeacher, TeacherSection};
+
+/// The dfa task's line in [`crate::tasks::kind::TASKS`].
+pub const TASK: crate::tasks::kind::TaskEntry = crate::tasks::kind::TaskEntry {
+    kind: crate::tasks::TaskKind::Dfa,
+    name: "dfa",
+    runs_with: "kdnas dfa search --config FILE (or kdnas distill --config FILE)",
+};

@@ -13,3 +13,10 @@ pub use run_network::{RunNetwork, image_data_section};
 pub use search_task::{ImageSearchTask, evaluation_of, split_set};
 pub use teacher_config::TeacherConfig;
 pub use teacher_run::{MODEL_INFO, ModelInfo, TeacherSummary};
+
+/// The image task's line in [`crate::tasks::kind::TASKS`].
+pub const TASK: crate::tasks::kind::TaskEntry = crate::tasks::kind::TaskEntry {
+    kind: crate::tasks::TaskKind::Image,
+    name: "image",
+    runs_with: "kdnas search --config FILE",
+};
