@@ -6,7 +6,7 @@ use super::eval_cmd::locate;
 use crate::config_file::load_data_section;
 use crate::data::sequence::{EvalSplit, eval_batch};
 use crate::error::{KdnasError, Result};
-use crate::files::{absolute_from, write_file_atomically};
+use crate::files::write_file_atomically;
 use crate::run::folder::RUN_CONFIG;
 use crate::tasks::adarec::data::{SequenceData, SequenceDataConfig};
 use crate::tasks::adarec::ranking::{named_metrics, rank_users};
@@ -51,8 +51,7 @@ pub struct RankingReport {
 fn data_config(run_dir: &Path, data_file: Option<&Path>) -> Result<SequenceDataConfig> {
     let file = data_file.map_or_else(|| run_dir.join(RUN_CONFIG), Path::to_path_buf);
     let mut data: SequenceDataConfig = load_data_section(&file, SequenceDataConfig::validate)?;
-    let base = file.parent().unwrap_or(Path::new("."));
-    data.path = data.path.map(|p| absolute_from(base, &p));
+    data.resolve(file.parent().unwrap_or(Path::new(".")));
     Ok(data)
 }
 

@@ -125,12 +125,10 @@ impl PartialEq for LoadedNormalization {
 const NOT_LOADED: Normalization = Normalization { mean: &[], std: &[] };
 
 impl DataConfig {
-    /// The section with a relative `dir` made absolute against the folder of the file `config_path`
-    /// it was read from, so it can be copied elsewhere and still find its data.
-    pub fn relative_to(mut self, config_path: &Path) -> Self {
-        let base = config_path.parent().unwrap_or(Path::new("."));
-        self.dir = self.dir.map(|dir| crate::files::absolute_from(base, &dir));
-        self
+    /// Makes a relative `dir` absolute against `base` (the folder of the file the section was read
+    /// from), so the section can be copied elsewhere and still find its data.
+    pub fn resolve(&mut self, base: &Path) {
+        self.dir = self.dir.take().map(|dir| crate::files::absolute_from(base, &dir));
     }
 
     /// Checks that the fields fit together; [`DataConfig::load`] calls it first.

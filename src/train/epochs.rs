@@ -32,6 +32,7 @@ pub const BEST_WEIGHTS: &str = "model.mpk";
 pub fn best_weights(run_dir: &Path) -> PathBuf {
     run_dir.join(BEST_DIR).join(BEST_WEIGHTS)
 }
+
 /// Folder of a run directory holding `epoch_NNNN.mpk` every `train.snapshot_every` epochs.
 pub const SNAPSHOT_DIR: &str = "snapshots";
 

@@ -231,8 +231,8 @@ impl FolderConfig for AdarecFinetuneConfig {
         self.seed = seed;
     }
     fn resolve(&mut self, base: &Path) {
-        self.data.path = self.data.path.take().map(|p| crate::files::absolute_from(base, &p));
-        self.genotype = crate::files::absolute_from(base, &self.genotype);
+        self.data.resolve(base);
+        self.genotype = absolute_from(base, &self.genotype);
         if let Some(kd) = &mut self.kd {
             kd.teacher.resolve(base);
         }
@@ -252,7 +252,7 @@ impl FolderConfig for AdarecSearchConfig {
         self.seed = seed;
     }
     fn resolve(&mut self, base: &Path) {
-        self.data.path = self.data.path.take().map(|path| absolute_from(base, &path));
+        self.data.resolve(base);
         self.teacher.resolve(base);
         self.space = absolute_from(base, &self.space);
     }

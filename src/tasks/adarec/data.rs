@@ -112,6 +112,12 @@ pub struct SequenceData {
 }
 
 impl SequenceDataConfig {
+    /// Makes a relative `path` absolute against `base` (the folder of the file the section was read
+    /// from), so the section can be copied elsewhere and still find its data.
+    pub fn resolve(&mut self, base: &Path) {
+        self.path = self.path.take().map(|path| crate::files::absolute_from(base, &path));
+    }
+
     /// How the held-out item is ranked.
     pub fn eval_mode(&self) -> EvalMode {
         match self.full_ranking {

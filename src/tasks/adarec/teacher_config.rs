@@ -3,7 +3,6 @@
 
 use super::data::SequenceDataConfig;
 use crate::error::Result;
-use crate::files::absolute_from;
 use crate::models::nextitnet::NextItNetConfig;
 use crate::run::FolderConfig;
 use crate::tasks::{TaskKind, TaskSection};
@@ -55,6 +54,6 @@ impl FolderConfig for SequenceTeacherConfig {
         self.seed = seed;
     }
     fn resolve(&mut self, base: &Path) {
-        self.data.path = self.data.path.take().map(|p| absolute_from(base, &p));
+        self.data.resolve(base);
     }
 }

@@ -88,7 +88,7 @@ impl FolderConfig for DfaSearchConfig {
         self.seed = seed;
     }
     fn resolve(&mut self, base: &Path) {
-        self.data.dir = self.data.dir.take().map(|dir| absolute_from(base, &dir));
+        self.data.resolve(base);
         self.teacher.resolve(base);
         self.student.model.resolve(base);
         self.space = absolute_from(base, &self.space);

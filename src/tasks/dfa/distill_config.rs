@@ -80,7 +80,7 @@ impl FolderConfig for DistillConfig {
     }
     /// Makes every relative path absolute against `base` (the folder of the file it was read from).
     fn resolve(&mut self, base: &Path) {
-        self.data.dir = self.data.dir.take().map(|dir| crate::files::absolute_from(base, &dir));
+        self.data.resolve(base);
         self.teacher.resolve(base);
         self.student.model.resolve(base);
         for objective in &mut self.objective {

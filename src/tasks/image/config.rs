@@ -80,7 +80,7 @@ impl RunConfig {
     /// Makes a relative `data.dir` absolute against `base` (the config file's folder), so the config
     /// can be copied into a run directory and still find its data.
     pub fn with_absolute_data_dir(mut self, base: &Path) -> Self {
-        self.data.dir = self.data.dir.map(|dir| crate::files::absolute_from(base, &dir));
+        self.data.resolve(base);
         self
     }
 
@@ -100,7 +100,7 @@ impl FolderConfig for RunConfig {
         self.seed = seed;
     }
     fn resolve(&mut self, base: &Path) {
-        self.data.dir = self.data.dir.take().map(|dir| absolute_from(base, &dir));
+        self.data.resolve(base);
         self.space = absolute_from(base, &self.space);
     }
 }

@@ -22,7 +22,9 @@ use std::path::Path;
 /// The image `[data]` section of the TOML file `path` (other sections are ignored, so any run config
 /// works), with its directory resolved against the file's folder.
 pub fn image_data_section(path: &Path) -> Result<DataConfig> {
-    Ok(load_data_section(path, DataConfig::validate)?.relative_to(path))
+    let mut data: DataConfig = load_data_section(path, DataConfig::validate)?;
+    data.resolve(path.parent().unwrap_or(Path::new(".")));
+    Ok(data)
 }
 
 /// The network a run directory trained, as `kdnas eval` rebuilds it.

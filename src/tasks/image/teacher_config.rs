@@ -62,6 +62,6 @@ impl FolderConfig for TeacherConfig {
         self.seed = seed;
     }
     fn resolve(&mut self, base: &Path) {
-        self.data.dir = self.data.dir.take().map(|dir| crate::files::absolute_from(base, &dir));
+        self.data.resolve(base);
     }
 }
